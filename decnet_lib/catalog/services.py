@@ -1,0 +1,127 @@
+"""Emulated services: their ports and the typed schema of their configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Protocol = Literal["tcp", "udp"]
+
+
+class ServiceConfig(BaseModel):
+    """Base of every service's config schema: unknown keys and wrong types are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    banner: str | None = Field(default=None, description="First line the emulator sends.")
+
+
+class SshConfig(ServiceConfig):
+    banner: str | None = Field(default="SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3")
+
+
+class TelnetConfig(ServiceConfig):
+    login_prompt: str = "login: "
+    motd: str | None = None
+
+
+class HttpConfig(ServiceConfig):
+    server_header: str = "Apache/2.4.57 (Debian)"
+    page_title: str = "It works!"
+    page_body: str | None = None
+
+
+class FtpConfig(ServiceConfig):
+    banner: str | None = Field(default="220 (vsFTPd 3.0.3)")
+    anonymous: bool = False
+
+
+class SmtpConfig(ServiceConfig):
+    hostname: str = "mail.example.internal"
+    banner: str | None = Field(default="220 mail.example.internal ESMTP Postfix (Debian/GNU)")
+
+
+class DatabaseConfig(ServiceConfig):
+    version: str | None = None
+
+
+class SmbConfig(ServiceConfig):
+    workgroup: str = "WORKGROUP"
+    server_string: str = "Samba 4.17.12-Debian"
+
+
+class SnmpConfig(ServiceConfig):
+    community: str = "public"
+    sys_descr: str = "Linux 6.1.0-18-amd64 x86_64"
+
+
+class DnsConfig(ServiceConfig):
+    domain: str = "corp.internal"
+
+
+class LdapConfig(ServiceConfig):
+    base_dn: str = "dc=corp,dc=internal"
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    """A port an emulated service listens on."""
+
+    number: int
+    protocol: Protocol = "tcp"
+
+    def __str__(self) -> str:
+        return f"{self.number}/{self.protocol}"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One emulated service: its name, ports and config schema."""
+
+    name: str
+    ports: tuple[Port, ...]
+    config: type[ServiceConfig]
+    description: str
+
+    @property
+    def image(self) -> str:
+        """The default image built offline by `decnet images build`."""
+        return f"decnet/svc-{self.name.replace('_', '-')}:latest"
+
+
+def _svc(name: str, ports: str, config: type[ServiceConfig], description: str) -> Service:
+    parsed = []
+    for item in ports.split():
+        number, _, proto = item.partition("/")
+        parsed.append(Port(int(number), proto or "tcp"))  # type: ignore[arg-type]
+    return Service(name, tuple(parsed), config, description)
+
+
+_ALL = [
+    _svc("ssh", "22", SshConfig, "OpenSSH version banner and password prompt"),
+    _svc("telnet", "23", TelnetConfig, "Telnet login prompt"),
+    _svc("http", "80", HttpConfig, "HTTP server with configurable Server header and page"),
+    _svc("https", "443", HttpConfig, "HTTP over TLS"),
+    _svc("ftp", "21", FtpConfig, "FTP greeting and login"),
+    _svc("smtp", "25 587", SmtpConfig, "SMTP greeting, EHLO and AUTH"),
+    _svc("smb", "139 445", SmbConfig, "SMB/CIFS file sharing"),
+    _svc("rdp", "3389", ServiceConfig, "Remote Desktop"),
+    _svc("vnc", "5900", ServiceConfig, "VNC remote framebuffer"),
+    _svc("mysql", "3306", DatabaseConfig, "MySQL greeting packet"),
+    _svc("postgres", "5432", DatabaseConfig, "PostgreSQL"),
+    _svc("mssql", "1433", DatabaseConfig, "Microsoft SQL Server"),
+    _svc("mongodb", "27017", DatabaseConfig, "MongoDB"),
+    _svc("redis", "6379", DatabaseConfig, "Redis replies"),
+    _svc("elasticsearch", "9200", DatabaseConfig, "Elasticsearch REST"),
+    _svc("ldap", "389", LdapConfig, "LDAP directory"),
+    _svc("dns", "53 53/udp", DnsConfig, "DNS resolver"),
+    _svc("snmp", "161/udp", SnmpConfig, "SNMP agent"),
+    _svc("sip", "5060/udp 5060", ServiceConfig, "SIP user agent"),
+    _svc("mqtt", "1883", ServiceConfig, "MQTT broker"),
+    _svc("docker_api", "2375", ServiceConfig, "Docker Engine API without TLS"),
+    _svc("k8s", "6443", ServiceConfig, "Kubernetes API server"),
+]
+
+SERVICES: dict[str, Service] = {service.name: service for service in _ALL}

@@ -1,0 +1,1 @@
+"""The topology document: its models, loading, resolution and canonical hash."""

@@ -1,0 +1,65 @@
+"""IPv4 subnet helpers and the deterministic address allocator."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
+
+MIN_PREFIX = 29  # a LAN smaller than /29 is refused (SUBNET_TOO_SMALL)
+
+
+def parse_subnet(text: str) -> IPv4Network | None:
+    """Parse a strict IPv4 CIDR (host bits must be zero); None when malformed."""
+    try:
+        network = ip_network(text, strict=True)
+    except (ValueError, TypeError):
+        return None
+    return network if isinstance(network, IPv4Network) and "/" in text else None
+
+
+def parse_ip(text: str) -> IPv4Address | None:
+    """Parse an IPv4 address; None when malformed."""
+    try:
+        address = ip_address(text)
+    except (ValueError, TypeError):
+        return None
+    return address if isinstance(address, IPv4Address) else None
+
+
+def gateway_of(network: IPv4Network) -> IPv4Address:
+    """The LAN gateway: the first host address (`.1`)."""
+    return network.network_address + 1
+
+
+def reserved_ints(network: IPv4Network) -> tuple[int, int, int]:
+    """Network, gateway and broadcast addresses as integers."""
+    base = int(network.network_address)
+    return base, base + 1, int(network.broadcast_address)
+
+
+def usable_count(network: IPv4Network) -> int:
+    """Addresses a decky can take: all but network, gateway and broadcast."""
+    return max(network.num_addresses - 3, 0)
+
+
+class Allocator:
+    """Hands out the lowest free host address of one subnet, in O(1) amortised."""
+
+    def __init__(self, network: IPv4Network, taken: set[int] | None = None) -> None:
+        self._network = network
+        self._taken = set(taken or ())
+        self._next = int(network.network_address) + 2
+        self._last = int(network.broadcast_address) - 1
+
+    def reserve(self, address: IPv4Address | int) -> None:
+        self._taken.add(int(address))
+
+    def allocate(self) -> IPv4Address:
+        """The next free address; raises ValueError when the subnet is full."""
+        while self._next <= self._last and self._next in self._taken:
+            self._next += 1
+        if self._next > self._last:
+            raise ValueError(f"subnet {self._network} has no free address left")
+        address = self._next
+        self._taken.add(address)
+        self._next += 1
+        return IPv4Address(address)

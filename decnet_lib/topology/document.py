@@ -1,0 +1,67 @@
+"""Typed models of the topology document (the user's YAML/JSON input)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LanDriver = Literal["bridge", "macvlan", "ipvlan"]
+
+
+class _DocModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class LanDoc(_DocModel):
+    """A LAN: one Docker network with an explicit subnet."""
+
+    name: str = Field(description="LAN name, unique in the topology.")
+    subnet: str = Field(description="IPv4 subnet in CIDR form, /29 or larger.")
+    dmz: bool = Field(default=False, description="Exactly one LAN of a topology is the DMZ.")
+    driver: LanDriver = Field(default="bridge", description="Docker network driver.")
+    parent: str | None = Field(
+        default=None, description="Host interface for the macvlan/ipvlan drivers."
+    )
+    meta: dict[str, Any] = Field(
+        default_factory=dict, description="Free-form notes (not deployed, not hashed)."
+    )
+
+
+class DeckyDoc(_DocModel):
+    """A decoy host: a base container and one container per service."""
+
+    name: str
+    archetype: str | None = Field(default=None, description="Adds the archetype's services.")
+    services: list[str] = Field(default_factory=list)
+    lans: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="LAN name to IPv4 address (null = allocate). The first LAN is home.",
+    )
+    forwards_l3: bool = Field(default=False, description="Routes between its LANs.")
+    expose: bool = Field(
+        default=False, description="Publish service ports on the agent host (DMZ-homed only)."
+    )
+    service_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    images: dict[str, str] = Field(
+        default_factory=dict, description="Service name to a replacement image."
+    )
+    meta: dict[str, Any] = Field(
+        default_factory=dict, description="Free-form notes (not deployed, not hashed)."
+    )
+
+
+class TopologyDoc(_DocModel):
+    """A maze: a named set of LANs and deckies."""
+
+    name: str
+    lans: list[LanDoc] = Field(default_factory=list)
+    deckies: list[DeckyDoc] = Field(default_factory=list)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the topology document."""
+    schema = TopologyDoc.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "MazeNET topology"
+    return schema

@@ -1,0 +1,135 @@
+"""Rules about deckies: addresses, services, service config, exposure and host ports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from ipaddress import IPv4Network
+
+from pydantic import ValidationError
+
+from decnet_lib.catalog import ARCHETYPES, SERVICES
+from decnet_lib.topology.addressing import parse_ip, reserved_ints
+from decnet_lib.topology.document import DeckyDoc
+from decnet_lib.topology.resolve import effective_services
+from decnet_lib.validation.context import ValidationContext
+from decnet_lib.validation.issues import Code, Issue, error
+
+
+def decky_target(decky: DeckyDoc, *fields: str) -> str:
+    return ".".join(("deckies", decky.name, *fields))
+
+
+class AddressBook:
+    """Checks each decky address and remembers who holds it (IP_COLLISION)."""
+
+    def __init__(self, networks: Mapping[str, IPv4Network], lan_names: set[str]) -> None:
+        self._networks = networks
+        self._lan_names = lan_names
+        self._reserved = {name: reserved_ints(net) for name, net in networks.items()}
+        self._holders: dict[tuple[str, int], str] = {}
+
+    def check(self, decky: DeckyDoc) -> list[Issue]:
+        if not decky.lans:
+            return [error(Code.DECKY_ORPHAN, decky_target(decky, "lans"),
+                          f"decky {decky.name} is on no LAN")]
+        issues = []
+        for lan, ip in decky.lans.items():
+            target = decky_target(decky, "lans", lan)
+            if lan not in self._lan_names:
+                issues.append(error(Code.IP_UNKNOWN_LAN, target, f"no LAN named {lan!r}"))
+                continue
+            if ip is None:
+                continue
+            address = parse_ip(ip)
+            if address is None:
+                issues.append(error(Code.IP_MALFORMED, target,
+                                    f"{ip!r} is not an IPv4 address"))
+                continue
+            network = self._networks.get(lan)
+            if network is None:
+                continue  # the subnet itself is broken and already reported
+            value = int(address)
+            if address not in network:
+                issues.append(error(Code.IP_OUT_OF_SUBNET, target,
+                                    f"{ip} is not in {lan}'s subnet {network}"))
+            elif value in self._reserved[lan]:
+                issues.append(error(Code.IP_RESERVED, target,
+                                    f"{ip} is the network, gateway or broadcast address "
+                                    f"of {network}"))
+            elif (holder := self._holders.setdefault((lan, value), decky.name)) != decky.name:
+                issues.append(error(Code.IP_COLLISION, target,
+                                    f"{ip} on {lan} is already held by {holder}"))
+        return issues
+
+
+def check_services(decky: DeckyDoc) -> tuple[list[str], list[Issue]]:
+    """Archetype and service names exist; returns the effective services too."""
+    issues = []
+    if decky.archetype is not None and decky.archetype not in ARCHETYPES:
+        issues.append(error(Code.UNKNOWN_ARCHETYPE, decky_target(decky, "archetype"),
+                            f"unknown archetype {decky.archetype!r}"))
+    for service in decky.services:
+        if service not in SERVICES:
+            issues.append(error(Code.UNKNOWN_SERVICE, decky_target(decky, "services"),
+                                f"unknown service {service!r}"))
+    return effective_services(decky.archetype, decky.services), issues
+
+
+def check_service_config(decky: DeckyDoc, services: list[str]) -> list[Issue]:
+    """Config only for declared services, and valid against that service's schema."""
+    issues = []
+    declared = set(services)
+    for service, config in decky.service_config.items():
+        target = decky_target(decky, "service_config", service)
+        if service not in declared:
+            issues.append(error(Code.SERVICE_CFG_UNDECLARED, target,
+                                f"config for {service!r}, which decky {decky.name} "
+                                "does not run"))
+            continue
+        if service not in SERVICES:
+            continue  # UNKNOWN_SERVICE already says it
+        try:
+            SERVICES[service].config.model_validate(config)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                field = ".".join(str(part) for part in err["loc"]) or service
+                issues.append(error(Code.SERVICE_CFG_INVALID, f"{target}.{field}",
+                                    f"{err['msg'].lower()}"))
+    for service, image in decky.images.items():
+        target = decky_target(decky, "images", service)
+        if service not in declared:
+            issues.append(error(Code.SERVICE_CFG_UNDECLARED, target,
+                                f"image for {service!r}, which decky {decky.name} "
+                                "does not run"))
+        elif not image.strip():
+            issues.append(error(Code.SERVICE_CFG_INVALID, target, "image must not be empty"))
+    return issues
+
+
+class PortBook:
+    """Host ports published by exposed deckies on one agent (PORT_COLLISION)."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        self._owners: dict[tuple[int, str], str] = {}
+        for neighbour in context.neighbours:
+            for port in neighbour.exposed_ports:
+                self._owners.setdefault(port, f"topology {neighbour.name}")
+
+    def check(self, decky: DeckyDoc, services: list[str], dmz_names: set[str]) -> list[Issue]:
+        if not decky.expose:
+            return []
+        home = next(iter(decky.lans), None)
+        if home not in dmz_names:
+            return [error(Code.EXPOSE_NOT_IN_DMZ, decky_target(decky, "expose"),
+                          f"decky {decky.name} is homed on {home or 'no LAN'}, not the DMZ; "
+                          "only DMZ-homed deckies may publish ports")]
+        issues = []
+        for service in services:
+            for port in SERVICES[service].ports if service in SERVICES else ():
+                key = (port.number, port.protocol)
+                owner = self._owners.setdefault(key, f"decky {decky.name}")
+                if owner != f"decky {decky.name}":
+                    issues.append(error(Code.PORT_COLLISION, decky_target(decky, "expose"),
+                                        f"host port {port} of {service} is already "
+                                        f"published by {owner}"))
+        return issues
