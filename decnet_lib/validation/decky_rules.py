@@ -8,7 +8,7 @@ from ipaddress import IPv4Network
 from pydantic import ValidationError
 
 from decnet_lib.catalog import ARCHETYPES, SERVICES
-from decnet_lib.topology.addressing import parse_ip, reserved_ints
+from decnet_lib.topology.addressing import parse_ip_int, reserved_ints
 from decnet_lib.topology.document import DeckyDoc
 from decnet_lib.topology.resolve import effective_services
 from decnet_lib.validation.context import ValidationContext
@@ -32,34 +32,34 @@ class AddressBook:
         if not decky.lans:
             return [error(Code.DECKY_ORPHAN, decky_target(decky, "lans"),
                           f"decky {decky.name} is on no LAN")]
-        issues = []
+        issues: list[Issue] = []
         for lan, ip in decky.lans.items():
-            target = decky_target(decky, "lans", lan)
             if lan not in self._lan_names:
-                issues.append(error(Code.IP_UNKNOWN_LAN, target, f"no LAN named {lan!r}"))
-                continue
-            if ip is None:
-                continue
-            address = parse_ip(ip)
-            if address is None:
-                issues.append(error(Code.IP_MALFORMED, target,
-                                    f"{ip!r} is not an IPv4 address"))
-                continue
-            network = self._networks.get(lan)
-            if network is None:
-                continue  # the subnet itself is broken and already reported
-            value = int(address)
-            if address not in network:
-                issues.append(error(Code.IP_OUT_OF_SUBNET, target,
-                                    f"{ip} is not in {lan}'s subnet {network}"))
-            elif value in self._reserved[lan]:
-                issues.append(error(Code.IP_RESERVED, target,
-                                    f"{ip} is the network, gateway or broadcast address "
-                                    f"of {network}"))
-            elif (holder := self._holders.setdefault((lan, value), decky.name)) != decky.name:
-                issues.append(error(Code.IP_COLLISION, target,
-                                    f"{ip} on {lan} is already held by {holder}"))
+                issues.append(error(Code.IP_UNKNOWN_LAN, decky_target(decky, "lans", lan),
+                                    f"no LAN named {lan!r}"))
+            elif ip is not None:
+                problem = self._check_address(decky.name, lan, ip)
+                if problem is not None:
+                    issues.append(error(problem[0], decky_target(decky, "lans", lan),
+                                        problem[1]))
         return issues
+
+    def _check_address(self, holder: str, lan: str, ip: str) -> tuple[Code, str] | None:
+        """The code and message of what is wrong with one address, else None."""
+        value = parse_ip_int(ip)
+        if value is None:
+            return Code.IP_MALFORMED, f"{ip!r} is not an IPv4 address"
+        reserved = self._reserved.get(lan)
+        if reserved is None:
+            return None  # the subnet itself is broken and already reported
+        if not reserved[0] <= value <= reserved[2]:
+            return Code.IP_OUT_OF_SUBNET, f"{ip} is not in {lan}'s subnet {self._networks[lan]}"
+        if value in reserved:
+            return (Code.IP_RESERVED, f"{ip} is the network, gateway or broadcast address "
+                    f"of {self._networks[lan]}")
+        if (owner := self._holders.setdefault((lan, value), holder)) != holder:
+            return Code.IP_COLLISION, f"{ip} on {lan} is already held by {owner}"
+        return None
 
 
 def check_services(decky: DeckyDoc) -> tuple[list[str], list[Issue]]:

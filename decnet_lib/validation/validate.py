@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from decnet_lib.topology.document import TopologyDoc
-from decnet_lib.topology.loader import parse_document
+from decnet_lib.topology.loader import gc_paused, parse_document
 from decnet_lib.topology.names import NAME_RULE, is_valid_name
 from decnet_lib.validation import decky_rules, lan_rules
 from decnet_lib.validation.context import EMPTY_CONTEXT, ValidationContext
@@ -38,6 +38,11 @@ def validate_document(
     doc: TopologyDoc, context: ValidationContext = EMPTY_CONTEXT
 ) -> list[Issue]:
     """Every issue of a parsed document, errors and warnings, in one pass."""
+    with gc_paused():  # many small objects, no cycles: the collector would only rescan them
+        return _all_issues(doc, context)
+
+
+def _all_issues(doc: TopologyDoc, context: ValidationContext) -> list[Issue]:
     issues = _check_names(doc)
     issues += lan_rules.check_dmz(doc.lans)
     for lan in doc.lans:
@@ -68,7 +73,8 @@ def validate_data(
     data: Any, context: ValidationContext = EMPTY_CONTEXT
 ) -> tuple[TopologyDoc | None, list[Issue]]:
     """Parse decoded YAML/JSON data and validate it; the document is None on SCHEMA errors."""
-    doc, issues = parse_document(data)
+    with gc_paused():  # a large document allocates many objects and no cycles
+        doc, issues = parse_document(data)
     if doc is None:
         issues += _raw_name_issues(data)
         return None, issues
@@ -77,8 +83,8 @@ def validate_data(
 
 def _raw_name_issues(data: Any) -> list[Issue]:
     """NAME_INVALID for the topology name even when the shape is broken elsewhere."""
-    if isinstance(data, dict) and isinstance(data.get("name"), str):
-        if not is_valid_name(data["name"]):
-            return [error(Code.NAME_INVALID, "name",
-                          f"topology name {data['name']!r} is not allowed: {NAME_RULE}")]
+    name = data.get("name") if isinstance(data, dict) else None
+    if isinstance(name, str) and not is_valid_name(name):
+        return [error(Code.NAME_INVALID, "name",
+                      f"topology name {name!r} is not allowed: {NAME_RULE}")]
     return []

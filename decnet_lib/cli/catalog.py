@@ -1,0 +1,49 @@
+"""`decnet services` and `decnet archetypes`: what the catalog offers."""
+
+from __future__ import annotations
+
+import typer
+
+from decnet_lib.catalog import ARCHETYPES, SERVICES
+from decnet_lib.cli.output import echo, emit_json
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document.")
+
+
+def services(as_json: bool = JSON_OPTION) -> None:
+    """List emulated services with their ports and config keys."""
+    rows = [
+        {
+            "name": svc.name,
+            "ports": [str(port) for port in svc.ports],
+            "image": svc.image,
+            "config": sorted(svc.config.model_fields),
+            "description": svc.description,
+        }
+        for svc in SERVICES.values()
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        echo(f"{row['name']:<14}{' '.join(row['ports']):<18}{row['description']}"
+             f"  [config: {', '.join(row['config'])}]")
+
+
+def archetypes(as_json: bool = JSON_OPTION) -> None:
+    """List archetypes and the services they add."""
+    rows = [
+        {"name": a.name, "services": list(a.services), "description": a.description}
+        for a in ARCHETYPES.values()
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        echo(f"{row['name']:<22}{','.join(row['services']) or '-':<32}{row['description']}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `services` and `archetypes` to the app."""
+    app.command("services")(services)
+    app.command("archetypes")(archetypes)

@@ -1,0 +1,32 @@
+"""Mode gating: DECNET_MODE=agent hides and refuses the master-only command groups."""
+
+from __future__ import annotations
+
+import typer
+
+from decnet_lib.cli.output import fail
+from decnet_lib.settings import get_settings
+
+MASTER_ONLY_GROUPS = frozenset({"topology", "db", "reconcile"})
+
+
+def is_agent_mode() -> bool:
+    """True when this process runs as an agent (DECNET_MODE=agent)."""
+    return not get_settings().is_master
+
+
+def require_master_mode(group: str) -> None:
+    """Refuse a master-only group on an agent, with one clear line."""
+    if is_agent_mode():
+        fail(f"'decnet {group}' is master-only and this host runs with DECNET_MODE=agent",
+             code="MASTER_ONLY", exit_code=2)
+
+
+def add_master_group(app: typer.Typer, group: typer.Typer, name: str, help_text: str) -> None:
+    """Register a master-only group: hidden in agent mode, and refused there when called."""
+
+    def guard() -> None:
+        require_master_mode(name)
+
+    group.callback(help=help_text)(guard)
+    app.add_typer(group, name=name, hidden=is_agent_mode())

@@ -1,0 +1,101 @@
+"""`decnet topology create | list | show | export | delete`: the stored topologies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from decnet_lib.cli.database import open_session
+from decnet_lib.cli.output import echo, emit_json, fail, note, print_issues
+from decnet_lib.db import list_topologies, load_resolved
+from decnet_lib.errors import InvalidTopology
+from decnet_lib.master import topologies
+from decnet_lib.topology.export import to_document
+from decnet_lib.topology.generator import dump_document
+from decnet_lib.topology.loader import read_document_data
+from decnet_lib.topology.render import render_tree, summary
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document.")
+
+
+def create(
+    file: Path = typer.Argument(..., help="Topology document (YAML or JSON)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Validate, resolve and store a topology (all or nothing)."""
+    data = read_document_data(file)
+    try:
+        with open_session() as session:
+            resolved, warnings = topologies.create_from_data(session, data)
+    except InvalidTopology as exc:
+        print_issues(exc.issues, err=True)
+        fail(exc.message, code=exc.code)
+    if as_json:
+        emit_json(resolved.model_dump())
+        return
+    print_issues(warnings, err=True)
+    info = summary(resolved)
+    echo(f"created {info['name']} id={info['id']} status={info['status']} "
+         f"lans={info['lans']} deckies={info['deckies']} hash={info['hash'][:16]}")
+
+
+def list_cmd(as_json: bool = JSON_OPTION) -> None:
+    """List stored topologies."""
+    with open_session() as session:
+        rows = [summary(load_resolved(session, row)) for row in list_topologies(session)]
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        echo("no topologies")
+        return
+    echo(f"{'NAME':<33}{'STATUS':<14}{'LANS':>5}{'DECKIES':>9}  HASH")
+    for row in rows:
+        echo(f"{row['name']:<33}{row['status']:<14}{row['lans']:>5}{row['deckies']:>9}  "
+             f"{row['hash'][:16]}")
+
+
+def show(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
+    """Show a resolved topology: a per-LAN tree, or JSON with --json."""
+    with open_session() as session:
+        resolved = topologies.show(session, name)
+    if as_json:
+        emit_json(resolved.model_dump())
+        return
+    for line in render_tree(resolved):
+        echo(line)
+
+
+def export(
+    name: str = typer.Argument(...),
+    fmt: str = typer.Option("yaml", "--format", help="yaml or json."),
+) -> None:
+    """Print the topology as a document `topology create` accepts (every IP pinned)."""
+    if fmt not in ("yaml", "json"):
+        fail(f"unknown format {fmt!r}: use yaml or json", code="BAD_PARAMETER", exit_code=2)
+    with open_session() as session:
+        resolved = topologies.show(session, name)
+    text = dump_document(to_document(resolved), fmt)
+    typer.echo(text, nl=not text.endswith("\n"))
+
+
+def delete(
+    name: str = typer.Argument(...),
+    force: bool = typer.Option(
+        False, "--force", help="Delete in any status (never while containers run)."
+    ),
+) -> None:
+    """Delete a topology and all it owns; refused while any of its containers runs."""
+    with open_session() as session:
+        topologies.delete(session, name, force=force)
+    note(f"deleted {name}")
+
+
+def register(group: typer.Typer) -> None:
+    """Add the store commands to the `topology` group."""
+    group.command("create")(create)
+    group.command("list")(list_cmd)
+    group.command("show")(show)
+    group.command("export")(export)
+    group.command("delete")(delete)

@@ -1,0 +1,1 @@
+"""Deployment on Docker: naming, labels, and what Docker really has."""

@@ -1,0 +1,1 @@
+"""Master-side use cases: what the CLI and the Ansible modules call."""

@@ -1,0 +1,1 @@
+"""Live mutations: typed op payloads, pure op application, invariants, queue, reconciler."""

@@ -1,0 +1,149 @@
+"""Engines and transactions: per-engine settings, session_scope, one-line connection errors."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from helpers import sample_resolved
+from sqlalchemy import Engine, select, text
+from sqlalchemy.engine import make_url
+
+from decnet_lib.db import (
+    Mutation,
+    create_topology,
+    engine_from_settings,
+    get_topology,
+    init_db,
+    make_engine,
+    require_topology,
+    session_scope,
+)
+from decnet_lib.errors import DatabaseUnavailable
+
+
+def test_connection_settings(engine: Engine) -> None:
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        else:
+            charset = connection.execute(text("SELECT @@character_set_connection")).scalar()
+            assert charset == "utf8mb4"
+
+
+def test_immediate_transactions_still_round_trip(db_url: str) -> None:
+    """`sqlite_immediate` (ignored by MariaDB) takes SQLite's write lock at BEGIN."""
+    engine = make_engine(db_url, sqlite_immediate=True)
+    try:
+        init_db(engine)
+        with session_scope(engine) as session:
+            create_topology(session, sample_resolved())
+        with session_scope(engine) as session:
+            assert require_topology(session, "acme").status == "pending"
+            if engine.dialect.name == "sqlite":  # a read holds the write lock already
+                other = sqlite3.connect(make_url(db_url).database, timeout=0)
+                try:
+                    with pytest.raises(sqlite3.OperationalError, match="locked"):
+                        other.execute("BEGIN IMMEDIATE")
+                finally:
+                    other.close()
+    finally:
+        engine.dispose()
+
+
+def test_session_scope_commits_or_rolls_back(engine: Engine) -> None:
+    with pytest.raises(RuntimeError), session_scope(engine) as session:
+        create_topology(session, sample_resolved())
+        raise RuntimeError("abort")
+    with session_scope(engine) as session:
+        assert get_topology(session, "acme") is None
+        row = create_topology(session, sample_resolved())
+    assert row.name == "acme"  # still readable after the session closed
+    with session_scope(engine) as session:
+        assert require_topology(session, "acme").id == row.id
+
+
+def test_timestamps_are_utc_aware_with_microseconds(engine: Engine) -> None:
+    moment = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    local = moment.astimezone(timezone(timedelta(hours=2)))  # stored as the same instant
+    with session_scope(engine) as session:
+        row = create_topology(session, sample_resolved())
+        session.add(Mutation(topology_id=row.id, op="add_lan", payload={}, lease_until=local))
+    with session_scope(engine) as session:
+        mutation = session.scalars(select(Mutation)).one()
+        assert mutation.lease_until == moment
+        assert mutation.lease_until.tzinfo is not None
+        assert mutation.created_at.tzinfo is not None
+        just_after = moment + timedelta(microseconds=1)
+        assert session.scalar(select(Mutation.id).where(Mutation.lease_until < just_after))
+        assert session.scalar(select(Mutation.id).where(Mutation.lease_until < moment)) is None
+
+
+def test_sqlite_creates_the_parent_directory(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "state" / "decnet.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        init_db(engine)
+    finally:
+        engine.dispose()
+    assert path.is_file()
+
+
+def test_engine_from_settings_uses_the_state_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DECNET_DB_URL", raising=False)
+    monkeypatch.setenv("DECNET_STATE_DIR", str(tmp_path / "state"))
+    engine = engine_from_settings()
+    try:
+        init_db(engine)
+    finally:
+        engine.dispose()
+    assert (tmp_path / "state" / "decnet.db").is_file()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens once it is closed
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "mariadb"])
+def test_an_unreachable_database_is_one_clear_line(kind: str, tmp_path: Path) -> None:
+    if kind == "sqlite":
+        blocker = tmp_path / "not-a-dir"
+        blocker.write_text("a file where the directory should be")
+        url = f"sqlite:///{blocker}/sub/decnet.db"
+    else:
+        url = f"mysql+pymysql://decnet:s3cret@127.0.0.1:{_closed_port()}/decnet"
+    with pytest.raises(DatabaseUnavailable) as raised:
+        engine = make_engine(url)
+        try:
+            init_db(engine)
+        finally:
+            engine.dispose()
+    message = str(raised.value)
+    assert "\n" not in message and "Traceback" not in message
+    assert "s3cret" not in message
+    assert raised.value.code == "DB_UNAVAILABLE"
+
+
+def test_an_unopenable_sqlite_file_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "dir.db").mkdir()
+    engine = make_engine(f"sqlite:///{tmp_path / 'dir.db'}")
+    with pytest.raises(DatabaseUnavailable, match="cannot connect") as raised:
+        init_db(engine)
+    engine.dispose()
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("url", ["not a url", "nosuchdb://x/y", "mysql+nosuchdriver://h/d"])
+def test_a_bad_url_is_one_clear_line(url: str) -> None:
+    with pytest.raises(DatabaseUnavailable) as raised:
+        make_engine(url)
+    assert "\n" not in str(raised.value)
