@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -24,9 +25,9 @@ def open_session(create: bool = True) -> Iterator[Session]:
         engine.dispose()
 
 
-def open_engine(create: bool = True) -> Engine:
-    """The configured engine, with its tables created when `create` is set."""
-    engine = engine_from_settings()
+def open_engine(create: bool = True, **kwargs: Any) -> Engine:
+    """The configured engine (make_engine options in kwargs), tables created if `create`."""
+    engine = engine_from_settings(**kwargs)
     if create:
         init_db(engine)
     return engine

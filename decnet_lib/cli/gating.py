@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import typer
 
 from decnet_lib.cli.output import fail
@@ -30,3 +34,14 @@ def add_master_group(app: typer.Typer, group: typer.Typer, name: str, help_text:
 
     group.callback(help=help_text)(guard)
     app.add_typer(group, name=name, hidden=is_agent_mode())
+
+
+def add_master_command(app: typer.Typer, name: str, command: Callable[..., Any]) -> None:
+    """Register a master-only top-level command: hidden and refused in agent mode."""
+
+    @functools.wraps(command)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        require_master_mode(name)
+        return command(*args, **kwargs)
+
+    app.command(name, hidden=is_agent_mode())(guarded)

@@ -10,10 +10,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event, update
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from decnet_lib.db.after_commit import call_after_commit
 from decnet_lib.db.models import Topology, TopologyEvent, utcnow
 from decnet_lib.errors import InvalidTransition
 
@@ -37,8 +38,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 LIVE_STATUSES = frozenset(STATUSES) - {"torn_down"}
 
 _listeners: list[StatusListener] = []
-_PENDING = "decnet.status.pending"  # session.info: [(owner transaction or None, change)]
-_READY = "decnet.status.ready"  # session.info: changes whose root transaction committed
 
 
 def add_status_listener(listener: StatusListener) -> None:
@@ -100,8 +99,7 @@ def transition(
 
 def queue_change(session: Session, change: Change) -> None:
     """Announce `change` to the listeners once the session's transaction commits."""
-    owner = session.get_nested_transaction()
-    session.info.setdefault(_PENDING, []).append((owner, change))
+    call_after_commit(session, lambda: _notify([change]))
 
 
 def _notify(changes: list[Change]) -> None:
@@ -111,51 +109,3 @@ def _notify(changes: list[Change]) -> None:
                 listener(*change)
             except Exception:
                 log.exception("status listener %r failed for %s", listener, change)
-
-
-def _within(owner: SessionTransaction | None, ended: SessionTransaction) -> bool:
-    """Whether `owner` is `ended` or one of its descendants."""
-    while owner is not None:
-        if owner is ended:
-            return True
-        owner = owner.parent
-    return False
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    pending = session.info.get(_PENDING)
-    if not pending:
-        return
-    nested = session.get_nested_transaction()
-    if nested is None:  # the root transaction committed: everything becomes ready
-        session.info.setdefault(_READY, []).extend(change for _, change in pending)
-        pending.clear()
-        return
-    # a SAVEPOINT was released: its changes now belong to the enclosing transaction
-    parent = nested.parent
-    while parent is not None and not parent.nested:
-        parent = parent.parent
-    session.info[_PENDING] = [
-        (parent if owner is nested else owner, change) for owner, change in pending
-    ]
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _after_rollback(session: Session, previous: SessionTransaction) -> None:
-    pending = session.info.get(_PENDING)
-    if pending:
-        session.info[_PENDING] = [
-            (owner, change) for owner, change in pending
-            if previous.nested and not _within(owner, previous)
-        ]
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _after_end(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is not None:
-        return
-    session.info.pop(_PENDING, None)  # the root ended without committing these
-    ready = session.info.pop(_READY, None)
-    if ready:
-        _notify(ready)

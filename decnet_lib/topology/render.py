@@ -10,9 +10,9 @@ from decnet_lib.topology.resolved import ResolvedDecky, ResolvedTopology
 def _decky_marks(decky: ResolvedDecky, lan: str) -> str:
     marks = []
     if decky.is_bridge:
-        others = [name for name in decky.lans if name != lan]
-        role = "home" if decky.home == lan else f"home={decky.home}"
-        marks.append(f"bridge({role}; also {','.join(others)})")
+        others = ",".join(name for name in decky.lans if name != lan)
+        marks.append(f"bridge(also {others})" if decky.home == lan
+                     else f"bridge(home={decky.home})")
     if decky.forwards_l3:
         marks.append("forwards_l3")
     if decky.expose:

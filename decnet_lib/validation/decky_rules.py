@@ -101,7 +101,7 @@ def check_service_config(decky: DeckyDoc, services: list[str]) -> list[Issue]:
             issues.append(error(Code.SERVICE_CFG_UNDECLARED, target,
                                 f"image for {service!r}, which decky {decky.name} "
                                 "does not run"))
-        elif not image.strip():
+        elif service in SERVICES and not image.strip():
             issues.append(error(Code.SERVICE_CFG_INVALID, target, "image must not be empty"))
     return issues
 

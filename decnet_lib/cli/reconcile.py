@@ -1,0 +1,52 @@
+"""`decnet reconcile --once | --watch` (master-only): apply queued mutations."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import typer
+
+from decnet_lib.cli.database import open_engine
+from decnet_lib.cli.gating import add_master_command
+from decnet_lib.cli.output import emit_json, fail, note
+from decnet_lib.master.push import configured_push_hook
+from decnet_lib.mutations.reconciler import reconcile_topologies, run_watch_loop
+
+
+def reconcile(
+    once: bool = typer.Option(False, "--once", help="One round, then exit."),
+    watch: bool = typer.Option(False, "--watch", help="Keep reconciling until stopped."),
+    interval: float = typer.Option(2.0, help="Seconds between guard checks with --watch."),
+    as_json: bool = typer.Option(False, "--json", help="With --once: print the outcomes."),
+) -> None:
+    """Drain the pending mutations of every live topology."""
+    if once == watch:
+        fail("choose exactly one of --once and --watch", code="BAD_PARAMETER", exit_code=2)
+    engine = open_engine(sqlite_immediate=True)
+    try:
+        if once:
+            reports = reconcile_topologies(engine, configured_push_hook())
+            outcomes = [
+                {"topology_id": r.topology_id, "mutation_id": o.mutation_id,
+                 "state": o.state, "error": o.error}
+                for r in reports for o in r.outcomes
+            ]
+            if as_json:
+                emit_json(outcomes)
+            else:
+                note(f"applied {sum(o['state'] == 'applied' for o in outcomes)}, "
+                     f"failed {sum(o['state'] == 'failed' for o in outcomes)}")
+            return
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        note(f"reconciler watching (every {interval}s)")
+        run_watch_loop(engine, interval=interval, push=configured_push_hook(), stop=stop)
+    finally:
+        engine.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    """Add `reconcile` (master-only)."""
+    add_master_command(app, "reconcile", reconcile)

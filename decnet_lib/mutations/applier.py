@@ -1,0 +1,90 @@
+"""Apply one claimed mutation in one transaction: op, invariants, save, final state."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from decnet_lib.db import Mutation, Topology, load_resolved, neighbours, save_resolved
+from decnet_lib.db.status import allowed, transition
+from decnet_lib.errors import DecnetError, InvalidTopology
+from decnet_lib.mutations.apply import apply_op
+from decnet_lib.mutations.queue import ENQUEUE_STATUSES, Claim, finish_mutation
+
+log = logging.getLogger(__name__)
+
+OutcomeState = Literal["applied", "failed", "lost"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of a claimed mutation. `lost`: the lease expired and another took it."""
+
+    mutation_id: int
+    state: OutcomeState
+    changed: bool = False
+    error: dict[str, Any] | None = None
+
+
+def error_record(exc: Exception) -> dict[str, Any]:
+    """The `error` column of a failed mutation: code, message and validation issues."""
+    if isinstance(exc, DecnetError):
+        record: dict[str, Any] = {"code": exc.code, "message": exc.message}
+        if isinstance(exc, InvalidTopology):
+            record["issues"] = [issue.to_dict() for issue in exc.issues]
+        return record
+    return {"code": "INTERNAL", "message": f"{type(exc).__name__}: {exc}"}
+
+
+def degrade(session: Session, topology: Topology, reason: str) -> None:
+    """Mark a live topology degraded (already degraded stays so)."""
+    if topology.status != "degraded" and allowed(topology.status, "degraded"):
+        transition(session, topology, "degraded", reason)
+
+
+def apply_claimed(session: Session, claim: Claim) -> Outcome:
+    """Apply a claimed mutation and commit; a failing op marks it failed and degrades."""
+    topology = session.execute(
+        select(Topology).where(Topology.id == claim.topology_id).with_for_update()
+    ).scalar_one()
+    mutation = session.get(Mutation, claim.mutation_id)
+    if mutation is None or mutation.state != "applying" or mutation.claimed_by != claim.token:
+        session.rollback()
+        return Outcome(claim.mutation_id, "lost")
+    op, payload = mutation.op, mutation.payload
+    if topology.status not in ENQUEUE_STATUSES:
+        session.rollback()
+        return _fail(session, claim, {"code": "NOT_LIVE", "message":
+                                      f"topology is {topology.status}, not active or degraded"})
+    try:
+        current = load_resolved(session, topology)
+        context = neighbours(session, exclude_id=topology.id, agent=topology.agent)
+        result = apply_op(current, op, payload, validation_context=context)
+        if result.changed:
+            save_resolved(session, topology, result.topology)
+    except Exception as exc:  # every failure is recorded on the mutation, never swallowed
+        session.rollback()
+        if not isinstance(exc, DecnetError):
+            log.exception("mutation %s (%s) crashed", claim.mutation_id, op)
+        return _fail(session, claim, error_record(exc))
+    if not finish_mutation(session, claim, "applied"):
+        session.rollback()
+        return Outcome(claim.mutation_id, "lost")
+    session.commit()
+    return Outcome(claim.mutation_id, "applied", changed=result.changed)
+
+
+def _fail(session: Session, claim: Claim, error: dict[str, Any]) -> Outcome:
+    topology = session.execute(
+        select(Topology).where(Topology.id == claim.topology_id).with_for_update()
+    ).scalar_one()
+    if not finish_mutation(session, claim, "failed", error):
+        session.rollback()
+        return Outcome(claim.mutation_id, "lost")
+    degrade(session, topology, f"mutation {claim.mutation_id} failed: {error['code']}")
+    session.commit()
+    return Outcome(claim.mutation_id, "failed", error=error)

@@ -1,0 +1,158 @@
+"""The reconciler: drain live topologies' queues, push new desired state, watch for work."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from decnet_lib.db import Mutation, Topology, load_resolved, new_session
+from decnet_lib.errors import DecnetError
+from decnet_lib.mutations.applier import Outcome, apply_claimed, degrade
+from decnet_lib.mutations.queue import (
+    claim_next_mutation,
+    has_pending_topology_mutation,
+    topologies_with_work,
+    worker_id,
+)
+from decnet_lib.topology.resolved import ResolvedTopology
+
+log = logging.getLogger(__name__)
+
+PushHook = Callable[[ResolvedTopology], None]
+
+
+@dataclass(slots=True)
+class DrainReport:
+    """What one pass over one topology's queue did."""
+
+    topology_id: str
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any(o.state == "applied" and o.changed for o in self.outcomes)
+
+    @property
+    def failed(self) -> bool:
+        return any(o.state == "failed" for o in self.outcomes)
+
+
+def drain_topology(
+    session: Session, topology_id: str, claimer: str | None = None,
+    stop_after: int | None = None,
+) -> DrainReport:
+    """Claim and apply one topology's mutations in FIFO order until none is left to win.
+
+    Stops at the first failure (the topology is then degraded) or after `stop_after`
+    mutation id has been handled.
+    """
+    report = DrainReport(topology_id)
+    claimer = claimer or worker_id()
+    while (claim := claim_next_mutation(session, topology_id, claimer)) is not None:
+        outcome = apply_claimed(session, claim)
+        report.outcomes.append(outcome)
+        if outcome.state == "failed" or claim.mutation_id == stop_after:
+            break
+    return report
+
+
+def push_topology(session: Session, topology_id: str, push: PushHook) -> None:
+    """Send a topology's current resolved form to its agent; a failure degrades it."""
+    topology = session.get(Topology, topology_id)
+    if topology is None:
+        return
+    resolved = load_resolved(session, topology)
+    session.rollback()
+    try:
+        push(resolved)
+    except DecnetError as exc:
+        log.warning("push of %s failed: %s", topology.name, exc.message)
+        topology = session.execute(
+            select(Topology).where(Topology.id == topology_id).with_for_update()
+        ).scalar_one()
+        degrade(session, topology, f"push failed: {exc.message}")
+        session.commit()
+
+
+def reconcile_topologies(
+    engine: Engine, push: PushHook | None = None, claimer: str | None = None
+) -> list[DrainReport]:
+    """One round: drain every live topology with pending work, then push what changed."""
+    reports = []
+    with new_session(engine) as session:
+        topology_ids = topologies_with_work(session)
+        session.rollback()
+        for topology_id in topology_ids:
+            report = drain_topology(session, topology_id, claimer)
+            reports.append(report)
+            if push is not None and report.changed:
+                push_topology(session, topology_id, push)
+    return reports
+
+
+def pending_guard(engine: Engine) -> bool:
+    """The cheap indexed question asked on every tick."""
+    with new_session(engine) as session:
+        return has_pending_topology_mutation(session)
+
+
+def run_watch_loop(
+    engine: Engine,
+    interval: float = 2.0,
+    push: PushHook | None = None,
+    wake: threading.Event | None = None,
+    stop: threading.Event | None = None,
+    max_ticks: int | None = None,
+) -> int:
+    """Tick until `stop` is set: reconcile only when the guard says there is work.
+
+    `wake` (set by the bus on `topology.*.mutation.enqueued`) ends the wait at once.
+    Returns the number of rounds that reconciled.
+    """
+    wake = wake or threading.Event()
+    stop = stop or threading.Event()
+    rounds = ticks = 0
+    while not stop.is_set() and (max_ticks is None or ticks < max_ticks):
+        ticks += 1
+        try:
+            if pending_guard(engine):
+                reconcile_topologies(engine, push)
+                rounds += 1
+        except DecnetError as exc:
+            log.warning("reconcile round failed: %s", exc.message)
+        if wake.wait(timeout=interval):
+            wake.clear()
+    return rounds
+
+
+def wait_for_mutation(
+    engine: Engine, mutation_id: int, push: PushHook | None = None, timeout: float = 60.0,
+) -> Mutation:
+    """Drain the mutation's topology in-process until it is applied or failed.
+
+    Uses the same atomic claims as every reconciler, so it is safe beside running ones;
+    while another holds the head of the queue it polls. Raises TimeoutError.
+    """
+    deadline = time.monotonic() + timeout
+    with new_session(engine) as session:
+        while True:
+            mutation = session.get(Mutation, mutation_id, populate_existing=True)
+            if mutation is None:
+                raise LookupError(f"mutation {mutation_id} does not exist")
+            if mutation.state in ("applied", "failed"):
+                return mutation
+            topology_id = mutation.topology_id
+            session.rollback()
+            report = drain_topology(session, topology_id, stop_after=mutation_id)
+            if push is not None and report.changed:
+                push_topology(session, topology_id, push)
+            if not report.outcomes:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"mutation {mutation_id} did not finish in {timeout}s")
+                time.sleep(0.05)
