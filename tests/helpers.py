@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
-from decnet_lib.db import Base
+from decnet_lib.db import Base, Topology, create_topology
+from decnet_lib.db.status import transition
 from decnet_lib.topology.loader import decode_document
 from decnet_lib.topology.resolve import resolve
 from decnet_lib.topology.resolved import ResolvedTopology
@@ -76,3 +78,11 @@ def count_rows(engine: Engine) -> dict[str, int]:
             table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
             for table in Base.metadata.sorted_tables
         }
+
+
+def store_live(session: Session, resolved: ResolvedTopology) -> Topology:
+    """Store a topology and move it to `active`, as a deploy would (caller commits)."""
+    row = create_topology(session, resolved)
+    transition(session, row, "deploying", "test")
+    transition(session, row, "active", "test")
+    return row

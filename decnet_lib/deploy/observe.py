@@ -1,0 +1,129 @@
+"""What Docker has for a topology, found only by labels (never by name or subnet)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from docker import DockerClient
+
+from decnet_lib.deploy import labels as L
+
+
+@dataclass(frozen=True)
+class ObservedNetwork:
+    """A labelled Docker network."""
+
+    name: str
+    id: str
+    labels: dict[str, str] = field(default_factory=dict)
+    driver: str = "bridge"
+    internal: bool = False
+    subnets: tuple[str, ...] = ()
+
+    @property
+    def spec_hash(self) -> str | None:
+        return self.labels.get(L.SPEC_HASH)
+
+    @property
+    def topology_id(self) -> str | None:
+        return self.labels.get(L.TOPOLOGY_ID)
+
+
+@dataclass(frozen=True)
+class ObservedContainer:
+    """A labelled Docker container, running or not."""
+
+    name: str
+    id: str
+    labels: dict[str, str] = field(default_factory=dict)
+    state: str = "running"
+    status: str = ""
+    image: str = ""
+
+    @property
+    def spec_hash(self) -> str | None:
+        return self.labels.get(L.SPEC_HASH)
+
+    @property
+    def topology_id(self) -> str | None:
+        return self.labels.get(L.TOPOLOGY_ID)
+
+    @property
+    def role(self) -> str | None:
+        return self.labels.get(L.ROLE)
+
+    @property
+    def decky(self) -> str | None:
+        return self.labels.get(L.DECKY)
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+@dataclass(frozen=True)
+class Observed:
+    """The labelled networks and containers of one topology (or of several)."""
+
+    networks: list[ObservedNetwork] = field(default_factory=list)
+    containers: list[ObservedContainer] = field(default_factory=list)
+
+    def by_topology(self) -> dict[str, Observed]:
+        """Split by `decnet.topology.id`; objects without that label are left out."""
+        groups: dict[str, Observed] = {}
+        for net in self.networks:
+            if net.topology_id:
+                groups.setdefault(net.topology_id, Observed()).networks.append(net)
+        for ctr in self.containers:
+            if ctr.topology_id:
+                groups.setdefault(ctr.topology_id, Observed()).containers.append(ctr)
+        return groups
+
+
+def network_from_api(item: dict[str, Any]) -> ObservedNetwork:
+    """An ObservedNetwork from one entry of the network list API."""
+    configs = (item.get("IPAM") or {}).get("Config") or []
+    return ObservedNetwork(
+        name=item.get("Name", ""),
+        id=item.get("Id", ""),
+        labels=dict(item.get("Labels") or {}),
+        driver=item.get("Driver", ""),
+        internal=bool(item.get("Internal")),
+        subnets=tuple(cfg["Subnet"] for cfg in configs if cfg.get("Subnet")),
+    )
+
+
+def container_from_api(item: dict[str, Any]) -> ObservedContainer:
+    """An ObservedContainer from one entry of the container list API (no inspect needed)."""
+    names: Iterable[str] = item.get("Names") or [""]
+    return ObservedContainer(
+        name=next(iter(names)).lstrip("/"),
+        id=item.get("Id", ""),
+        labels=dict(item.get("Labels") or {}),
+        state=item.get("State", ""),
+        status=item.get("Status", ""),
+        image=item.get("Image", ""),
+    )
+
+
+def observe_filter(client: DockerClient, filters: dict[str, list[str]]) -> Observed:
+    """Networks and containers (stopped ones included) matching a label filter."""
+    networks = [network_from_api(item) for item in client.api.networks(filters=filters)]
+    containers = [
+        container_from_api(item) for item in client.api.containers(all=True, filters=filters)
+    ]
+    networks.sort(key=lambda net: net.name)
+    containers.sort(key=lambda ctr: ctr.name)
+    return Observed(networks, containers)
+
+
+def observe(client: DockerClient, topology_id: str) -> Observed:
+    """What Docker has for one topology: `decnet.managed=true` + `decnet.topology.id`."""
+    return observe_filter(client, L.topology_filter(topology_id))
+
+
+def observe_managed(client: DockerClient) -> Observed:
+    """Every MazeNET object on this engine, of any topology."""
+    return observe_filter(client, L.managed_filter())

@@ -1,0 +1,139 @@
+"""Single Docker object operations, idempotent on retry and safe for unlabelled objects.
+
+Create: an object already there with our labels and the same spec hash is adopted; one with
+our labels and another hash is removed and recreated; a name held by an object without this
+topology's labels is an error naming it, and that object is left alone. Remove: an object
+that is already gone is fine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docker import APIClient
+from docker.errors import APIError, NotFound
+from docker.types import IPAMConfig, IPAMPool
+
+from decnet_lib.deploy import labels as L
+from decnet_lib.deploy.failures import NameConflict
+from decnet_lib.deploy.spec import ContainerSpec, NetworkSpec
+
+CONFLICT = 409
+BROKEN_STATES = frozenset({"dead", "removing"})
+STOP_TIMEOUT = 2  # seconds; containers run with init=True, so SIGTERM works
+
+
+def _is_conflict(exc: APIError) -> bool:
+    return exc.status_code == CONFLICT or "already exists" in str(exc.explanation or "")
+
+
+def _conflict(kind: str, name: str, found: dict[str, Any]) -> NameConflict:
+    return NameConflict(
+        f"name taken by {kind} {found.get('Id', '?')[:12]} which is not labelled as this "
+        "topology's; it was left alone"
+    )
+
+
+# -- networks ---------------------------------------------------------------------------
+def create_network(api: APIClient, spec: NetworkSpec, topology_id: str) -> None:
+    """Create a network with its explicit subnet and gateway (or adopt ours)."""
+    ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=spec.subnet, gateway=spec.gateway)])
+    kwargs: dict[str, Any] = {
+        "name": spec.name, "driver": spec.driver, "options": spec.options or None,
+        "ipam": ipam, "internal": spec.internal, "labels": spec.labels,
+        "check_duplicate": True,  # engines before API 1.44 allow duplicate names otherwise
+    }
+    try:
+        api.create_network(**kwargs)
+        return
+    except APIError as exc:
+        if not _is_conflict(exc):
+            raise
+    found = api.inspect_network(spec.name)
+    labels = found.get("Labels") or {}
+    if not L.is_ours(labels, topology_id):
+        raise _conflict("network", spec.name, found)
+    if labels.get(L.SPEC_HASH) == spec.spec_hash:
+        return
+    api.remove_network(found["Id"])
+    api.create_network(**kwargs)
+
+
+def remove_network(api: APIClient, network_id: str) -> None:
+    try:
+        api.remove_network(network_id)
+    except NotFound:
+        pass
+
+
+# -- containers -------------------------------------------------------------------------
+def _create_kwargs(api: APIClient, spec: ContainerSpec) -> dict[str, Any]:
+    host_config = api.create_host_config(
+        network_mode=spec.network_mode,
+        init=spec.init,
+        sysctls=spec.sysctls or None,
+        port_bindings={f"{port}/{proto}": port for port, proto in spec.ports} or None,
+        restart_policy={"Name": spec.restart_policy} if spec.restart_policy else None,
+    )
+    networking = None
+    if spec.base is None and spec.networks:
+        home, ip = spec.networks[0]
+        networking = api.create_networking_config(
+            {home: api.create_endpoint_config(ipv4_address=ip)}
+        )
+    return {
+        "image": spec.image, "name": spec.name, "hostname": spec.hostname,
+        "environment": spec.environment or None, "labels": spec.labels,
+        "ports": [(port, proto) for port, proto in spec.ports] or None,
+        "host_config": host_config, "networking_config": networking,
+        "detach": True, "use_config_proxy": False,
+    }
+
+
+def _create_or_adopt(
+    api: APIClient, spec: ContainerSpec, topology_id: str
+) -> tuple[str, set[str]]:
+    """Create the container; returns its id and the networks it is already on."""
+    kwargs = _create_kwargs(api, spec)
+    home = {spec.networks[0][0]} if spec.base is None and spec.networks else set()
+    try:
+        return api.create_container(**kwargs)["Id"], home
+    except APIError as exc:
+        if not _is_conflict(exc):
+            raise
+    found = api.inspect_container(spec.name)
+    labels = (found.get("Config") or {}).get("Labels") or {}
+    if not L.is_ours(labels, topology_id):
+        raise _conflict("container", spec.name, found)
+    state = (found.get("State") or {}).get("Status", "")
+    if labels.get(L.SPEC_HASH) == spec.spec_hash and state not in BROKEN_STATES:
+        networks = (found.get("NetworkSettings") or {}).get("Networks") or {}
+        return found["Id"], set(networks)
+    api.remove_container(found["Id"], force=True, v=True)
+    return api.create_container(**kwargs)["Id"], home
+
+
+def create_container(api: APIClient, spec: ContainerSpec, topology_id: str) -> None:
+    """Create (or adopt), connect every other LAN with its static IP, then start."""
+    container_id, attached = _create_or_adopt(api, spec, topology_id)
+    if spec.base is None:
+        for network, ip in spec.networks:
+            if network not in attached:
+                api.connect_container_to_network(container_id, network, ipv4_address=ip)
+    api.start(container_id)
+
+
+def start_container(api: APIClient, name: str) -> None:
+    api.start(name)
+
+
+def restart_container(api: APIClient, name: str) -> None:
+    api.restart(name, timeout=STOP_TIMEOUT)
+
+
+def remove_container(api: APIClient, container_id: str) -> None:
+    """Force-remove a container (and its anonymous volumes); gone already is fine."""
+    try:
+        api.remove_container(container_id, force=True, v=True)
+    except NotFound:
+        pass

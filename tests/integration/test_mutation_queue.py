@@ -1,0 +1,240 @@
+"""The mutation queue on SQLite and MariaDB: enqueue, claims, leases, reconciler, guard."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from helpers import resolve_yaml, sample_resolved, store_live
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
+
+from decnet_lib.db import Mutation, TopologyEvent, load_resolved, new_session, require_topology
+from decnet_lib.errors import NotFound, Refused
+from decnet_lib.events import set_publisher
+from decnet_lib.mutations.payloads import BadPayload
+from decnet_lib.mutations.queue import (
+    claim_next_mutation,
+    enqueue_mutation,
+    finish_mutation,
+    guard_statement,
+    has_pending_topology_mutation,
+    list_mutations,
+    topologies_with_work,
+)
+from decnet_lib.mutations.reconciler import (
+    reconcile_topologies,
+    run_watch_loop,
+    wait_for_mutation,
+)
+from decnet_lib.topology.resolved import ResolvedTopology
+
+ADD_X = {"name": "x1", "lan": "office"}
+
+
+@pytest.fixture
+def live(engine: Engine) -> str:
+    """A live (active) sample topology named acme; returns its id."""
+    with new_session(engine) as session:
+        row = store_live(session, sample_resolved())
+        session.commit()
+        return row.id
+
+
+def enqueue(engine: Engine, op: str, payload: dict, name: str = "acme") -> int:
+    with new_session(engine) as session:
+        mutation = enqueue_mutation(session, name, op, payload)
+        session.commit()
+        return mutation.id
+
+
+def state_of(engine: Engine, mutation_id: int) -> Mutation:
+    with new_session(engine) as session:
+        return session.get_one(Mutation, mutation_id)
+
+
+def topology_of(engine: Engine, name: str = "acme") -> ResolvedTopology:
+    with new_session(engine) as session:
+        return load_resolved(session, require_topology(session, name))
+
+
+def test_enqueue_refuses_bad_payload_and_unknown_op(engine: Engine, live: str) -> None:
+    with new_session(engine) as session:
+        with pytest.raises(BadPayload):
+            enqueue_mutation(session, "acme", "explode", {})
+        with pytest.raises(BadPayload):
+            enqueue_mutation(session, "acme", "add_decky", {"name": "x"})
+        with pytest.raises(BadPayload):
+            enqueue_mutation(session, "acme", "add_decky", {**ADD_X, "color": "red"})
+        with pytest.raises(NotFound):
+            enqueue_mutation(session, "ghost", "remove_decky", {"decky": "a"})
+        session.commit()
+    with new_session(engine) as session:
+        assert session.scalars(select(Mutation)).all() == []
+
+
+def test_enqueue_refused_unless_active_or_degraded(engine: Engine) -> None:
+    from decnet_lib.db import create_topology
+
+    with new_session(engine) as session:
+        create_topology(session, sample_resolved())
+        session.commit()
+        with pytest.raises(Refused, match="pending"):
+            enqueue_mutation(session, "acme", "add_decky", ADD_X)
+
+
+def test_claim_is_fifo_and_one_at_a_time(engine: Engine, live: str) -> None:
+    first = enqueue(engine, "add_decky", ADD_X)
+    second = enqueue(engine, "remove_decky", {"decky": "x1"})
+    with new_session(engine) as a, new_session(engine) as b:
+        claim = claim_next_mutation(a, live, "a")
+        assert claim is not None and claim.mutation_id == first
+        assert claim_next_mutation(b, live, "b") is None  # the head is held
+        with new_session(engine) as c:
+            assert finish_mutation(c, claim, "applied")
+            c.commit()
+        claim2 = claim_next_mutation(b, live, "b")
+        assert claim2 is not None and claim2.mutation_id == second
+
+
+def test_losing_claim_sees_nothing(engine: Engine, live: str) -> None:
+    mutation_id = enqueue(engine, "add_decky", ADD_X)
+    with new_session(engine) as session:
+        claim = claim_next_mutation(session, live, "winner")
+    assert claim is not None
+    with new_session(engine) as session:
+        assert claim_next_mutation(session, live, "loser") is None
+    row = state_of(engine, mutation_id)
+    assert row.state == "applying" and row.claimed_by == claim.token and row.attempts == 1
+
+
+def test_expired_lease_is_recovered_and_old_claim_cannot_finish(
+    engine: Engine, live: str
+) -> None:
+    mutation_id = enqueue(engine, "add_decky", ADD_X)
+    with new_session(engine) as session:
+        stale = claim_next_mutation(session, live, "crashed", lease=0.1)
+    assert stale is not None
+    later = state_of(engine, mutation_id).lease_until + timedelta(seconds=1)
+    with new_session(engine) as session:
+        assert has_pending_topology_mutation(session, now=later)
+        fresh = claim_next_mutation(session, live, "rescuer", now=later)
+    assert fresh is not None and fresh.recovered and fresh.mutation_id == mutation_id
+    with new_session(engine) as session:
+        assert not finish_mutation(session, stale, "applied")  # no longer ours
+        session.rollback()
+    row = state_of(engine, mutation_id)
+    assert row.attempts == 2 and row.claimed_by == fresh.token
+
+
+def test_reconcile_applies_in_order_and_pushes(engine: Engine, live: str) -> None:
+    ids = [
+        enqueue(engine, "add_lan", {"name": "lab", "subnet": "172.20.9.0/24"}),
+        enqueue(engine, "add_decky", ADD_X),
+        enqueue(engine, "attach_decky", {"decky": "x1", "lan": "lab"}),
+        enqueue(engine, "update_decky", {"decky": "x1", "services": ["ssh", "telnet"]}),
+    ]
+    pushed: list[ResolvedTopology] = []
+    reports = reconcile_topologies(engine, push=pushed.append)
+    assert [o.mutation_id for o in reports[0].outcomes] == ids
+    assert all(o.state == "applied" for o in reports[0].outcomes)
+    topology = topology_of(engine)
+    decky = topology.decky("x1")
+    assert decky is not None and decky.lans == {"office": "172.20.1.4", "lab": "172.20.9.2"}
+    assert decky.services == ["ssh", "telnet"]
+    assert len(pushed) == 1 and pushed[0].hash == topology.hash
+    with new_session(engine) as session:
+        assert not has_pending_topology_mutation(session)
+        assert topologies_with_work(session) == []
+
+
+def test_failure_marks_failed_degrades_and_stops_the_round(engine: Engine, live: str) -> None:
+    before = topology_of(engine)
+    bad = enqueue(engine, "add_decky", {"name": "x1", "lan": "office", "ip": "172.20.1.1"})
+    after = enqueue(engine, "remove_decky", {"decky": "db01"})
+    reports = reconcile_topologies(engine)
+    assert [o.state for o in reports[0].outcomes] == ["failed"]
+    failed = state_of(engine, bad)
+    assert failed.state == "failed" and failed.error["code"] == "INVALID_TOPOLOGY"
+    assert [i["code"] for i in failed.error["issues"]] == ["IP_RESERVED"]
+    assert state_of(engine, after).state == "pending"
+    topology = topology_of(engine)
+    assert topology.status == "degraded"
+    assert topology.model_dump(exclude={"status"}) == before.model_dump(exclude={"status"})
+    with new_session(engine) as session:
+        reasons = session.scalars(select(TopologyEvent.reason).where(
+            TopologyEvent.to_status == "degraded")).all()
+    assert reasons and "failed" in reasons[0]
+    # degraded topologies still drain: the next round applies the rest
+    reports = reconcile_topologies(engine)
+    assert [o.state for o in reports[0].outcomes] == ["applied"]
+
+
+def test_idempotent_op_is_applied_without_change(engine: Engine, live: str) -> None:
+    enqueue(engine, "add_decky", ADD_X)
+    enqueue(engine, "add_decky", ADD_X)
+    pushed: list[ResolvedTopology] = []
+    outcomes = reconcile_topologies(engine, push=pushed.append)[0].outcomes
+    assert [(o.state, o.changed) for o in outcomes] == [("applied", True), ("applied", False)]
+
+
+def test_wait_for_mutation_drains_in_process(engine: Engine, live: str) -> None:
+    mutation_id = enqueue(engine, "add_decky", ADD_X)
+    row = wait_for_mutation(engine, mutation_id, timeout=10)
+    assert row.state == "applied"
+    assert topology_of(engine).decky("x1") is not None
+
+
+def test_watch_loop_reconciles_only_when_guard_says_so(engine: Engine, live: str) -> None:
+    assert run_watch_loop(engine, interval=0.01, max_ticks=3) == 0
+    enqueue(engine, "add_decky", ADD_X)
+    assert run_watch_loop(engine, interval=0.01, max_ticks=3) == 1
+
+
+def test_mutation_events_are_published_after_commit(engine: Engine, live: str) -> None:
+    seen: list[str] = []
+    set_publisher(lambda topic, payload: seen.append(topic.rsplit(".", 1)[-1]))
+    try:
+        enqueue(engine, "add_decky", ADD_X)
+        enqueue(engine, "add_decky", {"name": "x2", "lan": "nowhere"})
+        reconcile_topologies(engine)
+    finally:
+        set_publisher(None)
+    assert seen == ["enqueued", "enqueued", "applying", "applied", "applying", "failed"]
+
+
+def test_list_mutations_by_state(engine: Engine, live: str) -> None:
+    enqueue(engine, "add_decky", ADD_X)
+    enqueue(engine, "remove_decky", {"decky": "ghost"})
+    reconcile_topologies(engine)
+    with new_session(engine) as session:
+        assert [m.op for m in list_mutations(session, "acme", "applied")] == [
+            "add_decky", "remove_decky"]
+        assert list_mutations(session, "acme", "pending") == []
+
+
+def _explain(session: Session) -> str:
+    statement = guard_statement()
+    compiled = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    dialect = session.get_bind().dialect.name
+    prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
+    rows = session.execute(text(prefix + str(compiled))).all()
+    return " ".join(" ".join(str(cell) for cell in row) for row in rows)
+
+
+def test_guard_query_uses_the_composite_index(engine: Engine, live: str) -> None:
+    other = resolve_yaml("""
+name: other
+lans: [{name: dmz, subnet: 10.99.0.0/24, dmz: true}]
+deckies: [{name: a, lans: {dmz: null}}]
+""")
+    with new_session(engine) as session:
+        store_live(session, other)
+        session.commit()
+    for index in range(50):
+        enqueue(engine, "add_decky", {"name": f"x{index}", "lan": "office"})
+    with new_session(engine) as session:
+        if session.get_bind().dialect.name != "sqlite":
+            session.execute(text("ANALYZE TABLE mutations"))
+        plan = _explain(session)
+    assert "ix_mutations_state_topology" in plan, plan
