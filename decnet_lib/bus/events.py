@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -15,6 +14,12 @@ from decnet_lib.bus.protocol import EVENT_VERSION, MAX_BODY
 
 _ID_PREFIX = os.urandom(6).hex()
 _counter = itertools.count(1)
+_new_event = tuple.__new__
+
+
+def new_id_prefix() -> str:
+    """A random hex prefix for event ids (ids are `prefix + %010x counter`)."""
+    return os.urandom(6).hex()
 
 
 def new_event_id() -> str:
@@ -22,9 +27,8 @@ def new_event_id() -> str:
     return f"{_ID_PREFIX}{next(_counter):010x}"
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One delivered event."""
+class Event(NamedTuple):
+    """One delivered event (immutable; its payload dict is shared by local subscribers)."""
 
     topic: str
     payload: dict[str, Any]
@@ -51,24 +55,35 @@ def check_payload_size(topic: str, raw: bytes) -> None:
         )
 
 
-def encode_envelope(event_id: str, topic_json: bytes, ts: float, raw_payload: bytes) -> bytes:
-    """The EVT body bytes, splicing the (already validated) payload JSON in unchanged."""
-    return b"".join((
-        b'{"v":1,"id":"', event_id.encode("ascii"), b'","topic":', topic_json,
-        b',"ts":', repr(ts).encode("ascii"), b',"payload":', raw_payload or b"{}", b"}",
-    ))
+def envelope_prefix(topic: str, id_prefix: str) -> bytes:
+    """The constant head of every EVT body on `topic`: `{"v":1,"topic":...,"id":"<prefix>`.
+
+    A body is `prefix + id_suffix + envelope_stamp(ts) + payload_json + b"}"`; the payload
+    JSON (already validated) is spliced in unchanged instead of being re-encoded.
+    """
+    return b"".join((b'{"v":', str(EVENT_VERSION).encode(), b',"topic":', orjson.dumps(topic),
+                     b',"id":"', id_prefix.encode("ascii")))
+
+
+def envelope_stamp(ts: float) -> bytes:
+    """The middle of an EVT body: closes the id, then the time stamp, then opens the payload."""
+    return b'","ts":' + repr(ts).encode("ascii") + b',"payload":'
 
 
 def decode_envelope(topic: str, body: dict[str, Any]) -> Event:
     """An Event from a decoded EVT body; raises ProtocolError when the envelope is wrong."""
-    payload = body.get("payload", {})
-    if type(payload) is not dict:
-        raise ProtocolError("EVT payload must be a JSON object")
     try:
-        return Event(topic=body.get("topic", topic), payload=payload, id=str(body["id"]),
-                     ts=float(body["ts"]), v=int(body.get("v", EVENT_VERSION)))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ProtocolError(f"EVT body is not an event envelope: {exc}") from exc
+        payload, event_id, ts = body["payload"], body["id"], body["ts"]
+    except KeyError as exc:
+        raise ProtocolError(f"EVT body lacks {exc}") from None
+    if type(payload) is not dict or type(event_id) is not str:
+        raise ProtocolError("EVT body is not an event envelope")
+    if type(ts) is not float:
+        try:
+            ts = float(ts)
+        except (TypeError, ValueError):
+            raise ProtocolError("EVT ts is not a number") from None
+    return _new_event(Event, (topic, payload, event_id, ts, body.get("v", EVENT_VERSION)))
 
 
 def make_event(topic: str, payload: dict[str, Any]) -> Event:

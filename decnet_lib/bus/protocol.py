@@ -7,6 +7,7 @@ A frame is an ASCII header line `VERB[ ARG]\\n` of at most 4096 bytes (newline i
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -27,9 +28,12 @@ VERBS: dict[str, bool] = {
     PING: False, PONG: False, BYE: False,
 }
 EVENT_VERSION = 1
-_EMPTY_LENGTH = b"\x00\x00\x00\x00"
 _HEADER_CACHE_SIZE = 4096
 _header_cache: dict[bytes, tuple[str, str | None]] = {}
+_LENGTH = struct.Struct(">I")
+_unpack_length = _LENGTH.unpack_from
+pack_length = _LENGTH.pack
+_new_frame = tuple.__new__
 
 
 class Frame(NamedTuple):
@@ -72,14 +76,16 @@ def encode_header(verb: str, arg: str | None = None) -> bytes:
 
 def encode_body(body: Mapping[str, Any] | None) -> bytes:
     """The JSON bytes of a body (b'' for an empty or missing one); must be a JSON object."""
-    if not body:
-        if body is None or isinstance(body, Mapping):
+    if type(body) is not dict:
+        if body is None:
             return b""
-        raise ProtocolError("body must be a JSON object")
-    if not isinstance(body, Mapping):
-        raise ProtocolError("body must be a JSON object")
+        if not isinstance(body, Mapping):
+            raise ProtocolError(f"body must be a JSON object, not {type(body).__name__}")
+        body = dict(body)
+    if not body:
+        return b""
     try:
-        data = orjson.dumps(body if isinstance(body, dict) else dict(body))
+        data = orjson.dumps(body)
     except TypeError as exc:
         raise ProtocolError(f"body is not JSON-serialisable: {exc}") from exc
     if len(data) > MAX_BODY:
@@ -91,7 +97,7 @@ def encode_raw(header: bytes, raw: bytes) -> bytes:
     """A frame from an encoded header line and already-encoded JSON object bytes."""
     if len(raw) > MAX_BODY:
         raise ProtocolError(f"body of {len(raw)} bytes is over the {MAX_BODY}-byte limit")
-    return header + len(raw).to_bytes(LENGTH_BYTES, "big") + raw if raw else header + _EMPTY_LENGTH
+    return header + pack_length(len(raw)) + raw
 
 
 def encode_frame(verb: str, arg: str | None = None, body: Mapping[str, Any] | None = None) -> bytes:
@@ -152,64 +158,98 @@ class FrameDecoder:
     """Incremental decoder: feed it bytes as they arrive, get the complete frames back.
 
     A header is checked as soon as its newline arrives (before its body), so garbage is refused
-    without waiting. After a ProtocolError the decoder is unusable (close the connection).
+    without waiting. Partial frames are kept as a list of chunks and joined only once enough
+    bytes are there (no quadratic copying of big bodies). After a ProtocolError the decoder is
+    unusable (close the connection).
     """
 
-    __slots__ = ("_buf", "_header")
+    __slots__ = ("_chunks", "_header", "_need", "_size", "error")
 
     def __init__(self) -> None:
-        self._buf = bytearray()
+        self.error: ProtocolError | None = None
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._need = 0
         self._header: tuple[int, str, str | None] | None = None  # (newline index, verb, arg)
 
     def pending(self) -> int:
         """Bytes received but not yet part of a complete frame."""
-        return len(self._buf)
+        return self._size
 
     def feed(self, data: bytes) -> list[Frame]:
-        """Append `data`; return every frame it completes, in order."""
-        buf = self._buf
-        buf += data
-        size = len(buf)
+        """Append `data`; return every frame it completes, in order.
+
+        Raises ProtocolError at the first malformed frame; when good frames came before it in
+        the same data, those are returned first and the error is left in `self.error` (the
+        caller handles the frames, then closes).
+        """
+        if self.error is not None:
+            raise self.error
         frames: list[Frame] = []
-        pos = 0
         try:
-            while True:
-                header = self._header
-                if header is None:
-                    newline = buf.find(b"\n", pos, pos + MAX_HEADER)
-                    if newline < 0:
-                        if size - pos >= MAX_HEADER:
-                            raise ProtocolError(
-                                f"header line longer than {MAX_HEADER} bytes (no newline)"
-                            )
-                        break
-                    verb, arg = parse_header(bytes(buf[pos:newline]))
-                    header = self._header = (newline, verb, arg)
-                newline, verb, arg = header
-                start = newline + 1 + LENGTH_BYTES
-                if size < start:
-                    break
-                length = int.from_bytes(buf[newline + 1:start], "big")
-                if length > MAX_BODY:
-                    raise ProtocolError(f"body of {length} bytes is over the {MAX_BODY}-byte limit")
-                end = start + length
-                if size < end:
-                    break
-                raw = bytes(buf[start:end])
-                frames.append(Frame(verb, arg, decode_body(raw), raw))
-                self._header = None
-                pos = end
-        finally:
-            if pos:
-                del buf[:pos]
-                if self._header is not None:
-                    newline, verb, arg = self._header
-                    self._header = (newline - pos, verb, arg)
+            self._parse(data, frames)
+        except ProtocolError as exc:
+            if not frames:
+                raise
+            self.error = exc
         return frames
+
+    def _parse(self, data: bytes, frames: list[Frame]) -> None:
+        if self._chunks:
+            self._chunks.append(data)
+            self._size += len(data)
+            if self._size < self._need:
+                return
+            buf = b"".join(self._chunks)
+        else:
+            buf = bytes(data)
+        size = len(buf)
+        append = frames.append
+        pos = 0
+        header = self._header
+        need = 0
+        while True:
+            if header is None:
+                newline = buf.find(b"\n", pos, pos + MAX_HEADER)
+                if newline < 0:
+                    if size - pos >= MAX_HEADER:
+                        raise ProtocolError(
+                            f"header line longer than {MAX_HEADER} bytes (no newline)"
+                        )
+                    need = size - pos + 1
+                    break
+                verb, arg = parse_header(buf[pos:newline])
+                header = (newline - pos, verb, arg)
+            offset, verb, arg = header
+            start = pos + offset + 1 + LENGTH_BYTES
+            if size < start:
+                need = start - pos
+                break
+            (length,) = _unpack_length(buf, start - LENGTH_BYTES)
+            if length > MAX_BODY:
+                raise ProtocolError(f"body of {length} bytes is over the {MAX_BODY}-byte limit")
+            end = start + length
+            if size < end:
+                need = end - pos
+                break
+            raw = buf[start:end]
+            append(_new_frame(Frame, (verb, arg, decode_body(raw), raw)))
+            header = None
+            pos = end
+        self._header = header
+        if pos < size:
+            self._chunks = [buf[pos:] if pos else buf]
+            self._size = size - pos
+            self._need = need
+        else:
+            self._chunks = []
+            self._size = 0
 
     def close(self) -> None:
         """The stream ended: raise ProtocolError when it stopped inside a frame."""
-        if not self._buf:
+        if self.error is not None:
+            raise self.error
+        if not self._size:
             return
         if self._header is None:
             raise ProtocolError("stream ended inside a header line (no newline)")

@@ -68,14 +68,17 @@ class Session(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closed:
             return
+        server = self.server
         try:
-            for verb, arg, _body, raw in self._decoder.feed(data):
+            frames = self._decoder.feed(data)
+            stamp = server.stamp()  # one time stamp per read batch
+            for verb, arg, _body, raw in frames:
                 if verb == PUB:
-                    self.server.publish(self, arg, raw)  # type: ignore[arg-type]
+                    server.publish(self, arg, raw, stamp)  # type: ignore[arg-type]
                 elif verb == SUB:
-                    self.server.subscribe(self, arg)  # type: ignore[arg-type]
+                    server.subscribe(self, arg)  # type: ignore[arg-type]
                 elif verb == UNSUB:
-                    self.server.unsubscribe(self, arg)  # type: ignore[arg-type]
+                    server.unsubscribe(self, arg)  # type: ignore[arg-type]
                 elif verb == PING:
                     self.send_control(PONG_FRAME)
                 elif verb == HELLO:
@@ -87,6 +90,8 @@ class Session(asyncio.Protocol):
                     raise ProtocolError("EVT is sent by the server only")
                 if self._closed:
                     return
+            if self._decoder.error is not None:
+                raise self._decoder.error
         except ProtocolError as exc:
             self.fail(exc.reason)
 

@@ -73,7 +73,7 @@ def matches(pattern: str, topic: str) -> bool:
 class _Node(Generic[K]):
     """One trie level: literal children, a `*` child, subscribers ending here or at `>`."""
 
-    __slots__ = ("children", "star", "tail", "here")
+    __slots__ = ("children", "here", "star", "tail")
 
     def __init__(self) -> None:
         self.children: dict[str, _Node[K]] = {}

@@ -68,6 +68,8 @@ def _make_sqlite(url: URL, immediate: bool, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             if path is not None:
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # WAL + NORMAL: never corrupts; a power cut may lose the last commits only
+                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         finally:
             cursor.close()

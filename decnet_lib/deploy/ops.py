@@ -8,6 +8,7 @@ that is already gone is fine.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from docker import APIClient
@@ -60,10 +61,8 @@ def create_network(api: APIClient, spec: NetworkSpec, topology_id: str) -> None:
 
 
 def remove_network(api: APIClient, network_id: str) -> None:
-    try:
+    with contextlib.suppress(NotFound):
         api.remove_network(network_id)
-    except NotFound:
-        pass
 
 
 # -- containers -------------------------------------------------------------------------
@@ -123,8 +122,15 @@ def create_container(api: APIClient, spec: ContainerSpec, topology_id: str) -> N
     api.start(container_id)
 
 
-def start_container(api: APIClient, name: str) -> None:
-    api.start(name)
+def start_container(api: APIClient, spec: ContainerSpec) -> None:
+    """Start an existing container; a base first gets any LAN it misses (half-deployed)."""
+    if spec.base is None and len(spec.networks) > 1:
+        found = api.inspect_container(spec.name)
+        attached = set((found.get("NetworkSettings") or {}).get("Networks") or {})
+        for network, ip in spec.networks:
+            if network not in attached:
+                api.connect_container_to_network(found["Id"], network, ipv4_address=ip)
+    api.start(spec.name)
 
 
 def restart_container(api: APIClient, name: str) -> None:
@@ -137,3 +143,6 @@ def remove_container(api: APIClient, container_id: str) -> None:
         api.remove_container(container_id, force=True, v=True)
     except NotFound:
         pass
+    except APIError as exc:  # a removal already under way is fine
+        if "already in progress" not in str(exc.explanation or ""):
+            raise

@@ -2,7 +2,8 @@
 
 Rules: an object is matched by name among the topology's labelled objects; the same spec
 hash means unchanged, a different one means recreate; a labelled object the desired state
-does not name (renamed, half-deployed, removed from the topology) is removed. A container
+does not name (renamed, half-deployed, removed from the topology) is removed; the services
+of a base that is created or recreated are recreated too. A container
 with the right hash that is not running is started again; when that is a base, its running
 services are restarted too (they joined the base's old network namespace).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from decnet_lib.deploy.naming import topo8
+from decnet_lib.deploy.naming import object_name, topo8
 from decnet_lib.deploy.observe import Observed, ObservedContainer, ObservedNetwork
 from decnet_lib.deploy.spec import ContainerSpec, DesiredState, NetworkSpec
 
@@ -118,10 +119,12 @@ class Plan:
             lines.append(f"  ~ network   {net.name}  {_net_text(net)} (spec changed)")
         for old in self.remove_networks:
             lines.append(f"  - network   {old.name}  (not in the topology)")
+        prefix = object_name(self.topology_id, "")
         for spec in self.create_containers:
-            lines.append(f"  + {spec.role:<9} {spec.name}  {_ctr_text(spec)}")
+            lines.append(f"  + {spec.role:<9} {spec.name}  {_ctr_text(spec, prefix)}")
         for _, spec in self.recreate_containers:
-            lines.append(f"  ~ {spec.role:<9} {spec.name}  {_ctr_text(spec)} (spec changed)")
+            text = _ctr_text(spec, prefix)
+            lines.append(f"  ~ {spec.role:<9} {spec.name}  {text} (spec changed)")
         for ctr in self.remove_containers:
             lines.append(f"  - {ctr.role or 'container':<9} {ctr.name}  (not in the topology)")
         for spec in self.start_containers:
@@ -139,10 +142,10 @@ def _net_text(net: NetworkSpec) -> str:
     return f"{net.subnet} {kind} {net.driver}{parent}"
 
 
-def _ctr_text(spec: ContainerSpec) -> str:
+def _ctr_text(spec: ContainerSpec, prefix: str) -> str:
     if spec.role == "service":
         return spec.image
-    ips = " ".join(f"{net}={ip}" for net, ip in spec.networks)
+    ips = " ".join(f"{net.removeprefix(prefix)}={ip}" for net, ip in spec.networks)
     return f"{spec.image} {ips}".rstrip()
 
 
@@ -168,13 +171,21 @@ def _plan_networks(desired: DesiredState, observed: Observed, plan: Plan) -> Non
 
 def _plan_containers(desired: DesiredState, observed: Observed, plan: Plan) -> None:
     by_name = {ctr.name: ctr for ctr in observed.containers}
+    new_bases = {
+        spec.name
+        for spec in desired.bases()
+        if (ctr := by_name.get(spec.name)) is None
+        or ctr.spec_hash != spec.spec_hash
+        or ctr.state in BROKEN
+    }
     started_bases: set[str] = set()
     running_unchanged: list[ContainerSpec] = []
     for name, spec in desired.containers.items():
         ctr = by_name.pop(name, None)
         if ctr is None:
             plan.create_containers.append(spec)
-        elif ctr.spec_hash != spec.spec_hash or ctr.state in BROKEN:
+        elif ctr.spec_hash != spec.spec_hash or ctr.state in BROKEN or spec.base in new_bases:
+            # a service joined its base's namespace by id: a new base needs new services
             plan.recreate_containers.append((ctr, spec))
         elif ctr.state in STARTABLE:
             plan.start_containers.append(spec)

@@ -38,7 +38,7 @@ class Runner:
     progress: ProgressFn | None = None
     done: int = 0
     errors: list[ObjectError] = field(default_factory=list)
-    failed: set[str] = field(default_factory=set)
+    failed: set[tuple[str, str]] = field(default_factory=set)  # (kind, name)
     succeeded: list[Task] = field(default_factory=list)
     last_start: float | None = None
 
@@ -50,7 +50,7 @@ class Runner:
                 self.last_start = time.monotonic()
             message = f"{task.action} {task.kind} {task.name}"
         else:
-            self.failed.add(task.name)
+            self.failed.add((task.kind, task.name))
             self.errors.append(ObjectError(task.kind, task.name, task.action, error))
             message = f"{task.action} {task.kind} {task.name} FAILED: {error}"
         if self.progress is not None:

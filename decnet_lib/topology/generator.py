@@ -181,8 +181,10 @@ def parse_range(text: str) -> tuple[int, int]:
         pair = (int(low), int(high) if sep else int(low))
     except ValueError:
         raise ValueError(f"expected MIN-MAX with whole numbers (e.g. 2-5), got {text!r}") from None
-    if pair[0] < 0 or pair[0] > pair[1]:
-        raise ValueError(f"range {text!r} must have 0 <= MIN <= MAX")
+    if pair[0] < 0:
+        raise ValueError(f"range {text!r}: MIN must be 0 or more")
+    if pair[0] > pair[1]:
+        raise ValueError(f"range {text!r}: MIN {pair[0]} is greater than MAX {pair[1]}")
     return pair
 
 

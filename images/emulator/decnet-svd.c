@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -163,6 +164,17 @@ static void close_listeners(int keep) {
             close(listeners[i].fd);
 }
 
+/* The handler's fds: 0 = in, 1 = out, 2 = stderr, 3 = the container's stdout; no others. */
+static void handler_fds(int in, int out) {
+    int log = fcntl(1, F_DUPFD, 10);
+    int i = fcntl(in, F_DUPFD, 10);
+    int o = fcntl(out, F_DUPFD, 10);
+    if (log < 0 || i < 0 || o < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(log, 3) < 0)
+        _exit(126);
+    for (int fd = 4; fd < 1024; fd++)
+        close(fd);
+}
+
 static void run_handler(char *const argv[]) {
     execv(argv[0], argv);
     fprintf(stderr, "decnet-svd: cannot run %s: %s\n", argv[0], strerror(errno));
@@ -187,11 +199,7 @@ static void serve_tcp(struct listener *l, char *const argv[], long timeout) {
     pid = counted_fork();
     if (pid == 0) {
         child_signals();
-        close_listeners(-1);
-        if (dup2(1, 3) < 0 || dup2(conn, 0) < 0 || dup2(conn, 1) < 0)
-            _exit(126);
-        if (conn > 3)
-            close(conn);
+        handler_fds(conn, conn);
         set_env("tcp", ip, port, l->port);
         alarm((unsigned)timeout);
         run_handler(argv);
@@ -211,13 +219,7 @@ static void udp_exchange(int sock, const char *data, ssize_t len,
         _exit(1);
     pid = fork();
     if (pid == 0) {
-        close(sock);
-        close(in[1]);
-        close(out[0]);
-        if (dup2(1, 3) < 0 || dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
-            _exit(126);
-        close(in[0]);
-        close(out[1]);
+        handler_fds(in[0], out[1]);
         alarm((unsigned)timeout);  /* alarms do not survive fork() */
         run_handler(argv);
     }

@@ -7,6 +7,7 @@
 # Every value is percent-encoded: bytes outside [A-Za-z0-9._~:/@-] become %XX, so attacker
 # bytes can never add a field, a space or a line. Values are cut to DN_MAXV bytes first.
 
+set -f  # attacker words are never file name patterns
 DN_SVC=${DECNET_SERVICE:-unknown}
 DN_MAXV=${DECNET_MAX_VALUE:-256}
 CR=$(printf '\r')
@@ -14,6 +15,8 @@ CR=$(printf '\r')
 # dn_log EVENT [KEY VALUE]...  A KEY written "=key" takes a value that is already encoded
 # (from dn_hexenc); it is re-encoded if it is not in the encoded alphabet.
 dn_log() {
+    _dn_event=$1
+    shift
     awk -v maxv="$DN_MAXV" '
     function enc(s,   out, i, c) {
         if (length(s) > maxv) s = substr(s, 1, maxv)
@@ -28,6 +31,8 @@ dn_log() {
         for (n = 1; n < 256; n++) code[sprintf("%c", n)] = sprintf("%%%02X", n)
         s = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/@"
         for (i = 1; i <= length(s); i++) safe[substr(s, i, 1)] = 1
+        split("ts svc event src sport proto dport decky", names, " ")
+        for (i in names) core[names[i]] = 1
         line = "DECNET1 ts=" enc(ARGV[1]) " svc=" enc(ARGV[2]) " event=" enc(ARGV[3]) \
                " src=" enc(ARGV[4]) " sport=" enc(ARGV[5]) " proto=" enc(ARGV[6]) \
                " dport=" enc(ARGV[7])
@@ -40,15 +45,15 @@ dn_log() {
             } else {
                 value = enc(value)
             }
-            if (key !~ /^[a-z][a-z0-9_]*$/ || length(key) > 32) continue
+            if (key !~ /^[a-z][a-z0-9_]*$/ || length(key) > 32 || key in core) continue
             if (length(line) + length(key) + length(value) > 3800) { line = line " cut=1"; break }
             line = line " " key "=" value
         }
         print line
         exit
-    }' "$EPOCHREALTIME" "$DN_SVC" "$1" "${DECNET_SRC:-}" "${DECNET_SPORT:-}" \
+    }' "$EPOCHREALTIME" "$DN_SVC" "$_dn_event" "${DECNET_SRC:-}" "${DECNET_SPORT:-}" \
        "${DECNET_PROTO:-}" "${DECNET_DPORT:-}" "${DECNET_DECKY:-}" \
-       ${2+"$@"} >&3 2>/dev/null
+       "$@" >&3 2>/dev/null
 }
 
 # dn_readline VAR [SECONDS]: read one line (at most 1024 bytes, CR stripped) from the client.
@@ -77,7 +82,6 @@ dn_hexenc() {
     awk -v maxv="$DN_MAXV" '
     BEGIN {
         s = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/@"
-        for (i = 1; i <= length(s); i++) safe[sprintf("%02x", index(s, substr(s, i, 1)))] = 0
         for (n = 32; n < 127; n++) {
             c = sprintf("%c", n)
             if (index(s, c)) plain[sprintf("%02x", n)] = c

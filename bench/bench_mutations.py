@@ -1,0 +1,244 @@
+"""Mutation queue throughput (1, 4, 8 reconciler processes) and the guard query at 1M rows.
+
+usage: python bench/bench_mutations.py [--engines sqlite,mariadb] [--mutations 2000]
+       [--topologies 32] [--guard-rows 1000000]
+MariaDB needs DECNET_TEST_MARIADB_URL (a server URL; a scratch database is created/dropped).
+
+Per engine it prints:
+- claims/s: claim_next_mutation + finish_mutation (the queue alone), per process count;
+- applies/s: full reconcile (claim, load, op, invariants, save, finish);
+- baseline: single-row primary-key UPDATEs per second from one process (the engine's raw
+  write rate measured in the same run), and the ratio to it;
+- the guard query (has_pending_topology_mutation) with `--guard-rows` rows, against the
+  same query forced off the index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, insert, select, text, update  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
+
+from decnet_lib.db import (  # noqa: E402
+    Mutation,
+    create_topology,
+    init_db,
+    make_engine,
+    new_session,
+)
+from decnet_lib.db.status import transition  # noqa: E402
+from decnet_lib.mutations.queue import (  # noqa: E402
+    claim_next_mutation,
+    finish_mutation,
+    has_pending_topology_mutation,
+    topologies_with_work,
+)
+from decnet_lib.mutations.reconciler import reconcile_topologies  # noqa: E402
+from decnet_lib.topology.loader import decode_document  # noqa: E402
+from decnet_lib.topology.resolve import resolve  # noqa: E402
+from decnet_lib.validation.validate import validate_data  # noqa: E402
+
+
+def maze(index: int) -> str:
+    return (
+        f"name: bench{index}\nlans:\n"
+        f"  - {{name: dmz, subnet: 10.{200 + index // 100}.{index % 100 * 2}.0/24, dmz: true}}\n"
+        f"  - {{name: inner, subnet: 10.{200 + index // 100}.{index % 100 * 2 + 1}.0/24}}\n"
+        "deckies:\n  - {name: gw, lans: {dmz: null, inner: null}, forwards_l3: true}\n"
+    )
+
+
+def prepare(url: str, topologies: int, mutations: int) -> None:
+    engine = make_engine(url)
+    init_db(engine)
+    with new_session(engine) as session:
+        ids = []
+        for index in range(topologies):
+            doc, _ = validate_data(decode_document(maze(index).encode()))
+            row = create_topology(session, resolve(doc))
+            transition(session, row, "deploying", "bench")
+            transition(session, row, "active", "bench")
+            ids.append(row.id)
+        rows = [
+            {"topology_id": ids[n % topologies], "op": "add_decky", "state": "pending",
+             "payload": {"name": f"d{n}", "lan": "inner"}}
+            for n in range(mutations)
+        ]
+        if rows:
+            session.execute(insert(Mutation), rows)
+        session.commit()
+    engine.dispose()
+
+
+def claim_worker(url: str, start: mp.Event) -> None:  # type: ignore[valid-type]
+    engine = make_engine(url, sqlite_immediate=True)
+    start.wait()
+    with new_session(engine) as session:
+        idle = 0
+        while idle < 3:
+            topology_ids = topologies_with_work(session)
+            session.rollback()
+            done = 0
+            for topology_id in topology_ids:
+                claim = claim_next_mutation(session, topology_id)
+                if claim is not None:
+                    finish_mutation(session, claim, "applied")
+                    session.commit()
+                    done += 1
+            idle = 0 if done else idle + 1
+    engine.dispose()
+
+
+def apply_worker(url: str, start: mp.Event) -> None:  # type: ignore[valid-type]
+    engine = make_engine(url, sqlite_immediate=True)
+    start.wait()
+    idle = 0
+    while idle < 3:
+        outcomes = sum(len(r.outcomes) for r in reconcile_topologies(engine))
+        idle = 0 if outcomes else idle + 1
+    engine.dispose()
+
+
+def run(url: str, worker, processes: int, mutations: int) -> float:  # noqa: ANN001
+    ctx = mp.get_context("spawn")
+    start = ctx.Event()
+    procs = [ctx.Process(target=worker, args=(url, start)) for _ in range(processes)]
+    for proc in procs:
+        proc.start()
+    time.sleep(1.0)  # let every process import and connect
+    began = time.perf_counter()
+    start.set()
+    for proc in procs:
+        proc.join()
+    elapsed = time.perf_counter() - began
+    engine = make_engine(url)
+    with new_session(engine) as session:
+        left = session.scalar(select(Mutation.id).where(Mutation.state != "applied").limit(1))
+    engine.dispose()
+    assert left is None, "some mutations were not applied"
+    return mutations / elapsed
+
+
+def baseline_updates(url: str, count: int = 2000) -> float:
+    engine = make_engine(url)
+    with new_session(engine) as session:
+        ids = list(session.scalars(select(Mutation.id).limit(count)))
+        session.rollback()
+        began = time.perf_counter()
+        for mutation_id in ids:
+            session.execute(update(Mutation).where(Mutation.id == mutation_id)
+                            .values(attempts=Mutation.attempts + 1))
+            session.commit()
+        elapsed = time.perf_counter() - began
+    engine.dispose()
+    return len(ids) / elapsed
+
+
+def guard_times(url: str, rows: int) -> tuple[float, float]:
+    """Median seconds of the guard with the index and forced off it, at `rows` rows."""
+    engine = make_engine(url)
+    with new_session(engine) as session:
+        topology_id = session.scalar(text("SELECT id FROM topologies LIMIT 1"))
+        session.execute(text("DELETE FROM mutations"))
+        batch = [{"topology_id": topology_id, "op": "remove_decky", "state": "applied",
+                  "payload": {"decky": "x"}} for _ in range(10_000)]
+        for _ in range(rows // len(batch)):
+            session.execute(insert(Mutation), batch)
+        session.commit()
+        sqlite = engine.dialect.name == "sqlite"
+        session.execute(text("ANALYZE" if sqlite else "ANALYZE TABLE mutations"))
+        session.commit()
+        no_index = text(
+            "SELECT 1 FROM mutations NOT INDEXED WHERE state = 'pending' LIMIT 1" if sqlite
+            else "SELECT 1 FROM mutations IGNORE INDEX (ix_mutations_state_topology) "
+                 "WHERE state = 'pending' LIMIT 1"
+        )
+
+        def median(call) -> float:  # noqa: ANN001
+            samples = []
+            for _ in range(200):
+                began = time.perf_counter()
+                call()
+                samples.append(time.perf_counter() - began)
+                session.rollback()
+            return statistics.median(samples)
+
+        with_index = median(lambda: has_pending_topology_mutation(session))
+        without = median(lambda: session.execute(no_index).all())
+    engine.dispose()
+    return with_index, without
+
+
+def scratch_url(engine_name: str, tmp: Path) -> tuple[str, callable]:  # type: ignore[valid-type]
+    if engine_name == "sqlite":
+        path = tmp / f"bench-{uuid.uuid4().hex[:8]}.db"
+        return f"sqlite:///{path}", lambda: None
+    server_url = make_url(os.environ["DECNET_TEST_MARIADB_URL"])
+    name = f"decnet_bench_{uuid.uuid4().hex[:8]}"
+    server = create_engine(server_url, poolclass=NullPool)
+    with server.begin() as connection:
+        connection.execute(text(f"CREATE DATABASE `{name}` COLLATE utf8mb4_bin"))
+
+    def drop() -> None:
+        with server.begin() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
+
+    return server_url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engines", default="sqlite,mariadb")
+    parser.add_argument("--mutations", type=int, default=2000)
+    parser.add_argument("--topologies", type=int, default=32)
+    parser.add_argument("--processes", default="1,4,8")
+    parser.add_argument("--guard-rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for engine_name in args.engines.split(","):
+            if engine_name == "mariadb" and not os.environ.get("DECNET_TEST_MARIADB_URL"):
+                print("mariadb: skipped (DECNET_TEST_MARIADB_URL not set)")
+                continue
+            print(f"\n== {engine_name}: {args.mutations} mutations over "
+                  f"{args.topologies} topologies ==")
+            print(f"{'processes':>9} {'claims/s':>10} {'applies/s':>10}")
+            baseline = None
+            for processes in (int(p) for p in args.processes.split(",")):
+                rates = []
+                for worker in (claim_worker, apply_worker):
+                    url, drop = scratch_url(engine_name, Path(tmp))
+                    try:
+                        prepare(url, args.topologies, args.mutations)
+                        rates.append(run(url, worker, processes, args.mutations))
+                        if baseline is None:
+                            baseline = baseline_updates(url)
+                    finally:
+                        drop()
+                print(f"{processes:>9} {rates[0]:>10.0f} {rates[1]:>10.0f}")
+            print(f"baseline: {baseline:.0f} single-row PK UPDATE+COMMIT/s (1 process)")
+            url, drop = scratch_url(engine_name, Path(tmp))
+            try:
+                prepare(url, 1, 0)
+                with_index, without = guard_times(url, args.guard_rows)
+            finally:
+                drop()
+            print(f"guard at {args.guard_rows} rows: {with_index * 1e3:.3f} ms with the index, "
+                  f"{without * 1e3:.3f} ms forced off it ({without / with_index:.0f}x)")
+
+
+if __name__ == "__main__":
+    main()
