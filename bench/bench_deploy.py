@@ -10,7 +10,8 @@ forwards), static IPs. Timed (time.perf_counter), best of --repeat, the two arms
 - baseline: the same networks and containers (same images, static IPs, labels, init, env)
   created straight with the docker SDK's low-level API on a ThreadPoolExecutor(8): networks,
   then per decky one task (create base, connect other LANs, start, create+start service);
-  teardown: forced removal of the containers then the networks, on the same pool.
+  teardown: stop + forced removal of the containers (services, then bases), then the
+  networks, on the same pool (stop first: see decnet_lib/deploy/ops.remove_container).
 Both use the test image of tests/docker_support.py (decnet/base:latest, else a busybox one).
 """
 
@@ -119,6 +120,7 @@ def baseline_teardown(client: DockerClient, topology_id: str, workers: int) -> N
         found = api.containers(all=True, filters=filters)
         for role in ("service", "base"):
             ids = [c["Id"] for c in found if c["Labels"].get(L.ROLE) == role]
+            list(pool.map(partial(api.stop, timeout=2), ids))  # see ops.remove_container
             list(pool.map(partial(api.remove_container, force=True, v=True), ids))
         list(pool.map(api.remove_network, [n["Id"] for n in api.networks(filters=filters)]))
 

@@ -157,9 +157,11 @@ def host(net: ipaddress.IPv4Network, index: int) -> str:
 
 
 def remove_labelled(client: DockerClient, filters: dict[str, list[str]]) -> None:
-    """Force-remove containers then networks matching a label filter (best effort)."""
+    """Stop and remove containers, then networks, matching a label filter (best effort)."""
     api = client.api
     for item in api.containers(all=True, filters=filters):
+        with contextlib.suppress(NotFound, DockerException):
+            api.stop(item["Id"], timeout=2)  # see ops.remove_container: stop, then remove
         with contextlib.suppress(NotFound, DockerException):
             api.remove_container(item["Id"], force=True, v=True)
     for item in api.networks(filters=filters):

@@ -8,7 +8,7 @@ that is already gone is fine.
 
 from __future__ import annotations
 
-import contextlib
+import time
 from typing import Any
 
 from docker import APIClient
@@ -22,6 +22,7 @@ from decnet_lib.deploy.spec import ContainerSpec, NetworkSpec
 CONFLICT = 409
 BROKEN_STATES = frozenset({"dead", "removing"})
 STOP_TIMEOUT = 2  # seconds; containers run with init=True, so SIGTERM works
+ENDPOINT_PATIENCE = 3.0  # seconds to wait for endpoints of just-removed containers
 
 
 def _is_conflict(exc: APIError) -> bool:
@@ -60,9 +61,37 @@ def create_network(api: APIClient, spec: NetworkSpec, topology_id: str) -> None:
     api.create_network(**kwargs)
 
 
-def remove_network(api: APIClient, network_id: str) -> None:
-    with contextlib.suppress(NotFound):
-        api.remove_network(network_id)
+def remove_network(api: APIClient, network_id: str, patience: float = ENDPOINT_PATIENCE) -> None:
+    """Remove a network; gone already is fine.
+
+    "Active endpoints" with no container attached may be endpoints of containers removed
+    a moment ago: retry for up to `patience` s. A container still attached (not ours, or
+    it would have been removed first) fails at once, naming it.
+    """
+    delay, deadline = 0.05, time.monotonic() + patience
+    while True:
+        try:
+            api.remove_network(network_id)
+            return
+        except NotFound:
+            return
+        except APIError as exc:
+            if "active endpoints" not in str(exc.explanation or ""):
+                raise
+        try:
+            attached = api.inspect_network(network_id).get("Containers") or {}
+        except NotFound:
+            return
+        if attached:
+            names = sorted(c.get("Name") or cid[:12] for cid, c in attached.items())
+            raise RuntimeError(f"still used by container(s) {', '.join(names)}; left in place")
+        if time.monotonic() >= deadline:
+            raise RuntimeError(
+                "the engine still counts an endpoint although no container is attached "
+                "(a stale endpoint count; restarting dockerd clears it)"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 # -- containers -------------------------------------------------------------------------
@@ -138,7 +167,19 @@ def restart_container(api: APIClient, name: str) -> None:
 
 
 def remove_container(api: APIClient, container_id: str) -> None:
-    """Force-remove a container (and its anonymous volumes); gone already is fine."""
+    """Stop, then force-remove a container (and its anonymous volumes); gone is fine.
+
+    Stopping first matters on Engine 20.10: force-removing running containers of one
+    network in parallel sometimes leaves the network's endpoint count at 1, and then the
+    network can never be removed (until dockerd restarts). `stop` returns after the
+    engine released the container's endpoints, so the removal races with nothing.
+    """
+    try:
+        api.stop(container_id, timeout=STOP_TIMEOUT)
+    except NotFound:
+        return
+    except APIError:
+        pass  # e.g. dead or being removed: the forced removal below deals with it
     try:
         api.remove_container(container_id, force=True, v=True)
     except NotFound:

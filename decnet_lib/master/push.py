@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from decnet_lib.master.lifecycle import push_hook
 from decnet_lib.mutations.reconciler import PushHook
 
 
-def configured_push_hook() -> PushHook | None:
-    """The push hook from configuration; None until a deployment target is configured."""
-    return None
+def configured_push_hook() -> PushHook:
+    """Push to each topology's own target: this machine's Docker or its agent."""
+    return push_hook()

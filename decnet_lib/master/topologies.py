@@ -14,8 +14,8 @@ from decnet_lib.db import (
     neighbours,
     require_topology,
 )
-from decnet_lib.deploy.probe import running_containers
 from decnet_lib.errors import AlreadyExists, InvalidTopology
+from decnet_lib.master.targets import target_for
 from decnet_lib.topology.document import TopologyDoc
 from decnet_lib.topology.resolve import resolve
 from decnet_lib.topology.resolved import ResolvedTopology
@@ -59,5 +59,7 @@ def show(session: Session, name: str) -> ResolvedTopology:
 
 
 def delete(session: Session, name: str, force: bool = False) -> None:
-    """Delete a topology and every child row; refused while any of its containers runs."""
-    delete_topology(session, name, force=force, running_containers=running_containers)
+    """Delete a topology and every child row; refused while any of its containers runs
+    (asked of its target: this machine's Docker or its agent)."""
+    target = target_for(require_topology(session, name).agent)
+    delete_topology(session, name, force=force, running_containers=target.running)

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from decnet_lib.db import Mutation, Topology, load_resolved, new_session
+from decnet_lib.db.status import transition
 from decnet_lib.errors import DecnetError
 from decnet_lib.mutations.applier import Outcome, apply_claimed, degrade
 from decnet_lib.mutations.queue import (
@@ -24,7 +25,8 @@ from decnet_lib.topology.resolved import ResolvedTopology
 
 log = logging.getLogger(__name__)
 
-PushHook = Callable[[ResolvedTopology], None]
+PushHook = Callable[[ResolvedTopology, str | None], bool]
+"""push(resolved, agent) -> True when the target now matches (heals a degraded topology)."""
 
 
 @dataclass(slots=True)
@@ -63,21 +65,27 @@ def drain_topology(
 
 
 def push_topology(session: Session, topology_id: str, push: PushHook) -> None:
-    """Send a topology's current resolved form to its agent; a failure degrades it."""
+    """Send a topology's current resolved form to its target, then settle its status:
+    degraded when the target does not match, active again (healed) when it does."""
     topology = session.get(Topology, topology_id)
     if topology is None:
         return
-    resolved = load_resolved(session, topology)
+    resolved, agent = load_resolved(session, topology), topology.agent
     session.rollback()
     try:
-        push(resolved)
+        ok = push(resolved, agent)
+        reason = "the target matches the topology" if ok else "the target does not match"
     except DecnetError as exc:
-        log.warning("push of %s failed: %s", topology.name, exc.message)
-        topology = session.execute(
-            select(Topology).where(Topology.id == topology_id).with_for_update()
-        ).scalar_one()
-        degrade(session, topology, f"push failed: {exc.message}")
-        session.commit()
+        log.warning("push of %s failed: %s", resolved.name, exc.message)
+        ok, reason = False, f"push failed: {exc.message}"
+    topology = session.execute(
+        select(Topology).where(Topology.id == topology_id).with_for_update()
+    ).scalar_one()
+    if not ok:
+        degrade(session, topology, reason)
+    elif topology.status == "degraded":
+        transition(session, topology, "active", reason)
+    session.commit()
 
 
 def reconcile_topologies(

@@ -214,7 +214,9 @@ def test_emulators_answer_the_first_exchange_and_log_it(
         query = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
                  b"\x05maze1\x04corp\x00\x00\x01\x00\x01")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.sendto(query, (decky_ip, 53))
+            for _ in range(3):  # UDP may be lost while the first ARP resolves
+                udp.sendto(query, (decky_ip, 53))
+                time.sleep(0.1)
         assert client.wait(timeout=30)["StatusCode"] == 0
         out = _sections(client.logs(stdout=True, stderr=False))
 

@@ -135,7 +135,7 @@ def test_reconcile_applies_in_order_and_pushes(engine: Engine, live: str) -> Non
         enqueue(engine, "update_decky", {"decky": "x1", "services": ["ssh", "telnet"]}),
     ]
     pushed: list[ResolvedTopology] = []
-    reports = reconcile_topologies(engine, push=pushed.append)
+    reports = reconcile_topologies(engine, push=lambda t, agent: pushed.append(t) or True)
     assert [o.mutation_id for o in reports[0].outcomes] == ids
     assert all(o.state == "applied" for o in reports[0].outcomes)
     topology = topology_of(engine)
@@ -173,8 +173,7 @@ def test_failure_marks_failed_degrades_and_stops_the_round(engine: Engine, live:
 def test_idempotent_op_is_applied_without_change(engine: Engine, live: str) -> None:
     enqueue(engine, "add_decky", ADD_X)
     enqueue(engine, "add_decky", ADD_X)
-    pushed: list[ResolvedTopology] = []
-    outcomes = reconcile_topologies(engine, push=pushed.append)[0].outcomes
+    outcomes = reconcile_topologies(engine)[0].outcomes
     assert [(o.state, o.changed) for o in outcomes] == [("applied", True), ("applied", False)]
 
 
@@ -236,3 +235,24 @@ deckies: [{name: a, lans: {dmz: null}}]
         session.execute(text("ANALYZE" if sqlite else "ANALYZE TABLE mutations"))
         plan = _explain(session)
     assert "ix_mutations_state_topology" in plan, plan
+
+
+def test_push_failure_degrades_and_a_matching_push_heals(engine: Engine, live: str) -> None:
+    from decnet_lib.errors import DecnetError
+
+    def broken(topology: ResolvedTopology, agent: str | None) -> bool:
+        raise DecnetError("agent unreachable")
+
+    enqueue(engine, "add_decky", ADD_X)
+    reconcile_topologies(engine, push=broken)
+    assert topology_of(engine).status == "degraded"
+    enqueue(engine, "add_decky", {"name": "x2", "lan": "office"})
+    reconcile_topologies(engine, push=lambda topology, agent: False)
+    assert topology_of(engine).status == "degraded"
+    enqueue(engine, "remove_decky", {"decky": "x2"})
+    reconcile_topologies(engine, push=lambda topology, agent: True)
+    assert topology_of(engine).status == "active"
+    with new_session(engine) as session:
+        reasons = session.scalars(select(TopologyEvent.reason).order_by(TopologyEvent.id)).all()
+    assert "push failed: agent unreachable" in reasons
+    assert reasons[-1] == "the target matches the topology"

@@ -1,0 +1,155 @@
+"""Deploy and tear down stored topologies, with every status transition recorded.
+
+The database transaction is never held while Docker or an agent works: the status moves to
+`deploying`/`tearing_down` and is committed first, the target works, then the outcome is
+committed. A crash in between leaves the topology in a state from which deploy or teardown
+can be run again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from decnet_lib.db import Mutation, Topology, load_resolved, new_session, require_topology
+from decnet_lib.db.status import allowed, transition
+from decnet_lib.deploy.pool import ProgressFn
+from decnet_lib.errors import DecnetError, Refused
+from decnet_lib.master.targets import LOCAL, ApplyReport, Target, target_for
+from decnet_lib.mutations.reconciler import PushHook
+from decnet_lib.topology.resolved import ResolvedTopology
+
+LIVE = frozenset({"active", "degraded"})
+TargetFactory = Callable[[str | None], Target]
+
+
+@dataclass
+class LifecycleResult:
+    """What a deploy or teardown did, for the CLI and the Ansible modules."""
+
+    name: str
+    topology_id: str
+    status: str
+    changed: bool
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "id": self.topology_id, "status": self.status,
+                "changed": self.changed, "message": self.message, "details": self.details}
+
+
+def _locked(session: Session, topology_id: str) -> Topology:
+    return session.execute(
+        select(Topology).where(Topology.id == topology_id).with_for_update()
+    ).scalar_one()
+
+
+def settle_status(session: Session, topology: Topology, wanted: str, reason: str) -> None:
+    """Move to `wanted` when that differs from now and the state machine allows it."""
+    if topology.status != wanted and allowed(topology.status, wanted):
+        transition(session, topology, wanted, reason)
+
+
+def plan_deploy(engine: Engine, name: str, agent: str | None = None,
+                targets: TargetFactory = target_for) -> dict[str, Any]:
+    """What deploy would do (dry run): changes nothing."""
+    with new_session(engine) as session:
+        row = require_topology(session, name)
+        resolved = load_resolved(session, row)
+        where = agent or row.agent or LOCAL
+    return {"name": name, "target": where, **targets(where).plan(resolved)}
+
+
+def deploy(
+    engine: Engine, name: str, agent: str | None = None,
+    progress: ProgressFn | None = None, targets: TargetFactory = target_for,
+) -> LifecycleResult:
+    """Make the target match the stored topology; status ends active, degraded or failed.
+
+    A live topology is re-applied in place (a degraded one heals back to active when the
+    target matches again); any other is moved through `deploying`.
+    """
+    with new_session(engine) as session:
+        row = _locked(session, require_topology(session, name).id)
+        where = agent or row.agent or LOCAL
+        if row.agent not in (None, where) and row.status not in ("torn_down", "pending"):
+            raise Refused(f"topology {name} is deployed on {row.agent}; tear it down before "
+                          f"moving it to {where}")
+        if row.status not in LIVE:
+            if not allowed(row.status, "deploying"):
+                raise Refused(f"topology {name} is {row.status}: it cannot be deployed now")
+            transition(session, row, "deploying", f"deploy to {where}")
+        row.agent = where
+        resolved = load_resolved(session, row)
+        topology_id, before = row.id, row.status
+        session.commit()
+    try:
+        report = targets(where).apply(resolved, progress)
+    except DecnetError as exc:
+        report = ApplyReport("failed", exc.message)
+    with new_session(engine) as session:
+        row = _locked(session, topology_id)
+        settle_status(session, row, report.status, report.message)
+        status = row.status
+        session.commit()
+    changed = before != status or bool(report.details.get("plan", {}).get("summary", {})
+                                        .get("changed", before not in LIVE))
+    return LifecycleResult(name, topology_id, status, changed, report.message, report.details)
+
+
+def teardown(engine: Engine, name: str, targets: TargetFactory = target_for) -> LifecycleResult:
+    """Remove every Docker object of the topology (found by label); ends torn_down.
+
+    Pending mutations of the topology are failed: they were meant for the live maze.
+    """
+    with new_session(engine) as session:
+        row = _locked(session, require_topology(session, name).id)
+        if row.status in ("torn_down", "pending"):
+            return LifecycleResult(name, row.id, row.status, False, "nothing deployed")
+        if row.status != "tearing_down":
+            transition(session, row, "tearing_down", "teardown requested")
+        topology_id, where = row.id, row.agent
+        session.execute(
+            update(Mutation)
+            .where(Mutation.topology_id == topology_id, Mutation.state == "pending")
+            .values(state="failed", error={"code": "TORN_DOWN",
+                                           "message": "the topology was torn down"})
+        )
+        session.commit()
+    try:
+        ok, message = targets(where).teardown(topology_id)
+    except DecnetError as exc:
+        ok, message = False, exc.message
+    with new_session(engine) as session:
+        row = _locked(session, topology_id)
+        transition(session, row, "torn_down" if ok else "failed", message)
+        status = row.status
+        session.commit()
+    return LifecycleResult(name, topology_id, status, True, message)
+
+
+def push_hook(targets: TargetFactory = target_for) -> PushHook:
+    """The reconciler's push hook: apply a live topology's new form on its target.
+
+    Only the objects the change touches are recreated (the deployer plans a diff).
+    """
+
+    def hook(resolved: ResolvedTopology, agent: str | None) -> bool:
+        report = targets(agent).apply(resolved)
+        return report.status == "active"
+
+    return hook
+
+
+def running_containers(engine: Engine, name: str, targets: TargetFactory = target_for
+                       ) -> list[str]:
+    """Names of the topology's running containers on its target."""
+    with new_session(engine) as session:
+        row = require_topology(session, name)
+        topology_id, where = row.id, row.agent
+    return targets(where).running(topology_id)
