@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from decnet_lib.cli import mutations, topology_docs, topology_store
+from decnet_lib.cli import mutations, topology_docs, topology_lifecycle, topology_store
 from decnet_lib.cli.gating import add_master_group
 
 
@@ -13,5 +13,6 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(no_args_is_help=True)
     topology_docs.register(group)
     topology_store.register(group)
+    topology_lifecycle.register(group)
     mutations.register(group)
     add_master_group(app, group, "topology", "Describe, validate, store and inspect mazes.")
