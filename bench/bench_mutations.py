@@ -25,30 +25,28 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sqlalchemy import create_engine, insert, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
-from sqlalchemy import create_engine, insert, select, text, update  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.pool import NullPool  # noqa: E402
-
-from decnet_lib.db import (  # noqa: E402
+from decnet_lib.db import (
     Mutation,
     create_topology,
     init_db,
     make_engine,
     new_session,
 )
-from decnet_lib.db.status import transition  # noqa: E402
-from decnet_lib.mutations.queue import (  # noqa: E402
+from decnet_lib.db.status import transition
+from decnet_lib.mutations.queue import (
     claim_next_mutation,
     finish_mutation,
     has_pending_topology_mutation,
     topologies_with_work,
 )
-from decnet_lib.mutations.reconciler import reconcile_topologies  # noqa: E402
-from decnet_lib.topology.loader import decode_document  # noqa: E402
-from decnet_lib.topology.resolve import resolve  # noqa: E402
-from decnet_lib.validation.validate import validate_data  # noqa: E402
+from decnet_lib.mutations.reconciler import reconcile_topologies
+from decnet_lib.topology.loader import decode_document
+from decnet_lib.topology.resolve import resolve
+from decnet_lib.validation.validate import validate_data
 
 
 def maze(index: int) -> str:
@@ -111,7 +109,7 @@ def apply_worker(url: str, start: mp.Event) -> None:  # type: ignore[valid-type]
     engine.dispose()
 
 
-def run(url: str, worker, processes: int, mutations: int) -> float:  # noqa: ANN001
+def run(url: str, worker, processes: int, mutations: int) -> float:
     ctx = mp.get_context("spawn")
     start = ctx.Event()
     procs = [ctx.Process(target=worker, args=(url, start)) for _ in range(processes)]
@@ -166,7 +164,7 @@ def guard_times(url: str, rows: int) -> tuple[float, float]:
                  "WHERE state = 'pending' LIMIT 1"
         )
 
-        def median(call) -> float:  # noqa: ANN001
+        def median(call) -> float:
             samples = []
             for _ in range(200):
                 began = time.perf_counter()

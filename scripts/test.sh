@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Run every test: installs what is missing (venv, MariaDB), starts it, lints, runs pytest.
+# Run every test: installs what is missing (venv, MariaDB, Docker), starts them, lints, runs
+# pytest on SQLite and MariaDB against the real Docker Engine.
 # Usage: scripts/test.sh [pytest args...]
 source "$(dirname "$0")/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/venv.sh"
 source "$REPO_ROOT/scripts/lib/mariadb.sh"
+source "$REPO_ROOT/scripts/lib/docker.sh"
 
 cd "$REPO_ROOT"
 ensure_venv dev
 ensure_mariadb
+ensure_docker
 
 log "ruff"
 ruff check .
 
-log "pytest (SQLite and MariaDB)"
+log "building the decky images (offline)"
+decnet images build
+
+log "pytest (SQLite and MariaDB, real Docker)"
 set +e
 python -m pytest "$@"
 status=$?

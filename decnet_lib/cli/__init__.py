@@ -10,7 +10,7 @@ import typer
 
 from decnet_lib.errors import DecnetError
 
-GROUP_MODULES = ("catalog", "topology", "db", "reconcile")
+GROUP_MODULES = ("catalog", "topology", "db", "reconcile", "images")
 
 
 def build_app() -> typer.Typer:
