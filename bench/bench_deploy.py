@@ -11,7 +11,10 @@ forwards), static IPs. Timed (time.perf_counter), best of --repeat, the two arms
   created straight with the docker SDK's low-level API on a ThreadPoolExecutor(8): networks,
   then per decky one task (create base, connect other LANs, start, create+start service);
   teardown: stop + forced removal of the containers (services, then bases), then the
-  networks, on the same pool (stop first: see decnet_lib/deploy/ops.remove_container).
+  networks, on the same pool. By default the baseline starts and stops bases under the
+  same per-network locks as the Deployer (see decnet_lib/deploy/ops.NetworkLocks: without
+  them Engine 20.10 can leak networks); --naive-baseline drops them.
+A teardown that leaves a labelled network behind is reported as a FAIL.
 Both use the test image of tests/docker_support.py (decnet/base:latest, else a busybox one).
 """
 
@@ -27,7 +30,6 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,7 @@ from docker_support import free_subnets, pick_image, remove_labelled  # noqa: E4
 
 from decnet_lib.deploy import labels as L  # noqa: E402
 from decnet_lib.deploy.deployer import Deployer  # noqa: E402
+from decnet_lib.deploy.ops import NetworkLocks  # noqa: E402
 from decnet_lib.deploy.spec import DesiredState, desired_state  # noqa: E402
 from decnet_lib.topology.resolved import ResolvedDecky, ResolvedLan, ResolvedTopology  # noqa: E402
 
@@ -71,58 +74,73 @@ def topology(n: int, subnets: list[ipaddress.IPv4Network], image: str) -> Resolv
 
 
 # -- the baseline: the same objects, straight from the SDK --------------------------------
-def _baseline_decky(client: DockerClient, desired: DesiredState, base: str) -> None:
-    api = client.api
-    spec = desired.containers[base]
-    home, ip = spec.networks[0]
-    cid = api.create_container(
-        spec.image, name=spec.name, hostname=spec.hostname, labels=spec.labels, detach=True,
-        host_config=api.create_host_config(network_mode=home, init=True,
-                                           sysctls=spec.sysctls or None),
-        networking_config=api.create_networking_config(
-            {home: api.create_endpoint_config(ipv4_address=ip)}),
-    )["Id"]
-    for net, other_ip in spec.networks[1:]:
-        api.connect_container_to_network(cid, net, ipv4_address=other_ip)
-    api.start(cid)
-    for svc in desired.services():
-        if svc.base == base:
-            sid = api.create_container(
-                svc.image, name=svc.name, labels=svc.labels, environment=svc.environment,
-                detach=True,
-                host_config=api.create_host_config(network_mode=f"container:{cid}", init=True),
-            )["Id"]
-            api.start(sid)
+@dataclass
+class Baseline:
+    """Direct SDK calls. `safe`: base start/stop under per-network locks, as the Deployer
+    does (Engine 20.10 miscounts endpoints otherwise and can leak networks for good)."""
 
+    client: DockerClient
+    workers: int
+    safe: bool = True
+    locks: NetworkLocks = field(default_factory=NetworkLocks)
 
-def baseline_deploy(client: DockerClient, desired: DesiredState, workers: int) -> None:
-    api = client.api
-    with ThreadPoolExecutor(workers) as pool:
-        futures = [
-            pool.submit(
-                api.create_network, net.name, driver=net.driver, internal=net.internal,
-                labels=net.labels, check_duplicate=True,
-                ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=net.subnet, gateway=net.gateway)]),
-            )
-            for net in desired.networks.values()
-        ]
-        for future in futures:
-            future.result()
-        futures = [pool.submit(_baseline_decky, client, desired, base.name)
-                   for base in desired.bases()]
-        for future in futures:
-            future.result()
+    def _hold(self, networks: Any) -> Any:
+        return self.locks.hold(networks if self.safe else ())
 
+    def _decky(self, desired: DesiredState, base: str) -> None:
+        api = self.client.api
+        spec = desired.containers[base]
+        home, ip = spec.networks[0]
+        cid = api.create_container(
+            spec.image, name=spec.name, hostname=spec.hostname, labels=spec.labels,
+            detach=True, host_config=api.create_host_config(
+                network_mode=home, init=True, sysctls=spec.sysctls or None),
+            networking_config=api.create_networking_config(
+                {home: api.create_endpoint_config(ipv4_address=ip)}),
+        )["Id"]
+        for net, other_ip in spec.networks[1:]:
+            api.connect_container_to_network(cid, net, ipv4_address=other_ip)
+        with self._hold(net for net, _ in spec.networks):
+            api.start(cid)
+        for svc in desired.services():
+            if svc.base == base:
+                sid = api.create_container(
+                    svc.image, name=svc.name, labels=svc.labels, environment=svc.environment,
+                    detach=True, host_config=api.create_host_config(
+                        network_mode=f"container:{cid}", init=True),
+                )["Id"]
+                api.start(sid)
 
-def baseline_teardown(client: DockerClient, topology_id: str, workers: int) -> None:
-    api, filters = client.api, L.topology_filter(topology_id)
-    with ThreadPoolExecutor(workers) as pool:
-        found = api.containers(all=True, filters=filters)
-        for role in ("service", "base"):
-            ids = [c["Id"] for c in found if c["Labels"].get(L.ROLE) == role]
-            list(pool.map(partial(api.stop, timeout=2), ids))  # see ops.remove_container
-            list(pool.map(partial(api.remove_container, force=True, v=True), ids))
-        list(pool.map(api.remove_network, [n["Id"] for n in api.networks(filters=filters)]))
+    def deploy(self, desired: DesiredState) -> None:
+        api = self.client.api
+        with ThreadPoolExecutor(self.workers) as pool:
+            futures = [
+                pool.submit(
+                    api.create_network, net.name, driver=net.driver, internal=net.internal,
+                    labels=net.labels, check_duplicate=True, ipam=IPAMConfig(
+                        pool_configs=[IPAMPool(subnet=net.subnet, gateway=net.gateway)]),
+                )
+                for net in desired.networks.values()
+            ]
+            for future in futures:
+                future.result()
+            futures = [pool.submit(self._decky, desired, base.name) for base in desired.bases()]
+            for future in futures:
+                future.result()
+
+    def _remove(self, item: dict[str, Any]) -> None:
+        api = self.client.api
+        with self._hold((item.get("NetworkSettings") or {}).get("Networks") or {}):
+            api.stop(item["Id"], timeout=2)
+        api.remove_container(item["Id"], force=True, v=True)
+
+    def teardown(self, topology_id: str) -> None:
+        api, filters = self.client.api, L.topology_filter(topology_id)
+        with ThreadPoolExecutor(self.workers) as pool:
+            found = api.containers(all=True, filters=filters)
+            for role in ("service", "base"):
+                list(pool.map(self._remove, [c for c in found if c["Labels"].get(L.ROLE) == role]))
+            list(pool.map(api.remove_network, [n["Id"] for n in api.networks(filters=filters)]))
 
 
 # -- measuring ----------------------------------------------------------------------------
@@ -137,6 +155,7 @@ class Row:
     teardown: list[float] = field(default_factory=list)
     base_deploy: list[float] = field(default_factory=list)
     base_teardown: list[float] = field(default_factory=list)
+    leaks: list[str] = field(default_factory=list)  # networks left behind by a teardown
 
 
 def timed(func: Callable[[], Any]) -> tuple[float, Any]:
@@ -166,19 +185,19 @@ def run_deployer(client: DockerClient, topo: ResolvedTopology, image: str, row: 
 
 
 def run_baseline(client: DockerClient, topo: ResolvedTopology, image: str, row: Row,
-                 workers: int) -> None:
+                 baseline: Baseline) -> None:
     desired = desired_state(topo, image)
-    seconds, _ = timed(lambda: baseline_deploy(client, desired, workers))
+    seconds, _ = timed(lambda: baseline.deploy(desired))
     row.base_deploy.append(seconds)
     running = client.api.containers(filters=L.topology_filter(topo.id))
     if len(running) != len(desired.containers):
         raise SystemExit(f"baseline: {len(running)} of {len(desired.containers)} running")
-    seconds, _ = timed(lambda: baseline_teardown(client, topo.id, workers))
+    seconds, _ = timed(lambda: baseline.teardown(topo.id))
     row.base_teardown.append(seconds)
 
 
 def measure(client: DockerClient, n: int, image: str, repeat: int, workers: int,
-            settle: float) -> Row:
+            settle: float, safe: bool) -> Row:
     lans = -(-n // PER_LAN)
     subnets = free_subnets(client, lans)
     row = Row(n, lans, 2 * n)
@@ -193,7 +212,10 @@ def measure(client: DockerClient, n: int, image: str, repeat: int, workers: int,
                 if arm == "deployer":
                     run_deployer(client, topo, image, row, workers, settle)
                 else:
-                    run_baseline(client, topo, image, row, workers)
+                    run_baseline(client, topo, image, row, Baseline(client, workers, safe))
+                leaked = client.api.networks(filters=L.topology_filter(topology_id))
+                if leaked:
+                    row.leaks.append(f"{arm}: {', '.join(n['Name'] for n in leaked)}")
             finally:
                 remove_labelled(client, L.topology_filter(topology_id))
         print(f"  n={n} run {attempt + 1}: deployer {row.deploy[-1]:.2f}s "
@@ -215,6 +237,9 @@ def report(rows: list[Row], settle: float) -> bool:
     print(f"(deploy = apply incl. the verify wait of {settle} s after the last start; "
           "(exec) = up to the last progress event, i.e. without that wait)")
     for r in rows:
+        for leak in r.leaks:
+            ok = False
+            print(f"FAIL: n={r.n} teardown left network(s) behind: {leak}")
         for what, mine, base in (("deploy", min(r.deploy), min(r.base_deploy)),
                                  ("teardown", min(r.teardown), min(r.base_teardown))):
             passed = mine <= TARGET_RATIO * base
@@ -234,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10,50,100", help="comma-separated decky counts")
     parser.add_argument("--repeat", type=int, default=2, help="best of this many runs per arm")
     parser.add_argument("--workers", type=int, default=8, help="pool size (both arms)")
+    parser.add_argument("--naive-baseline", action="store_true",
+                        help="baseline without per-network locks (may leak networks on 20.10)")
     parser.add_argument("--settle", type=float, default=None,
                         help="verify wait after the last start (default: the Deployer's)")
     args = parser.parse_args(argv)
@@ -243,8 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     info = client.version()
     print(f"machine: nproc={os.cpu_count()}, python {platform.python_version()}, "
           f"Docker {info['Version']} (API {info['ApiVersion']}), image {image}, "
-          f"workers {args.workers}, best of {args.repeat}")
-    rows = [measure(client, int(n), image, args.repeat, args.workers, settle)
+          f"workers {args.workers}, best of {args.repeat}, "
+          f"{'naive' if args.naive_baseline else 'safe'} baseline")
+    rows = [measure(client, int(n), image, args.repeat, args.workers, settle,
+                    not args.naive_baseline)
             for n in args.sizes.split(",")]
     ok = report(rows, settle)
     client.close()

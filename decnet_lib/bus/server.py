@@ -149,8 +149,10 @@ class BusServer:
         if not targets or (len(targets) == 1 and targets[0] is sender):
             return
         self._seq += 1
-        body = b"".join((prefix, b"%010x" % self._seq, stamp, raw or b"{}", b"}"))
-        frame = header + pack_length(len(body)) + body
+        raw = raw or b"{}"
+        id_suffix = b"%010x" % self._seq
+        length = len(prefix) + len(id_suffix) + len(stamp) + len(raw) + 1  # + the final "}"
+        frame = b"".join((header, pack_length(length), prefix, id_suffix, stamp, raw, b"}"))
         count = 0
         for session in targets:
             if session is not sender:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import sys
 from importlib import import_module
 
-import click
 import typer
 
 from decnet_lib.errors import DecnetError
 
-GROUP_MODULES = ("catalog", "topology", "db", "reconcile", "images")
+# Typer may vendor its own click: take click's exception base from Typer's public BadParameter.
+ClickException: type[Exception] = next(
+    base for base in typer.BadParameter.__mro__ if base.__name__ == "ClickException"
+)
+
+GROUP_MODULES = ("catalog", "topology", "db", "reconcile", "images", "pki", "agent")
 
 
 def build_app() -> typer.Typer:
@@ -28,19 +32,33 @@ def build_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `decnet` console script; user mistakes never print a traceback."""
+    """Entry point of the `decnet` console script: errors are one line, never a traceback.
+
+    Usage mistakes print `error[USAGE]: ...` (exit 2); our own errors are DecnetError
+    subclasses, printed as `error[CODE]: message` with their exit code.
+    """
     command = typer.main.get_command(build_app())
     try:
         result = command.main(args=argv, prog_name="decnet", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
         return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+    except ClickException as exc:
+        context = getattr(exc, "ctx", None)
+        exit_code = getattr(exc, "exit_code", 2)
+        if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
+            print(context.get_help(), file=sys.stderr)
+            return exit_code
+        hint = f" (see '{context.command_path} --help')" if context is not None else ""
+        message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+        print(f"error[USAGE]: {message}{hint}", file=sys.stderr)
+        return exit_code
     except DecnetError as exc:
-        click.echo(f"error[{exc.code}]: {' '.join(exc.message.split())}", err=True)
+        print(f"error[{exc.code}]: {' '.join(exc.message.split())}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         return 1
     return result if isinstance(result, int) else 0

@@ -10,7 +10,9 @@ from decnet_lib.cli.output import echo, emit_json, fail
 from decnet_lib.pki import PkiError, default_pki_dir, init_ca, issue
 from decnet_lib.pki.certs import LEAF_DAYS
 
-DIR_OPTION = typer.Option(None, "--dir", help="PKI directory [default: DECNET_STATE_DIR/pki].")
+DIR_OPTION = typer.Option(
+    None, "--dir", help="PKI directory (default: DECNET_STATE_DIR/pki)."
+)
 FORCE_OPTION = typer.Option(False, "--force", help="Replace existing files.")
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document.")
 KEY_TYPE_OPTION = typer.Option("ec", "--key-type", help="ec (P-256) or rsa (2048 bits).")
@@ -42,7 +44,7 @@ def issue_cert(
     server: bool = typer.Option(False, "--server", help="A server certificate (serverAuth)."),
     client: bool = typer.Option(False, "--client", help="A client certificate (clientAuth)."),
     san: list[str] | None = typer.Option(
-        None, "--san", help="DNS name or IP (repeatable) [server default: localhost, 127.0.0.1]."
+        None, "--san", help="DNS name or IP, repeatable (server default: localhost, 127.0.0.1)."
     ),
     days: int = typer.Option(LEAF_DAYS, "--days", help="Validity in days (capped by the CA)."),
     directory: Path | None = DIR_OPTION,

@@ -96,7 +96,7 @@ def execute(
         removals = plan.container_removals()
         for role_first in (True, False):
             runner.run(
-                Task("container", c.name, "remove", partial(ops.remove_container, api, c.id))
+                Task("container", c.name, "remove", partial(ops.remove_observed_container, api, c))
                 for c in removals
                 if (c.role == "service") == role_first
             )

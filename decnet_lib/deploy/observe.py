@@ -41,6 +41,7 @@ class ObservedContainer:
     state: str = "running"
     status: str = ""
     image: str = ""
+    networks: tuple[str, ...] = ()  # networks it has endpoints on (none for a service)
 
     @property
     def spec_hash(self) -> str | None:
@@ -105,6 +106,7 @@ def container_from_api(item: dict[str, Any]) -> ObservedContainer:
         state=item.get("State", ""),
         status=item.get("Status", ""),
         image=item.get("Image", ""),
+        networks=tuple(sorted((item.get("NetworkSettings") or {}).get("Networks") or {})),
     )
 
 

@@ -8,7 +8,11 @@ that is already gone is fine.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from docker import APIClient
@@ -17,12 +21,41 @@ from docker.types import IPAMConfig, IPAMPool
 
 from decnet_lib.deploy import labels as L
 from decnet_lib.deploy.failures import NameConflict
+from decnet_lib.deploy.observe import ObservedContainer
 from decnet_lib.deploy.spec import ContainerSpec, NetworkSpec
 
 CONFLICT = 409
 BROKEN_STATES = frozenset({"dead", "removing"})
 STOP_TIMEOUT = 2  # seconds; containers run with init=True, so SIGTERM works
 ENDPOINT_PATIENCE = 3.0  # seconds to wait for endpoints of just-removed containers
+
+
+class NetworkLocks:
+    """Per-network locks around the calls that add or drop endpoints (start, stop).
+
+    Engine 20.10 (libnetwork) updates a network's endpoint count with a racy
+    read-modify-write: concurrent starts or stops of containers on one network can leave
+    the count too high, and such a network can then never be removed (until dockerd
+    restarts). So a base starts or stops while holding the locks of all its networks
+    (taken in name order: no deadlock); different networks, container creation and
+    service containers (they have no endpoints) still run in parallel.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    @contextmanager
+    def hold(self, networks: Iterable[str]) -> Iterator[None]:
+        with self._guard:
+            locks = [self._locks[name] for name in sorted(set(networks))]
+        with ExitStack() as stack:
+            for lock in locks:
+                stack.enter_context(lock)
+            yield
+
+
+NETWORK_LOCKS = NetworkLocks()  # process-wide: every Deployer shares it
 
 
 def _is_conflict(exc: APIError) -> bool:
@@ -134,10 +167,10 @@ def _create_or_adopt(
     if not L.is_ours(labels, topology_id):
         raise _conflict("container", spec.name, found)
     state = (found.get("State") or {}).get("Status", "")
+    networks = set((found.get("NetworkSettings") or {}).get("Networks") or {})
     if labels.get(L.SPEC_HASH) == spec.spec_hash and state not in BROKEN_STATES:
-        networks = (found.get("NetworkSettings") or {}).get("Networks") or {}
-        return found["Id"], set(networks)
-    api.remove_container(found["Id"], force=True, v=True)
+        return found["Id"], networks
+    remove_container(api, found["Id"], networks)
     return api.create_container(**kwargs)["Id"], home
 
 
@@ -148,7 +181,8 @@ def create_container(api: APIClient, spec: ContainerSpec, topology_id: str) -> N
         for network, ip in spec.networks:
             if network not in attached:
                 api.connect_container_to_network(container_id, network, ipv4_address=ip)
-    api.start(container_id)
+    with NETWORK_LOCKS.hold(net for net, _ in spec.networks):
+        api.start(container_id)
 
 
 def start_container(api: APIClient, spec: ContainerSpec) -> None:
@@ -159,23 +193,23 @@ def start_container(api: APIClient, spec: ContainerSpec) -> None:
         for network, ip in spec.networks:
             if network not in attached:
                 api.connect_container_to_network(found["Id"], network, ipv4_address=ip)
-    api.start(spec.name)
+    with NETWORK_LOCKS.hold(net for net, _ in spec.networks):
+        api.start(spec.name)
 
 
 def restart_container(api: APIClient, name: str) -> None:
     api.restart(name, timeout=STOP_TIMEOUT)
 
 
-def remove_container(api: APIClient, container_id: str) -> None:
-    """Stop, then force-remove a container (and its anonymous volumes); gone is fine.
+def remove_container(api: APIClient, container_id: str, networks: Iterable[str] = ()) -> None:
+    """Stop (holding its networks' locks), then force-remove a container; gone is fine.
 
-    Stopping first matters on Engine 20.10: force-removing running containers of one
-    network in parallel sometimes leaves the network's endpoint count at 1, and then the
-    network can never be removed (until dockerd restarts). `stop` returns after the
-    engine released the container's endpoints, so the removal races with nothing.
+    `stop` returns once the engine released the container's endpoints, so the removal
+    itself no longer touches any network's endpoint count (see NetworkLocks).
     """
     try:
-        api.stop(container_id, timeout=STOP_TIMEOUT)
+        with NETWORK_LOCKS.hold(networks):
+            api.stop(container_id, timeout=STOP_TIMEOUT)
     except NotFound:
         return
     except APIError:
@@ -187,3 +221,8 @@ def remove_container(api: APIClient, container_id: str) -> None:
     except APIError as exc:  # a removal already under way is fine
         if "already in progress" not in str(exc.explanation or ""):
             raise
+
+
+def remove_observed_container(api: APIClient, container: ObservedContainer) -> None:
+    """Remove a labelled container found by `observe` (its networks come with it)."""
+    remove_container(api, container.id, container.networks)

@@ -49,7 +49,7 @@ def remove_observed(
     runner.total += len(found.containers) + len(found.networks)
     for services in (True, False):
         runner.run(
-            Task("container", c.name, "remove", partial(ops.remove_container, api, c.id))
+            Task("container", c.name, "remove", partial(ops.remove_observed_container, api, c))
             for c in found.containers
             if (c.role == L.ROLE_SERVICE) == services
         )

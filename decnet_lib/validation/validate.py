@@ -10,6 +10,7 @@ from decnet_lib.topology.loader import gc_paused, parse_document
 from decnet_lib.topology.names import NAME_RULE, is_valid_name
 from decnet_lib.validation import decky_rules, lan_rules
 from decnet_lib.validation.context import EMPTY_CONTEXT, ValidationContext
+from decnet_lib.validation.free_form import free_form_issues
 from decnet_lib.validation.issues import Code, Issue, error
 
 
@@ -45,21 +46,25 @@ def validate_document(
 def _all_issues(doc: TopologyDoc, context: ValidationContext) -> list[Issue]:
     issues = _check_names(doc)
     issues += lan_rules.check_dmz(doc.lans)
-    for lan in doc.lans:
+    for index, lan in enumerate(doc.lans):
         issues += lan_rules.check_driver(lan)
+        if lan.meta:
+            issues += free_form_issues(lan.meta, f"lans[{index}].meta")
     networks = lan_rules.parse_subnets(doc.lans, issues)
     lan_names = {lan.name for lan in doc.lans}
     dmz_names = {lan.name for lan in doc.lans if lan.dmz}
     members: Counter[str] = Counter()
     addresses = decky_rules.AddressBook(networks, lan_names)
     ports = decky_rules.PortBook(context)
-    for decky in doc.deckies:
+    for index, decky in enumerate(doc.deckies):
         members.update(lan for lan in decky.lans if lan in lan_names)
-        issues += addresses.check(decky)
+        issues += addresses.check(decky, index)
         services, service_issues = decky_rules.check_services(decky)
         issues += service_issues
         issues += decky_rules.check_service_config(decky, services)
-        issues += ports.check(decky, services, dmz_names)
+        issues += ports.check(decky, services, dmz_names, index)
+        if decky.meta:
+            issues += free_form_issues(decky.meta, f"deckies[{index}].meta")
     issues += lan_rules.check_capacity(networks, members)
     issues += lan_rules.check_overlaps(networks, context)
     issues += lan_rules.check_reachability(

@@ -347,3 +347,19 @@ def test_stop_says_bye_to_clients(sock: Path) -> None:
         assert not sock.exists()
 
     run(scenario())
+
+
+def test_event_ids_stay_well_formed_past_ten_hex_digits(sock: Path) -> None:
+    async def scenario() -> None:
+        async with BusServer(sock, health_interval=0) as server:
+            server._seq = 16**10 - 2
+            sub, pub = await Raw.open(sock), await Raw.open(sock)
+            await sub.send(encode_frame("SUB", "z") + encode_frame("PING"))
+            assert (await sub.frame()).verb == "PONG"
+            await pub.send(encode_frame("PUB", "z", {"a": 1}) * 3)
+            ids = [(await sub.frame()).body["id"] for _ in range(3)]
+            assert len(set(ids)) == 3 and len(ids[-1]) == len(ids[0]) + 1
+            sub.close()
+            pub.close()
+
+    run(scenario())

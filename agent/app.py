@@ -1,0 +1,45 @@
+"""The agent's FastAPI application factory.
+
+    app = create_app()                                   # settings from DECNET_*
+    app = create_app(settings, deployer_factory=make)    # tests: a recording factory
+
+Nothing here touches Docker: the Deployer is created on the first request that needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from agent.deployers import DeployerFactory, DeployerProvider
+from agent.deps import AgentRuntime
+from agent.errors import install_handlers
+from agent.routes import router
+from decnet_lib import __version__
+from decnet_lib.settings import Settings, get_settings
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Nothing at startup (no Docker at boot); shutdown hooks, then close the Deployer."""
+    yield
+    runtime: AgentRuntime = app.state.runtime
+    runtime.hooks.shutdown()
+    runtime.deployers.close()
+
+
+def create_app(
+    settings: Settings | None = None, deployer_factory: DeployerFactory | None = None
+) -> FastAPI:
+    """The agent app. `app.state.hooks` takes the log collector's start/stop hooks."""
+    app = FastAPI(title="MazeNET agent", version=__version__, lifespan=lifespan)
+    runtime = AgentRuntime(settings or get_settings(), DeployerProvider(deployer_factory))
+    app.state.runtime = runtime
+    app.state.hooks = runtime.hooks
+    app.state.on_first_successful_apply = runtime.hooks.on_first_successful_apply
+    app.state.on_shutdown = runtime.hooks.on_shutdown
+    install_handlers(app)
+    app.include_router(router)
+    return app

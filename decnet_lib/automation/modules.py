@@ -1,0 +1,76 @@
+"""Entry points of the three Ansible modules: module parameters in, result dict out.
+
+The modules only parse their arguments (the shared connection options included) and
+call one of these; every decision is taken here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from decnet_lib.automation.connection import Connection
+from decnet_lib.automation.documents import document_name, load_input
+from decnet_lib.automation.errors import AutomationError
+from decnet_lib.automation.info import topology_info
+from decnet_lib.automation.mutation import DEFAULT_TIMEOUT, mutation
+from decnet_lib.automation.topology import (
+    topology_absent,
+    topology_deployed,
+    topology_present,
+    topology_torn_down,
+)
+
+STATES = ("present", "deployed", "torn_down", "absent")
+
+
+def _name(params: Mapping[str, Any]) -> str:
+    """The topology name: `name`, else the name inside `spec`/`src`."""
+    name = params.get("name")
+    if name:
+        return str(name)
+    if params.get("spec") is None and params.get("src") is None:
+        raise AutomationError("give name, src or spec", code="USAGE")
+    claimed = document_name(load_input(params.get("spec"), params.get("src")))
+    if not claimed:
+        raise AutomationError("the topology document has no name", code="USAGE")
+    return claimed
+
+
+def run_topology(params: Mapping[str, Any], check_mode: bool = False) -> dict[str, Any]:
+    """decnet.mazenet.decnet_topology."""
+    connection = Connection.from_params(params)
+    state = params.get("state") or "present"
+    spec, src = params.get("spec"), params.get("src")
+    replace = bool(params.get("replace"))
+    if state == "present":
+        return topology_present(connection, spec=spec, src=src, replace=replace,
+                                check_mode=check_mode)
+    if state == "deployed":
+        return topology_deployed(connection, spec=spec, src=src, name=params.get("name"),
+                                 replace=replace, check_mode=check_mode)
+    if state == "torn_down":
+        return topology_torn_down(connection, _name(params), check_mode=check_mode)
+    if state == "absent":
+        return topology_absent(connection, _name(params), check_mode=check_mode)
+    raise AutomationError(f"unknown state {state!r}: use one of {', '.join(STATES)}",
+                          code="USAGE")
+
+
+def run_mutation(params: Mapping[str, Any], check_mode: bool = False) -> dict[str, Any]:
+    """decnet.mazenet.decnet_mutation."""
+    timeout = params.get("timeout")
+    return mutation(
+        Connection.from_params(params),
+        str(params["topology"]),
+        str(params["op"]),
+        params.get("payload") or {},
+        wait=bool(params.get("wait", True)),
+        timeout=float(timeout) if timeout is not None else DEFAULT_TIMEOUT,
+        check_mode=check_mode,
+    )
+
+
+def run_info(params: Mapping[str, Any], check_mode: bool = False) -> dict[str, Any]:
+    """decnet.mazenet.decnet_topology_info (read only: check mode changes nothing)."""
+    return topology_info(Connection.from_params(params), params.get("name") or None)

@@ -1,0 +1,500 @@
+"""The agent's log collector: emulator stdout -> RFC 5424 lines in DECNET_AGENT_LOG_FILE.
+
+It follows the stdout of every container labelled `decnet.managed=true` and
+`decnet.topology.service=true`: those running when it starts and those started later (a
+Docker events stream filtered by label). One thread per followed container reads
+`docker logs --follow --timestamps`; each line is parsed with `parse_line` (other lines are
+counted and dropped), enriched with the container's labels, written as one RFC 5424 line to
+the sink and published on `system.log`. A container that stops is attached again when it
+starts; a per-container cursor (the Docker timestamp of the last line read) is passed as
+`since`, and lines at or before it are skipped, so a restart repeats no line. The agent
+starts the collector on its first successful apply (never at boot) and stops it with the app.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+from docker.errors import NotFound
+
+from decnet_lib import events
+from decnet_lib.deploy import labels as L
+from decnet_lib.logs.emulator_line import MAX_LINE, EmulatorEvent, parse_line
+from decnet_lib.logs.rfc5424 import LOCAL0, EventSource, format_event, severity_for, summary
+from decnet_lib.logs.sink import LineSink, LogSinkError, check_log_paths
+from decnet_lib.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+LABEL_FILTER = [f"{L.MANAGED}=true", f"{L.TOPOLOGY_SERVICE}=true"]
+EVENT_FILTERS: dict[str, list[str]] = {
+    "type": ["container"],
+    "event": ["start", "restart", "destroy"],
+    "label": LABEL_FILTER,
+}
+MAX_PENDING = 4 * MAX_LINE
+"""Bytes of an unfinished line kept; a longer one is dropped (emulator lines stay < 4 KiB)."""
+REATTACH_INTERVAL = 0.5
+RECHECK_STOPPED = 30.0
+MAX_BACKOFF = 10.0
+SOURCE = "agent.collector"
+
+ClientFactory = Callable[[], Any]
+
+_DOCKER_TS = re.compile(
+    rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)"
+)
+
+
+def default_client_factory() -> Any:
+    """A Docker client from the environment, with room for one stream per container."""
+    return docker.from_env(timeout=30, max_pool_size=256)
+
+
+def parse_docker_timestamp(raw: bytes) -> int | None:
+    """Nanoseconds since the epoch of an RFC 3339 timestamp as Docker writes it, or None."""
+    m = _DOCKER_TS.fullmatch(raw)
+    if not m:
+        return None
+    year, month, day, hour, minute, sec = (int(g) for g in m.groups()[:6])
+    frac, zone = m.group(7) or b"", m.group(8)
+    try:
+        seconds = calendar.timegm((year, month, day, hour, minute, sec, 0, 0, 0))
+    except (ValueError, OverflowError):
+        return None
+    if zone != b"Z":
+        sign = -1 if zone[:1] == b"-" else 1
+        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    return seconds * 1_000_000_000 + int(frac.ljust(9, b"0") or b"0")
+
+
+def is_collected(labels: dict[str, str] | None) -> bool:
+    """True for the containers the collector follows (both labels say true)."""
+    labels = labels or {}
+    return labels.get(L.MANAGED) == "true" and labels.get(L.TOPOLOGY_SERVICE) == "true"
+
+
+@dataclass(slots=True)
+class Cursor:
+    """How far one container's log was read: last Docker timestamp and the lines at it."""
+
+    last_ns: int = 0
+    at_last: set[bytes] = field(default_factory=set)
+
+    def accept(self, ns: int, content: bytes) -> bool:
+        """True for a line not read yet (advancing the cursor), False for a repeat."""
+        if ns < self.last_ns:
+            return False
+        if ns == self.last_ns:
+            if content in self.at_last:
+                return False
+            self.at_last.add(content)
+            return True
+        self.last_ns, self.at_last = ns, {content}
+        return True
+
+    def since(self) -> float | None:
+        """`since` for the next attach: a millisecond before the cursor (None: everything)."""
+        if not self.last_ns:
+            return None
+        return max(self.last_ns // 1_000_000 - 1, 1) / 1000
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorStats:
+    """Counters since the collector was made (containers: now)."""
+
+    lines_written: int
+    lines_ignored: int
+    duplicates_skipped: int
+    write_errors: int
+    containers_followed: int
+    """Containers whose log stream is attached right now."""
+    containers_known: int
+    """Labelled containers with a follower (running or waiting for a restart)."""
+    running: bool
+
+
+class _Followed:
+    """One labelled container and its follower thread."""
+
+    def __init__(self, container_id: str, cursor: Cursor) -> None:
+        self.id = container_id
+        self.cursor = cursor
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.attached = False
+        self.failing = False
+
+
+class LogCollector:
+    """Follow labelled service containers and write their events as RFC 5424 lines.
+
+    `client_factory()` makes the Docker client (default: `docker.from_env`); it is called
+    on every start() and the client is closed by stop(). start() and stop() are idempotent;
+    a stopped collector can be started again (cursors are kept, so no line is repeated).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        client_factory: ClientFactory | None = None,
+        *,
+        facility: int = LOCAL0,
+        hostname: str | None = None,
+    ) -> None:
+        if not 0 <= facility <= 23:
+            raise ValueError(f"syslog facility must be 0..23, not {facility}")
+        self.settings = settings or get_settings()
+        self.facility = facility
+        self.hostname = hostname or socket.gethostname()
+        self._client_factory = client_factory or default_client_factory
+        self._life = threading.Lock()  # serialises start() and stop()
+        self._lock = threading.Lock()  # followers, streams, cursors
+        self._stats_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._running = False
+        self._client: Any = None
+        self._api: Any = None
+        self._sink: LineSink | None = None
+        self._watcher: threading.Thread | None = None
+        self._followed: dict[str, _Followed] = {}
+        self._cursors: dict[str, Cursor] = {}
+        self._streams: set[Any] = set()
+        self._counts = {"written": 0, "ignored": 0, "duplicates": 0, "write_errors": 0}
+
+    # -- lifecycle --------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def start(self) -> None:
+        """Check the log paths, open the sink and start following. No-op when running.
+
+        Raises LogPathClash when the agent and ingest log files are one file, LogSinkError
+        when the log file cannot be opened. Docker being down does not fail start(): the
+        collector keeps retrying in the background.
+        """
+        with self._life:
+            if self._running:
+                return
+            check_log_paths(self.settings)
+            path = self.settings.agent_log_file
+            try:
+                sink = LineSink(path)
+            except OSError as exc:
+                raise LogSinkError(f"cannot open the agent log file {path}: {exc}") from exc
+            try:
+                client = self._client_factory()
+            except Exception:
+                sink.close()
+                raise
+            self._sink, self._client = sink, client
+            self._api = getattr(client, "api", client)
+            self._stop = threading.Event()
+            self._ready.clear()
+            self._running = True
+            self._watcher = threading.Thread(target=self._watch, name="decnet-log-watch",
+                                             daemon=True)
+            self._watcher.start()
+            log.info("log collector started, writing to %s", path)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop every thread (closing their API streams), then close the sink. Idempotent."""
+        with self._life:
+            if not self._running:
+                return
+            deadline = time.monotonic() + timeout
+            with self._lock:
+                self._stop.set()
+                streams = list(self._streams)
+                followers = list(self._followed.values())
+            for stream in streams:
+                _close_stream(stream)
+            for followed in followers:
+                followed.wake.set()
+            threads = [self._watcher, *(f.thread for f in followers)]
+            for thread in threads:
+                if thread is not None:
+                    thread.join(max(0.0, deadline - time.monotonic()))
+            stuck = [t.name for t in threads if t is not None and t.is_alive()]
+            if stuck:
+                log.warning("log collector threads still running after stop: %s", stuck)
+            if self._sink is not None:
+                self._sink.close()
+            with contextlib.suppress(Exception):
+                self._client.close()
+            with self._lock:
+                self._followed.clear()
+            self._running = False
+            log.info("log collector stopped")
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the containers running at start are being followed."""
+        return self._ready.wait(timeout)
+
+    def stats(self) -> CollectorStats:
+        with self._stats_lock:
+            counts = dict(self._counts)
+        with self._lock:
+            followed = list(self._followed.values())
+        return CollectorStats(
+            lines_written=counts["written"],
+            lines_ignored=counts["ignored"],
+            duplicates_skipped=counts["duplicates"],
+            write_errors=counts["write_errors"],
+            containers_followed=sum(1 for f in followed if f.attached),
+            containers_known=sum(1 for f in followed if f.thread and f.thread.is_alive()),
+            running=self._running,
+        )
+
+    def followed_ids(self, attached: bool = True) -> set[str]:
+        """Ids of the containers whose log stream is attached right now (attached=False:
+        also those stopped, whose follower waits for them to start again)."""
+        with self._lock:
+            return {f.id for f in self._followed.values() if f.attached or not attached}
+
+    def __enter__(self) -> LogCollector:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _count(self, key: str) -> None:
+        with self._stats_lock:
+            self._counts[key] += 1
+
+    def _register(self, stream: Any) -> bool:
+        """Track a stream so stop() can close it; False (and closed) when stopping."""
+        with self._lock:
+            if not self._stop.is_set():
+                self._streams.add(stream)
+                return True
+        _close_stream(stream)
+        return False
+
+    def _unregister(self, stream: Any) -> None:
+        with self._lock:
+            self._streams.discard(stream)
+        _close_stream(stream)
+
+    # -- the watcher: running containers, then Docker events ------------------------------
+    def _watch(self) -> None:
+        backoff = 0.5
+        failing = False
+        while not self._stop.is_set():
+            stream = None
+            try:
+                stream = self._api.events(decode=True, filters=EVENT_FILTERS)
+                if not self._register(stream):
+                    break
+                # subscribed first, listed second: no start can fall between the two
+                for item in self._api.containers(filters={"label": LABEL_FILTER}):
+                    if is_collected(item.get("Labels")):
+                        self._ensure_follower(item["Id"])
+                self._ready.set()
+                if failing:
+                    log.info("log collector: Docker events stream is back")
+                failing, backoff = False, 0.5
+                for event in stream:
+                    if self._stop.is_set():
+                        break
+                    self._on_event(event)
+            except Exception as exc:
+                if not self._stop.is_set() and not failing:
+                    log.warning("log collector: Docker events stream failed: %s", exc)
+                failing = True
+            finally:
+                if stream is not None:
+                    self._unregister(stream)
+            if self._stop.wait(backoff):
+                break
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        action = str(event.get("Action") or event.get("status") or "")
+        actor = event.get("Actor") or {}
+        container_id = actor.get("ID") or event.get("id")
+        if not container_id:
+            return
+        if action in ("start", "restart"):
+            if is_collected(actor.get("Attributes")):
+                self._ensure_follower(container_id)
+        elif action == "destroy":
+            with self._lock:
+                followed = self._followed.get(container_id)
+            if followed is not None:
+                followed.wake.set()
+
+    def _ensure_follower(self, container_id: str) -> None:
+        """Start following a container, or wake its follower (it may have restarted)."""
+        with self._lock:
+            if self._stop.is_set():
+                return
+            followed = self._followed.get(container_id)
+            if followed and followed.thread and followed.thread.is_alive():
+                followed.wake.set()
+                return
+            cursor = self._cursors.setdefault(container_id, Cursor())
+            followed = _Followed(container_id, cursor)
+            followed.thread = threading.Thread(
+                target=self._follow, args=(followed,), daemon=True,
+                name=f"decnet-log-{container_id[:12]}",
+            )
+            self._followed[container_id] = followed
+            followed.thread.start()
+
+    # -- one follower per container ---------------------------------------------------------
+    def _follow(self, followed: _Followed) -> None:
+        gone = False
+        backoff = 0.5
+        last_attach = 0.0
+        try:
+            while not self._stop.is_set():
+                followed.wake.clear()  # before inspecting: a start after this wakes us
+                try:
+                    info = self._api.inspect_container(followed.id)
+                    labels = (info.get("Config") or {}).get("Labels") or {}
+                    if not is_collected(labels):
+                        return
+                    if not (info.get("State") or {}).get("Running"):
+                        followed.wake.wait(RECHECK_STOPPED)
+                        continue
+                    pause = last_attach + REATTACH_INTERVAL - time.monotonic()
+                    if pause > 0 and self._stop.wait(pause):
+                        return
+                    last_attach = time.monotonic()
+                    source = EventSource.from_labels(labels, followed.id)
+                    self._read_stream(followed, source)
+                    backoff = 0.5
+                    if followed.failing:
+                        log.info("log collector: following %s again", followed.id[:12])
+                    followed.failing = False
+                except NotFound:
+                    gone = True
+                    return
+                except Exception as exc:
+                    if self._stop.is_set():
+                        return
+                    if not followed.failing:
+                        log.warning("log collector: cannot follow %s: %s", followed.id[:12], exc)
+                    followed.failing = True
+                    if self._stop.wait(backoff):
+                        return
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+        finally:
+            with self._lock:
+                if self._followed.get(followed.id) is followed:
+                    del self._followed[followed.id]
+                if gone:
+                    self._cursors.pop(followed.id, None)
+
+    def _read_stream(self, followed: _Followed, source: EventSource) -> None:
+        """Read the container's stdout until the stream ends (container stopped, stop())."""
+        stream = self._api.logs(followed.id, stdout=True, stderr=False, stream=True,
+                                follow=True, timestamps=True, since=followed.cursor.since())
+        response = getattr(stream, "_response", None)
+        status = getattr(response, "status_code", 200)
+        if isinstance(status, int) and status >= 400:
+            _close_stream(stream)
+            raise RuntimeError(f"Docker refused the log stream (HTTP {status})")
+        if not self._register(stream):
+            return
+        followed.attached = True
+        buffer = bytearray()
+        try:
+            for chunk in stream:
+                if isinstance(chunk, str):  # a TTY container's raw stream may be text
+                    chunk = chunk.encode("utf-8", "surrogateescape")
+                buffer += chunk
+                start = 0
+                while (end := buffer.find(b"\n", start)) >= 0:
+                    self._handle(followed, source, bytes(buffer[start:end]))
+                    start = end + 1
+                del buffer[:start]
+                if len(buffer) > MAX_PENDING:  # no newline in sight: drop it
+                    buffer.clear()
+                    self._count("ignored")
+            if buffer and not self._stop.is_set():
+                self._handle(followed, source, bytes(buffer))  # a last line without newline
+        finally:
+            followed.attached = False
+            self._unregister(stream)
+
+    def _handle(self, followed: _Followed, source: EventSource, raw: bytes) -> None:
+        """One `TIMESTAMP content` line from Docker: dedupe, parse, write, publish."""
+        stamp, _, content = raw.partition(b" ")
+        ns = parse_docker_timestamp(stamp)
+        if ns is None:
+            self._count("ignored")
+            return
+        with self._lock:
+            fresh = followed.cursor.accept(ns, content)
+        if not fresh:
+            self._count("duplicates")
+            return
+        event = parse_line(content)
+        if event is None:
+            self._count("ignored")
+            return
+        self._emit(event, source)
+
+    def _emit(self, event: EmulatorEvent, source: EventSource) -> None:
+        line = format_event(event, source, facility=self.facility, hostname=self.hostname)
+        sink = self._sink
+        try:
+            if sink is None:
+                raise LogSinkError("no log sink")
+            sink.write_line(line)
+            self._count("written")
+        except Exception as exc:
+            self._count("write_errors")
+            log.warning("log collector: cannot write to %s: %s", self.settings.agent_log_file,
+                        exc)
+        events.publish(events.SYSTEM_LOG_TOPIC, event_payload(event, source, self.hostname))
+
+
+def event_payload(event: EmulatorEvent, source: EventSource, hostname: str) -> dict[str, Any]:
+    """The `system.log` bus payload of one event."""
+    return {
+        "source": SOURCE,
+        "host": hostname,
+        "topology": source.topology,
+        "topology_id": source.topology_id,
+        "decky": source.decky or event.fields.get("decky"),
+        "service": source.service or event.service,
+        "container": source.short_id,
+        "event": event.event,
+        "severity": severity_for(event.event).name.lower(),
+        "ts": event.ts,
+        "src_ip": event.src_ip,
+        "src_port": event.src_port,
+        "dst_port": event.dst_port,
+        "proto": event.protocol,
+        "fields": dict(event.fields),
+        "truncated": event.truncated,
+        "message": summary(event, source),
+    }
+
+
+def _close_stream(stream: Any) -> None:
+    """Close a Docker API stream from any thread (wakes its reader); never raises."""
+    with contextlib.suppress(Exception):
+        stream.close()
+    response = getattr(stream, "_response", None)
+    if response is not None:
+        with contextlib.suppress(Exception):
+            response.close()
