@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +42,16 @@ class Connection:
     client_cert: str | None = None
     client_key: str | None = None
     ca_cert: str | None = None
+    target_factory: TargetFactory | None = field(default=None, compare=False, repr=False)
+    """Replaces `target_for` (tests inject fake targets)."""
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> Connection:
         """Pick the connection options out of a module's parameters (others are ignored)."""
         values = {}
         for item in fields(cls):
+            if item.name == "target_factory":
+                continue
             value = params.get(item.name)
             values[item.name] = str(value) if value not in (None, "") else None
         return cls(**values)
@@ -86,7 +90,7 @@ class Connection:
 
         Agent credentials are read from the environment that `environment()` sets.
         """
-        return target_for
+        return self.target_factory or target_for
 
     @contextmanager
     def engine(self, check_mode: bool = False, immediate: bool = False

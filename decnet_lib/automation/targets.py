@@ -9,7 +9,7 @@ from decnet_lib.deploy.naming import BASE_IMAGE
 from decnet_lib.deploy.spec import desired_state
 from decnet_lib.errors import DecnetError
 from decnet_lib.master.lifecycle import TargetFactory
-from decnet_lib.master.targets import LOCAL, AgentTarget
+from decnet_lib.master.targets import LOCAL, AgentTarget, LocalTarget
 from decnet_lib.topology.resolved import ResolvedDecky, ResolvedTopology
 
 
@@ -35,13 +35,10 @@ def in_sync(targets: TargetFactory, target: str, resolved: ResolvedTopology
             ) -> tuple[bool, dict[str, Any]]:
     """(does the target already run exactly `resolved`, the evidence).
 
-    Local: the deployer's plan has nothing to do (every object there with the same spec
-    hash, every container running). Agent: it has this topology pinned with the same hash,
-    active, and Docker has every expected container running.
+    This machine: the deployer's plan has nothing to do (every object there with the same
+    spec hash, every container running). Agent: it has this topology pinned with the same
+    hash, active, and Docker has every expected container running.
     """
-    if is_local(target):
-        found = plan(targets, target, resolved)
-        return not plan_changes(found), {"plan": found}
     target_obj = targets(target)
     if not isinstance(target_obj, AgentTarget):
         found = target_obj.plan(resolved)
@@ -64,12 +61,12 @@ def in_sync(targets: TargetFactory, target: str, resolved: ResolvedTopology
 def observed_containers(targets: TargetFactory, target: str, topology_id: str
                         ) -> list[dict[str, Any]]:
     """The topology's containers as the target's Docker reports them (name, state, ...)."""
-    if is_local(target):
+    target_obj = targets(target)
+    if isinstance(target_obj, LocalTarget):
         from decnet_lib.deploy.deployer import Deployer
 
         with Deployer() as deployer:
             return deployer.inventory(topology_id).containers
-    target_obj = targets(target)
     if isinstance(target_obj, AgentTarget):
         state = target_obj._client().topology(topology_id)
         return list((state.get("docker") or {}).get("containers") or [])

@@ -8,6 +8,7 @@ from importlib import import_module
 import typer
 
 from decnet_lib.errors import DecnetError
+from decnet_lib.master.wiring import wire_events
 
 # Typer may vendor its own click: take click's exception base from Typer's public BadParameter.
 ClickException: type[Exception] = next(
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     subclasses, printed as `error[CODE]: message` with their exit code.
     """
     command = typer.main.get_command(build_app())
+    unwire = wire_events()
     try:
         result = command.main(args=argv, prog_name="decnet", standalone_mode=False)
     except typer.Abort:
@@ -61,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    finally:
+        unwire()
     return result if isinstance(result, int) else 0
 
 

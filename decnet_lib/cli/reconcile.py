@@ -11,6 +11,7 @@ from decnet_lib.cli.database import open_engine
 from decnet_lib.cli.gating import add_master_command
 from decnet_lib.cli.output import emit_json, fail, note
 from decnet_lib.master.push import configured_push_hook
+from decnet_lib.master.wiring import WakeOnEnqueue
 from decnet_lib.mutations.reconciler import reconcile_topologies, run_watch_loop
 
 
@@ -41,8 +42,14 @@ def reconcile(
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        note(f"reconciler watching (every {interval}s)")
-        run_watch_loop(engine, interval=interval, push=configured_push_hook(), stop=stop)
+        wake = threading.Event()
+        waker = WakeOnEnqueue(wake).start()
+        note(f"reconciler watching (guard every {interval}s, woken by the bus)")
+        try:
+            run_watch_loop(engine, interval=interval, push=configured_push_hook(),
+                           wake=wake, stop=stop)
+        finally:
+            waker.stop()
     finally:
         engine.dispose()
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from decnet_lib.db import Mutation, Topology, load_resolved, new_session
 from decnet_lib.db.status import transition
 from decnet_lib.errors import DecnetError
+from decnet_lib.events import publish, worker_health_topic
 from decnet_lib.mutations.applier import Outcome, apply_claimed, degrade
 from decnet_lib.mutations.queue import (
     claim_next_mutation,
@@ -128,6 +129,8 @@ def run_watch_loop(
     rounds = ticks = 0
     while not stop.is_set() and (max_ticks is None or ticks < max_ticks):
         ticks += 1
+        publish(worker_health_topic("reconciler"),
+                {"worker": worker_id(), "ticks": ticks, "rounds": rounds, "ts": time.time()})
         try:
             if pending_guard(engine):
                 reconcile_topologies(engine, push)

@@ -185,16 +185,19 @@ def check_node_graph(root: Any, alias_limit: int) -> None:
 
 
 class _FastSafeLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
-    """The safe loader with a direct constructor that refuses unusable structures.
+    """The safe loader with a direct constructor.
 
-    Plain documents (maps, sequences, scalars, aliases) are built in one recursive pass that
-    also refuses recursive aliases, nesting deeper than MAX_NESTING and alias expansion
-    beyond `alias_limit` (an alias costs nothing unless it is used). Anything else (merge
-    keys, other tags, unhashable keys, Python's recursion limit, errors) goes to the standard
-    constructor from scratch, after the same checks on the node graph, so the result and
-    every other error are those of the safe loader.
+    Plain documents (maps, sequences, scalars, aliases) are built in one recursive pass;
+    anything else (merge keys, recursion, other tags, errors) is handed to the standard
+    constructor from scratch, so the result and every error are those of the safe loader.
+
+    With `checked` set (see _CheckedSafeLoader) it refuses instead, raising _Refused: a
+    recursive alias, nesting deeper than MAX_NESTING, aliases expanding to more than
+    `alias_limit` nodes (an alias costs nothing unless it is used) and a scalar its tag
+    cannot read; before falling back it runs the same checks on the node graph.
     """
 
+    checked = False
     alias_limit = DEFAULT_MAX_ALIAS_NODES
 
     def construct_document(self, node: Any) -> Any:
@@ -209,7 +212,8 @@ class _FastSafeLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
         except Exception:  # the standard constructor decides what the error is
             self.constructed_objects, self.recursive_objects = {}, {}
             self.state_generators, self.deep_construct = [], False
-            check_node_graph(node, self.alias_limit)
+            if self.checked:
+                check_node_graph(node, self.alias_limit)
             return super().construct_document(node)
         finally:
             self._measures = _Measures()
@@ -217,6 +221,8 @@ class _FastSafeLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
         return data
 
     def _scalar(self, node: Any) -> Any:
+        if not self.checked:
+            return self.construct_object(node)
         try:
             return self.construct_object(node)
         except (ValueError, OverflowError) as exc:  # e.g. the date 2001-13-45
@@ -243,10 +249,11 @@ class _FastSafeLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
         done = memo.get(node)
         if done is not None:
             if done is _IN_PROGRESS:
-                raise _recursive(node)
-            self._alias(node, depth)
+                raise _recursive(node) if self.checked else _Fallback  # a recursive structure
+            if self.checked:
+                self._alias(node, depth)
             return done  # an alias of a node already built
-        if depth > MAX_NESTING:
+        if depth > MAX_NESTING and self.checked:
             raise _too_deep(node)
         memo[node] = _IN_PROGRESS
         if type(node) is _SEQUENCE and node.tag == _SEQ:
@@ -277,6 +284,12 @@ class _FastSafeLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
             else:
                 data[key] = self._build(value_node, memo, depth)
         return data
+
+
+class _CheckedSafeLoader(_FastSafeLoader):
+    """The fast safe loader that refuses unusable documents (what decode_document uses)."""
+
+    checked = True
 
 
 def _block_bound(text: str) -> int:
@@ -409,7 +422,7 @@ def _compose(loader: Any, text: str) -> Any:
 
 def load_yaml(text: str, alias_limit: int = DEFAULT_MAX_ALIAS_NODES) -> Any:
     """Load one YAML document safely; raise _Refused, yaml.YAMLError or another error."""
-    loader = _FastSafeLoader(text)
+    loader = _CheckedSafeLoader(text)
     loader.alias_limit = alias_limit
     try:
         node = _compose(loader, text)

@@ -38,7 +38,7 @@ def require_decnet(module):
             msg=missing_required_lib(
                 "decnet_lib",
                 url=DECNET_LIB_URL,
-                reason="set ansible_python_interpreter to the Python of the MazeNET virtualenv",
+                reason="to manage MazeNET (set ansible_python_interpreter to the Python of the MazeNET virtualenv)",
             ),
             exception=DECNET_IMPORT_ERROR,
         )
