@@ -25,7 +25,8 @@ def topology_info(connection: Connection, name: str | None = None) -> dict[str, 
     `healthy` is true when the topology is active and every container it needs runs.
     """
     try:
-        return _info(connection, name)
+        with connection.environment():
+            return _info(connection, name)
     except AutomationError:
         raise
     except DecnetError as exc:

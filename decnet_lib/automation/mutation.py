@@ -80,8 +80,9 @@ def mutation(
     Without `wait` a running `decnet reconcile --watch` applies it.
     """
     try:
-        return _mutation(connection, topology, op, dict(payload or {}), wait, timeout,
-                         check_mode)
+        with connection.environment():
+            return _mutation(connection, topology, op, dict(payload or {}), wait, timeout,
+                             check_mode)
     except AutomationError:
         raise
     except DecnetError as exc:

@@ -185,9 +185,11 @@ def predecessors(session: Session | None, target: str, name: str) -> list[str]:
     return [row_name for row_name, agent in rows if _same_target(agent, target)]
 
 
-def _wrap(call: Any, *args: Any, **kwargs: Any) -> Any:
+def _wrap(call: Any, connection: Connection, *args: Any, **kwargs: Any) -> Any:
+    """Run a backend with the connection's environment; library errors become ours."""
     try:
-        return call(*args, **kwargs)
+        with connection.environment():
+            return call(connection, *args, **kwargs)
     except AutomationError:
         raise
     except DecnetError as exc:

@@ -21,7 +21,6 @@ from docker.types import IPAMConfig, IPAMPool
 
 from decnet_lib.deploy import labels as L
 from decnet_lib.deploy.failures import NameConflict
-from decnet_lib.deploy.observe import ObservedContainer
 from decnet_lib.deploy.spec import ContainerSpec, NetworkSpec
 
 CONFLICT = 409
@@ -174,20 +173,25 @@ def _create_or_adopt(
     return api.create_container(**kwargs)["Id"], home
 
 
-def create_container(api: APIClient, spec: ContainerSpec, topology_id: str) -> None:
-    """Create (or adopt), connect every other LAN with its static IP, then start."""
+def prepare_container(api: APIClient, spec: ContainerSpec, topology_id: str) -> None:
+    """Create (or adopt) a container; a base is connected to every other LAN with its IP.
+
+    Connecting a container that is not running only records the endpoint config: the
+    endpoints (and their static IPs) come to life at start, all at once.
+    """
     container_id, attached = _create_or_adopt(api, spec, topology_id)
     if spec.base is None:
         for network, ip in spec.networks:
             if network not in attached:
                 api.connect_container_to_network(container_id, network, ipv4_address=ip)
-    with NETWORK_LOCKS.hold(net for net, _ in spec.networks):
-        api.start(container_id)
 
 
-def start_container(api: APIClient, spec: ContainerSpec) -> None:
-    """Start an existing container; a base first gets any LAN it misses (half-deployed)."""
-    if spec.base is None and len(spec.networks) > 1:
+def start_container(api: APIClient, spec: ContainerSpec, ensure_networks: bool = False) -> None:
+    """Start a container (holding its networks' locks); already running is fine.
+
+    `ensure_networks`: first connect a base to any LAN it misses (a half-deployed base).
+    """
+    if ensure_networks and spec.base is None and len(spec.networks) > 1:
         found = api.inspect_container(spec.name)
         attached = set((found.get("NetworkSettings") or {}).get("Networks") or {})
         for network, ip in spec.networks:
@@ -197,23 +201,31 @@ def start_container(api: APIClient, spec: ContainerSpec) -> None:
         api.start(spec.name)
 
 
+def create_container(api: APIClient, spec: ContainerSpec, topology_id: str) -> None:
+    """Create (or adopt), connect every other LAN with its static IP, then start."""
+    prepare_container(api, spec, topology_id)
+    start_container(api, spec)
+
+
 def restart_container(api: APIClient, name: str) -> None:
     api.restart(name, timeout=STOP_TIMEOUT)
 
 
-def remove_container(api: APIClient, container_id: str, networks: Iterable[str] = ()) -> None:
-    """Stop (holding its networks' locks), then force-remove a container; gone is fine.
+def stop_container(api: APIClient, container_id: str, networks: Iterable[str] = ()) -> None:
+    """Stop a container holding its networks' locks; not running or gone is fine.
 
     `stop` returns once the engine released the container's endpoints, so the removal
-    itself no longer touches any network's endpoint count (see NetworkLocks).
+    that follows no longer touches any network's endpoint count (see NetworkLocks).
     """
     try:
         with NETWORK_LOCKS.hold(networks):
             api.stop(container_id, timeout=STOP_TIMEOUT)
-    except NotFound:
-        return
     except APIError:
-        pass  # e.g. dead or being removed: the forced removal below deals with it
+        pass  # gone, dead or being removed: the forced removal deals with it
+
+
+def delete_container(api: APIClient, container_id: str) -> None:
+    """Force-remove a (stopped) container and its anonymous volumes; gone is fine."""
     try:
         api.remove_container(container_id, force=True, v=True)
     except NotFound:
@@ -223,6 +235,7 @@ def remove_container(api: APIClient, container_id: str, networks: Iterable[str] 
             raise
 
 
-def remove_observed_container(api: APIClient, container: ObservedContainer) -> None:
-    """Remove a labelled container found by `observe` (its networks come with it)."""
-    remove_container(api, container.id, container.networks)
+def remove_container(api: APIClient, container_id: str, networks: Iterable[str] = ()) -> None:
+    """Stop, then force-remove a container; gone is fine."""
+    stop_container(api, container_id, networks)
+    delete_container(api, container_id)

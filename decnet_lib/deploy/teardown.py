@@ -16,6 +16,7 @@ from docker import DockerClient
 
 from decnet_lib.deploy import labels as L
 from decnet_lib.deploy import ops
+from decnet_lib.deploy.execute import removal_task
 from decnet_lib.deploy.failures import ObjectError
 from decnet_lib.deploy.observe import Observed, observe, observe_managed
 from decnet_lib.deploy.pool import DEFAULT_WORKERS, ProgressFn, Runner, Task, make_pool
@@ -48,11 +49,8 @@ def remove_observed(
     api = client.api
     runner.total += len(found.containers) + len(found.networks)
     for services in (True, False):
-        runner.run(
-            Task("container", c.name, "remove", partial(ops.remove_observed_container, api, c))
-            for c in found.containers
-            if (c.role == L.ROLE_SERVICE) == services
-        )
+        runner.run(removal_task(api, c) for c in found.containers
+                   if (c.role == L.ROLE_SERVICE) == services)
     runner.run(
         Task("network", n.name, "remove", partial(ops.remove_network, api, n.id))
         for n in found.networks
@@ -92,7 +90,7 @@ def teardown(
     own_pool = pool is None
     pool = pool or make_pool(workers)
     try:
-        return _teardown(client, topology_id, Runner(pool, progress=progress))
+        return _teardown(client, topology_id, Runner(pool, slots=workers, progress=progress))
     finally:
         if own_pool:
             pool.shutdown(wait=True)
@@ -151,7 +149,7 @@ def reap_orphans(
     pool = make_pool(workers)
     try:
         for topology_id, found in sorted(groups.items()):
-            runner = Runner(pool, progress=progress)
+            runner = Runner(pool, slots=workers, progress=progress)
             result.topologies[topology_id] = _teardown(client, topology_id, runner, found)
     finally:
         pool.shutdown(wait=True)

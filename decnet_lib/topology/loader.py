@@ -225,7 +225,9 @@ class _FastSafeLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
             return self.construct_object(node)
         try:
             return self.construct_object(node)
-        except (ValueError, OverflowError) as exc:  # e.g. the date 2001-13-45
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # e.g. the date 2001-13-45, or !!bool maybe
             kind = node.tag.rsplit(":", 1)[-1]
             raise _Refused(f"is not valid YAML{_where(node)}: {node.value!r} is not a valid "
                            f"{kind} ({_one_line(str(exc), 120)})") from None

@@ -1,8 +1,11 @@
-"""Deploy specs and plans: pure functions, no Docker."""
+"""Deploy specs, plans and the pool runner: no Docker."""
 
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
+from typing import Any
 
 from helpers import resolve_yaml
 
@@ -10,6 +13,7 @@ from decnet_lib.deploy import labels as L
 from decnet_lib.deploy.naming import base_container_name, network_name, service_container_name
 from decnet_lib.deploy.observe import Observed, ObservedContainer, ObservedNetwork
 from decnet_lib.deploy.plan import Plan, diff
+from decnet_lib.deploy.pool import Runner, Task, make_pool
 from decnet_lib.deploy.spec import IP_FORWARD, DesiredState, desired_state
 from decnet_lib.topology.resolved import ResolvedDecky, ResolvedTopology
 
@@ -344,3 +348,60 @@ def test_renamed_base_is_removed_and_recreated_with_its_services() -> None:
         service_container_name(topo.id, "web", "http"),
         service_container_name(topo.id, "web", "dns"),
     }
+
+
+# -- the pool runner (no Docker) -------------------------------------------------------
+def _tracking_task(name: str, resources: set[str], log: list[tuple[str, str]],
+                   lock: threading.Lock, **kwargs: Any) -> Task:
+    def run() -> None:
+        with lock:
+            log.append(("start", name))
+        time.sleep(0.02)
+        with lock:
+            log.append(("end", name))
+    return Task("container", name, "create", run, resources=frozenset(resources), **kwargs)
+
+
+def test_runner_never_runs_two_holders_of_one_network_at_once() -> None:
+    log: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    nets = {f"t{i}": {"a"} if i % 2 else {"b", "a"} if i == 4 else {"b"} for i in range(8)}
+    tasks = [_tracking_task(name, res, log, lock) for name, res in nets.items()]
+    tasks += [_tracking_task(f"free{i}", set(), log, lock) for i in range(4)]
+    with make_pool(4) as pool:
+        runner = Runner(pool, slots=4, total=len(tasks))
+        runner.run(tasks)
+    assert runner.done == 12 and not runner.errors
+    running: set[str] = set()
+    peak = 0
+    for event, name in log:
+        if event == "start":
+            for other in running:
+                assert not (nets.get(name, set()) & nets.get(other, set())), (name, other)
+            running.add(name)
+            peak = max(peak, len(running))
+        else:
+            running.discard(name)
+    assert peak > 1  # the rest still runs in parallel
+
+
+def test_runner_reports_a_failed_object_once_and_skips_what_follows() -> None:
+    seen: list[tuple[int, int, str]] = []
+
+    def boom() -> None:
+        raise RuntimeError("No such image: x")
+
+    service = Task("container", "dn-x-web-http", "create", lambda: None)
+    start = Task("container", "dn-x-web", "create", lambda: None, then=(service,))
+    prepare = Task("container", "dn-x-web", "create", boom, then=(start,), silent=True)
+    ok = Task("container", "dn-x-db", "create", lambda: None)
+    with make_pool(2) as pool:
+        runner = Runner(pool, slots=2, total=3,
+                        progress=lambda done, total, msg: seen.append((done, total, msg)))
+        runner.run([prepare, ok])
+    assert [(e.name, e.message) for e in runner.errors] == [
+        ("dn-x-web", "No such image: x"),
+        ("dn-x-web-http", "not attempted: container dn-x-web failed"),
+    ]
+    assert str(runner.errors[0]) == "container dn-x-web: create failed: No such image: x"
+    assert [done for done, _, _ in seen] == [1, 2, 3] and {t for _, t, _ in seen} == {3}

@@ -1,17 +1,33 @@
-"""Reading topology files: YAML and JSON, unreadable input, size limit, non-mapping documents."""
+"""Reading topology files: YAML and JSON, unreadable input, size limit, non-mapping documents,
+recursive aliases, alias bombs, values the decoders cannot build, deep nesting, and the CLI."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from decnet_lib.topology import loader as loader_module
 from decnet_lib.topology.loader import (
+    DEFAULT_MAX_ALIAS_NODES,
     DEFAULT_MAX_DOCUMENT_BYTES,
+    MAX_NESTING,
     DocumentUnreadable,
+    _FastSafeLoader,
+    alias_node_limit,
     decode_document,
+    load_yaml,
     max_document_bytes,
+    nesting_bound,
     read_document_data,
 )
 from decnet_lib.validation.validate import validate_data
@@ -299,27 +315,387 @@ deckies:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug (reported, not fixed here: loader.py is being reworked): a YAML "
-    "alias cycle decodes into a self-referencing dict that validates, then cannot be "
-    "serialised (pydantic 'Circular reference', orjson 'Recursion limit reached')",
-)
-def test_recursive_yaml_alias_is_refused() -> None:
-    assert _refused(VALID_HEAD + b"    meta: &m {self: *m}\n")
+
+RECURSIVE_TAILS = [
+    b"    meta: &m {self: *m}\n",
+    b"    meta: &m [1, *m]\n",
+    b"    meta: &m {a: {b: [x, *m]}}\n",
+    b"    meta: {<<: {a: 1}, m: &m [*m]}\n",  # a merge key: the standard constructor's path
+    b"    meta: !!omap [a: &m [*m]]\n",  # another tag: the standard constructor's path
+]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug (reported, not fixed here: loader.py is being reworked): a ~1 kB "
-    "'billion laughs' alias bomb passes the byte limit and validation; the resolved form "
-    "then expands to 10^9 nodes when dumped",
-)
-def test_yaml_alias_bomb_is_refused() -> None:
-    lines = [b"      l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
-    for level in range(1, 10):
-        aliases = b", ".join([b"*l%d" % (level - 1)] * 10)
+@pytest.mark.parametrize("tail", RECURSIVE_TAILS, ids=range(len(RECURSIVE_TAILS)))
+def test_recursive_yaml_alias_is_refused(tmp_path: Path, tail: bytes) -> None:
+    path = write(tmp_path, "maze.yaml", VALID_HEAD + tail)
+    with pytest.raises(DocumentUnreadable) as info:
+        read_document_data(path)
+    assert_one_line_naming(info.value, path)
+    assert "recursive alias" in str(info.value)
+    assert "line 6" in str(info.value)  # where the anchor is
+    assert _refused(VALID_HEAD + tail)
+
+
+def test_the_fast_loader_itself_still_matches_the_safe_loader_on_recursion() -> None:
+    # yaml.load(..., Loader=_FastSafeLoader) keeps the safe loader's behaviour; only
+    # decode_document refuses
+    data = yaml.load("a: &r [1, *r]\n", Loader=_FastSafeLoader)
+    assert data["a"][1] is data["a"]
+
+
+def alias_bomb(levels: int = 9, width: int = 10, head: bytes = VALID_HEAD) -> bytes:
+    """A 'billion laughs' document: width**levels strings from a few hundred bytes."""
+    xs = b", ".join([b"x"] * width)
+    lines = [b"      l0: &l0 [%s]" % xs]
+    for level in range(1, levels):
+        aliases = b", ".join([b"*l%d" % (level - 1)] * width)
         lines.append(b"      l%d: &l%d [%s]" % (level, level, aliases))
-    raw = VALID_HEAD + b"    meta:\n" + b"\n".join(lines) + b"\n"
+    return head + b"    meta:\n" + b"\n".join(lines) + b"\n"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        alias_bomb(),
+        alias_bomb(levels=30, width=2),  # 2**30 nodes from a deep, narrow chain
+        alias_bomb() + b"    z: {<<: {q: 1}}\n",  # a merge key: the standard constructor
+        alias_bomb().replace(b"    meta:\n", b"    meta: !!omap\n")
+        .replace(b"      l", b"      - l"),  # another tag: the standard constructor
+    ],
+    ids=["wide", "narrow", "merge-key", "omap"],
+)
+def test_yaml_alias_bomb_is_refused(tmp_path: Path, raw: bytes) -> None:
     assert len(raw) < 2048
-    assert _refused(raw)
+    path = write(tmp_path, "bomb.yaml", raw)
+    start = time.perf_counter()
+    with pytest.raises(DocumentUnreadable) as info:
+        read_document_data(path)
+    assert time.perf_counter() - start < 5
+    assert_one_line_naming(info.value, path)
+    assert "alias bomb" in str(info.value)
+    assert str(DEFAULT_MAX_ALIAS_NODES) in str(info.value)
+
+
+def test_alias_limit_is_proportional_to_the_document_size() -> None:
+    assert alias_node_limit(10) == DEFAULT_MAX_ALIAS_NODES
+    assert alias_node_limit(DEFAULT_MAX_ALIAS_NODES * 3) == DEFAULT_MAX_ALIAS_NODES * 3
+
+
+@pytest.mark.parametrize("checked_path", ["fast", "standard"])
+def test_alias_expansion_counts_the_nodes_each_use_stands_for(checked_path: str) -> None:
+    # &a is a sequence of three scalars: 4 nodes; each of the 3 further uses adds 4
+    text = "a: &a [1, 2, 3]\nb: [*a, *a, *a]\n"
+    if checked_path == "standard":
+        text += "c: {<<: {d: 1}}\n"
+    data = load_yaml(text, alias_limit=12)
+    assert data["b"] == [[1, 2, 3]] * 3
+    with pytest.raises(loader_module._Refused, match="more than 11 nodes"):
+        load_yaml(text, alias_limit=11)
+
+
+def test_many_uses_of_a_small_alias_are_fine() -> None:
+    deckies = "".join(
+        f"  - {{name: d{i}, services: [ssh], lans: {{dmz: null}}, service_config: *cfg}}\n"
+        for i in range(2000)
+    )
+    raw = (
+        "name: acme\nlans: [{name: dmz, subnet: 10.0.0.0/16, dmz: true}]\n"
+        "defaults: &cfg {ssh: {banner: SSH-2.0-x}}\ndeckies:\n" + deckies
+    ).encode()
+    data = decode_document(raw)
+    assert data["deckies"][1999]["service_config"] is data["defaults"]
+
+
+def test_aliases_nested_too_deep_through_reuse_are_refused() -> None:
+    # each alias is shallow, but using it inside itself 600 times nests past MAX_NESTING
+    inner = "a0: &a0 [x]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 600))
+    data = load_yaml(inner)  # 600 levels: fine
+    assert data["a599"][0][0][0] is data["a596"]
+    doubled = inner + "b: [[" + "[" * 500 + "*a599" + "]" * 500 + "]]\n"
+    with pytest.raises(DocumentUnreadable, match=f"deeper than {MAX_NESTING} levels"):
+        decode_document(doubled.encode())
+
+
+# --- whatever the YAML/JSON layer raises: one line, never a traceback ---------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: 2001-13-45\n", "'2001-13-45' is not a valid timestamp (month must be in 1..12)"),
+        ("a: 2001-02-29\n", "'2001-02-29' is not a valid timestamp"),
+        ("a:\n  b: !!timestamp 2001-02-30\n", "is not a valid timestamp"),
+        ("a: !!int x\n", "'x' is not a valid int"),
+        ("a: !!float nope\n", "'nope' is not a valid float"),
+        ("a: !!bool maybe\n", "'maybe' is not a valid bool"),
+        ("a: [1, !custom 2]\n", "could not determine a constructor"),
+        ("a: {<<: [1]}\n", "expected a mapping"),
+        ("? [a, b]\n: 1\n", "unhashable"),
+    ],
+)
+def test_values_the_yaml_layer_cannot_build_are_unreadable(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = write(tmp_path, "maze.yaml", text)
+    with pytest.raises(DocumentUnreadable) as info:
+        read_document_data(path)
+    assert_one_line_naming(info.value, path)
+    assert expected in str(info.value)
+
+
+def test_an_invalid_date_gives_its_position() -> None:
+    with pytest.raises(DocumentUnreadable) as info:
+        decode_document(b"name: acme\nlans:\n  - {name: dmz, subnet: 2001-13-45}\n", "m.yaml")
+    assert str(info.value).startswith("m.yaml is not valid YAML at line 3, column 25: ")
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("boom\nsecond line\n"), RecursionError("maximum recursion depth exceeded"),
+    MemoryError(), KeyError("x"), AttributeError("no"),
+])
+@pytest.mark.parametrize("kind", ["yaml", "json"])
+def test_any_exception_of_the_decoders_is_unreadable(
+    monkeypatch: pytest.MonkeyPatch, error: Exception, kind: str
+) -> None:
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise error
+
+    if kind == "yaml":
+        monkeypatch.setattr(loader_module, "load_yaml", explode)
+        raw = b"name: acme\n"
+    else:
+        monkeypatch.setattr(loader_module.orjson, "loads", explode)
+        raw = b'{"name": "acme"}'
+    with pytest.raises(DocumentUnreadable) as info:
+        decode_document(raw, source="maze.doc")
+    message = str(info.value)
+    assert message.startswith(f"maze.doc cannot be decoded as {kind.upper()}: ")
+    assert type(error).__name__ in message
+    assert "\n" not in message
+
+
+def test_a_nul_byte_in_the_path_is_unreadable() -> None:
+    with pytest.raises(DocumentUnreadable, match="cannot read"):
+        read_document_data("maze\x00.yaml")
+
+
+@pytest.mark.parametrize(
+    ("raw", "target"),
+    [
+        (b"name: acme\nlans: [{name: dmz, subnet: 2001-01-01, dmz: true}]\n", "lans[0].subnet"),
+        (b"name: 2001-12-14t21:59:43.10-05:00\n", "name"),
+        (b"name: !!binary YWNtZQ==\n", "name"),
+        (b"name: acme\ndeckies: [{name: d, services: !!set {ssh}}]\n", "deckies[0].services"),
+        (b"name: acme\ndeckies: [{name: d, lans: {dmz: 2001-01-01}}]\n", "deckies[0].lans.dmz"),
+    ],
+    ids=["date-subnet", "datetime-name", "binary-name", "set-services", "date-ip"],
+)
+def test_yaml_only_types_in_typed_fields_are_schema_issues(raw: bytes, target: str) -> None:
+    doc, issues = validate_data(decode_document(raw))
+    assert doc is None
+    assert ("SCHEMA", target) in [(issue.code, issue.target) for issue in issues]
+    assert all(issue.code in ("SCHEMA", "NAME_INVALID") for issue in issues)
+
+
+# --- nesting depth ------------------------------------------------------------------------
+
+
+def _indented(levels: int) -> bytes:
+    return b"a:\n" + b"".join(b" " * i + b"-\n" for i in range(1, levels))
+
+
+DEEP = 100_000
+DEEP_DOCUMENTS = {
+    "json-lists": b"[" * DEEP + b"]" * DEEP,
+    "json-objects": b'{"a":' * DEEP + b"1" + b"}" * DEEP,
+    "json-under-meta": b'{"name": "x", "meta": ' + b"[" * DEEP + b"]" * DEEP + b"}",
+    "yaml-flow-lists": b"name: x\nmeta: " + b"[" * DEEP + b"]" * DEEP + b"\n",
+    "yaml-flow-maps": b"a: " + b"{a: " * DEEP + b"1" + b"}" * DEEP + b"\n",
+    "yaml-flow-unclosed": b"a: " + b"[" * DEEP,
+    "yaml-compact-block": b"name: x\nmeta:\n  a:\n  " + b"- " * DEEP + b"x\n",
+    "yaml-compact-block-cr": b"name: x\rmeta:\r  a:\r  " + b"- " * DEEP + b"x\r",
+    "yaml-compact-block-nel": "a:\u2028  ".encode() + b"- " * DEEP + b"x\n",
+    "yaml-compact-keys": b"? " * DEEP + b"x\n",
+    "yaml-indented-block": _indented(MAX_NESTING + 50),
+    "yaml-quoted-closers": b"a: " + b'[ "]", ' * 20_000 + b"]" * 20_000 + b"\n",
+    "yaml-bom": b"\xef\xbb\xbf" + b"- " * DEEP + b"x\n",
+}
+
+
+@pytest.mark.parametrize("name", list(DEEP_DOCUMENTS))
+def test_very_deep_nesting_is_unreadable_in_one_line(tmp_path: Path, name: str) -> None:
+    path = write(tmp_path, f"deep.{name.split('-')[0]}", DEEP_DOCUMENTS[name])
+    start = time.perf_counter()
+    with pytest.raises(DocumentUnreadable) as info:
+        read_document_data(path)
+    assert time.perf_counter() - start < 20
+    assert_one_line_naming(info.value, path)
+
+
+@pytest.mark.parametrize(
+    ("make", "levels"),
+    [
+        (lambda n: b"[" * n + b"]" * n, MAX_NESTING),  # JSON: orjson's own limit
+        (lambda n: b"a: " + b"[" * (n - 1) + b"]" * (n - 1) + b"\n", MAX_NESTING),
+        (lambda n: b"a:\n  " + b"- " * (n - 1) + b"x\n", MAX_NESTING),
+        (lambda n: b"- " * n + b"x\n", MAX_NESTING),
+        (lambda n: _indented(n), MAX_NESTING),
+    ],
+    ids=["json", "yaml-flow", "yaml-compact", "yaml-top-sequence", "yaml-indented"],
+)
+def test_the_nesting_limit_is_exact(make: Any, levels: int) -> None:
+    data = decode_document(make(levels))
+    depth = 0
+    while isinstance(data, dict | list) and data:
+        data = next(iter(data.values())) if isinstance(data, dict) else data[0]
+        depth += 1
+    assert depth + (data in ([], {}) and isinstance(data, list | dict)) >= levels - 1
+    with pytest.raises(DocumentUnreadable, match=f"deeper than {MAX_NESTING}|depth limit"):
+        decode_document(make(levels + 1))
+
+
+def test_deep_but_allowed_nesting_gives_a_schema_issue_not_a_crash() -> None:
+    raw = b"name: acme\nlans: []\ndeckies: [{name: d, lans: {}, meta: {a: "
+    raw += b"[" * 1000 + b"]" * 1000 + b"}}]\n"
+    doc, issues = validate_data(decode_document(raw))
+    assert doc is not None
+    assert ("SCHEMA", "deckies[0].meta") in [(i.code, i.target) for i in issues]
+
+
+def _flow_style(data: Any) -> bytes:
+    """Flow-style YAML (a comment first, so that it is not taken for JSON)."""
+    return b"# flow\n" + yaml.safe_dump(data, default_flow_style=True, width=10**9).encode()
+
+
+def test_flow_style_documents_with_many_brackets_decode_normally() -> None:
+    # more brackets than the inline limit: composed on a helper thread with a big stack
+    data = {**DATA, "deckies": [
+        {"name": f"d{i}", "services": ["ssh"], "lans": {"dmz": None}} for i in range(400)
+    ]}
+    raw = _flow_style(data)
+    assert raw.count(b"[") + raw.count(b"{") > loader_module._INLINE_NESTING
+    assert decode_document(raw) == data
+
+
+@pytest.mark.parametrize("how", ["events", "no-thread"])
+def test_the_exact_depth_check_path(monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    if how == "events":  # the stack a helper thread would need is over the cap
+        monkeypatch.setattr(loader_module, "_MAX_COMPOSE_STACK", 0)
+    else:  # no helper thread can be started
+
+        def refuse(*_args: object) -> int:
+            raise RuntimeError("no threads here")
+
+        monkeypatch.setattr(loader_module.threading, "stack_size", refuse)
+    data = {"a": [[[[{"b": [1, 2]}]]]], "c": [{"d": i} for i in range(300)]}
+    assert decode_document(_flow_style(data)) == data
+    deep = b"a:\n  " + b"- " * 700 + b"x\n"  # within the limit, more than inline
+    assert decode_document(deep) is not None
+    with pytest.raises(DocumentUnreadable, match="deeper than"):
+        decode_document(DEEP_DOCUMENTS["yaml-quoted-closers"])
+
+
+yaml_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5),
+                      st.sampled_from(["]", "[", "}", "{", "a]b", "# [", "'", '"']))
+yaml_tree = st.recursive(
+    yaml_leaf,
+    lambda children: st.one_of(st.lists(children, max_size=3),
+                               st.dictionaries(st.text(max_size=3), children, max_size=3)),
+    max_leaves=40,
+)
+
+
+def _exact_depth(text: str) -> int:
+    depth = deepest = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            depth -= 1
+    return deepest
+
+
+@settings(max_examples=200, deadline=None)
+@given(yaml_tree, st.sampled_from([False, True, None]), st.integers(1, 8))
+def test_nesting_bound_is_an_upper_bound(data: Any, flow: bool | None, indent: int) -> None:
+    text = "# any style\n" + yaml.safe_dump(data, default_flow_style=flow, indent=max(indent, 2))
+    assert nesting_bound(text) >= _exact_depth(text)
+    assert decode_document(text.encode()) == data
+
+
+@pytest.mark.parametrize("text", [
+    "- - - - - x\n",
+    "? - ? - x\n    : y\n: z\n",
+    "a:\n- b:\n  - c:\n    - d\n",  # indentless sequences: two levels per column
+    "a:\r- b:\r  - c:\r    - d\r",
+    "\ufeff- - - x\n",
+    "x: &a\n  - - [y]\n",
+])
+def test_nesting_bound_on_compact_block_styles(text: str) -> None:
+    assert nesting_bound(text) >= _exact_depth(text)
+
+
+# --- the command line ----------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _decnet() -> str:
+    candidate = REPO / ".venv" / "bin" / "decnet"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("decnet")
+    if found is None:
+        pytest.skip("the decnet console script is not installed")
+    return found
+
+
+def run_validate(tmp_path: Path, path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECNET_")}
+    env["DECNET_STATE_DIR"] = str(tmp_path / "state")  # no database: no cross-topology notes
+    return subprocess.run(
+        [_decnet(), "topology", "validate", str(path), *extra],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+
+
+CLI_UNREADABLE = {
+    "recursive-alias": ("maze.yaml", VALID_HEAD + b"    meta: &m {self: *m}\n"),
+    "alias-bomb": ("maze.yaml", alias_bomb()),
+    "invalid-date": ("maze.yaml", b"a: 2001-13-45\n"),
+    "deep-json": ("maze.json", DEEP_DOCUMENTS["json-lists"]),
+    "deep-yaml-flow": ("maze.yaml", DEEP_DOCUMENTS["yaml-flow-lists"]),
+    "deep-yaml-block": ("maze.yaml", DEEP_DOCUMENTS["yaml-compact-block"]),
+}
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+@pytest.mark.parametrize("case", list(CLI_UNREADABLE))
+def test_cli_validate_refuses_in_one_line(tmp_path: Path, case: str, as_json: bool) -> None:
+    name, content = CLI_UNREADABLE[case]
+    path = write(tmp_path, name, content)
+    result = run_validate(tmp_path, path, *(["--json"] if as_json else []))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error[UNREADABLE]: ")
+    assert str(path) in lines[0]
+    assert result.stdout == ""
+
+
+def test_cli_validate_reports_deep_meta_as_a_schema_issue(tmp_path: Path) -> None:
+    raw = VALID_HEAD + b"    meta: {a: " + b"[" * 1000 + b"]" * 1000 + b"}\n"
+    path = write(tmp_path, "maze.yaml", raw)
+    result = run_validate(tmp_path, path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr == ""
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("error")]
+    assert "SCHEMA" in line and "deckies[0].meta" in line and "deeper than" in line
+    as_json = run_validate(tmp_path, path, "--json")
+    assert as_json.returncode == 1
+    report = orjson.loads(as_json.stdout)
+    assert report["valid"] is False
+    assert [issue["code"] for issue in report["issues"]] == ["SCHEMA"]

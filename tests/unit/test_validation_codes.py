@@ -7,6 +7,7 @@ Examples are small edits of one valid base document. A new `Code` without a case
 from __future__ import annotations
 
 import copy
+import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -109,6 +110,14 @@ def raw(fn: Callable[[Doc], Any]) -> Edit:
     return edit
 
 
+def nested(levels: int) -> dict[str, Any]:
+    """A meta value `levels` containers deep (the meta mapping itself is the first)."""
+    value: Any = []
+    for _ in range(levels - 2):
+        value = [value]
+    return {"a": value}
+
+
 def extra_office_deckies(count: int) -> list[Edit]:
     return [add_decky(f"pc{i:02d}", {"office": None}, services=["rdp"]) for i in range(count)]
 
@@ -154,6 +163,14 @@ CASES: list[Case] = [
          fail=(pin("ws01", "office", 5),),  # type: ignore[arg-type]
          near=(pin("ws01", "office", None),),
          target="deckies[1].lans.office"),
+    Case(Code.SCHEMA, "meta-too-deep",
+         fail=(set_decky("ws01", meta=nested(33)),),
+         near=(set_decky("ws01", meta=nested(32)),),
+         target="deckies[1].meta"),
+    Case(Code.SCHEMA, "meta-not-json",
+         fail=(set_lan("office", meta={"since": datetime.date(2024, 1, 1)}),),
+         near=(set_lan("office", meta={"since": "2024-01-01"}),),
+         target="lans[1].meta.since"),
     Case(Code.SCHEMA, "macvlan-without-parent",
          fail=(set_lan("office", driver="macvlan"),),
          near=(set_lan("office", driver="macvlan", parent="eth0"),),
@@ -506,13 +523,6 @@ def test_validation_is_pure() -> None:
     assert doc == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library gap (reported, not fixed here: decky_rules.py is being reworked): "
-    "AddressBook/PortBook identify a holder by decky name, so two deckies with the same "
-    "name that also share an IP and a host port only report DECKY_NAME_DUP; the "
-    "IP_COLLISION and PORT_COLLISION appear only after a rename (not all issues at once)",
-)
 def test_duplicate_names_do_not_hide_collisions() -> None:
     doc = make(
         pin("www01", "dmz", "172.20.0.20"),
@@ -522,3 +532,137 @@ def test_duplicate_names_do_not_hide_collisions() -> None:
     assert {issue.code for issue in issues} == {
         "DECKY_NAME_DUP", "IP_COLLISION", "PORT_COLLISION",
     }
+    by_code = {issue.code: issue for issue in issues}
+    assert by_code["DECKY_NAME_DUP"].target == "deckies[3].name"
+    # the holder is named, with its position since both deckies share the name
+    assert by_code["IP_COLLISION"].message == (
+        "172.20.0.20 on dmz is already held by www01 (deckies[2])"
+    )
+    assert by_code["IP_COLLISION"].target == "deckies.www01.lans.dmz"
+    assert by_code["PORT_COLLISION"].message == (
+        "host port 443/tcp of https is already published by decky www01 (deckies[2])"
+    )
+
+
+def test_three_deckies_with_one_name_report_every_collision() -> None:
+    doc = make(
+        pin("ws01", "office", "172.20.1.20"),
+        add_decky("ws01", {"office": "172.20.1.20"}),
+        add_decky("ws01", {"office": "172.20.1.20"}),
+    )
+    _, issues = validate_data(doc)
+    codes = sorted(issue.code for issue in issues)
+    assert codes == ["DECKY_NAME_DUP", "DECKY_NAME_DUP", "IP_COLLISION", "IP_COLLISION"]
+    assert all("(deckies[1])" in issue.message for issue in issues
+               if issue.code == "IP_COLLISION")
+
+
+def test_duplicate_names_without_collisions_report_only_the_duplicate() -> None:
+    doc = make(add_decky("ws01", {"office": "172.20.1.21"}, services=["ssh"]))
+    _, issues = validate_data(doc)
+    assert [issue.code for issue in issues] == ["DECKY_NAME_DUP"]
+
+
+def test_distinct_names_keep_the_plain_holder_message() -> None:
+    _, issues = validate_data(make(add_decky("ws02", {"office": "172.20.1.20"})))
+    (issue,) = issues
+    assert issue.message == "172.20.1.20 on office is already held by ws01"
+
+
+def test_the_same_decky_object_twice_is_two_holders() -> None:
+    from decnet_lib.topology.document import TopologyDoc
+    from decnet_lib.validation.validate import validate_document
+
+    doc = TopologyDoc.model_validate(make())
+    doc.deckies.append(doc.deckies[2])  # www01 again: same object, same IP, same port
+    doc.deckies[2].lans["dmz"] = "172.20.0.30"
+    codes = sorted(issue.code for issue in validate_document(doc))
+    assert codes == ["DECKY_NAME_DUP", "IP_COLLISION", "PORT_COLLISION"]
+
+
+def test_books_without_positions_tell_deckies_apart_by_identity() -> None:
+    from ipaddress import IPv4Network
+
+    from decnet_lib.topology.document import DeckyDoc
+    from decnet_lib.validation.decky_rules import AddressBook, PortBook
+
+    book = AddressBook({"dmz": IPv4Network("172.20.0.0/24")}, {"dmz"})
+    first = DeckyDoc(name="a", lans={"dmz": "172.20.0.9"}, services=["http"], expose=True)
+    twin = DeckyDoc(name="a", lans={"dmz": "172.20.0.9"}, services=["http"], expose=True)
+    assert book.check(first) == []
+    assert book.check(first) == []  # the same decky again holds its own address
+    (issue,) = book.check(twin)
+    assert issue.message == "172.20.0.9 on dmz is already held by a"
+    ports = PortBook(EMPTY_CONTEXT)
+    assert ports.check(first, ["http"], {"dmz"}) == []
+    assert [i.code for i in ports.check(twin, ["http"], {"dmz"})] == ["PORT_COLLISION"]
+
+
+# --- free-form meta: JSON data, bounded depth -------------------------------------------------
+
+
+def test_meta_nesting_limit_is_exact() -> None:
+    from decnet_lib.validation.free_form import MAX_FREE_FORM_DEPTH
+
+    _, issues = validate_data(make(set_decky("ws01", meta=nested(MAX_FREE_FORM_DEPTH))))
+    assert issues == []
+    _, issues = validate_data(make(set_decky("ws01", meta=nested(MAX_FREE_FORM_DEPTH + 1))))
+    assert [(i.code, i.target) for i in issues] == [("SCHEMA", "deckies[1].meta")]
+    assert f"deeper than {MAX_FREE_FORM_DEPTH} levels" in issues[0].message
+
+
+@pytest.mark.parametrize("levels", [1000, 100_000])
+def test_very_deep_meta_is_one_schema_issue_not_a_crash(levels: int) -> None:
+    _, issues = validate_data(make(set_lan("office", meta=nested(levels))))
+    assert [(i.code, i.target) for i in issues] == [("SCHEMA", "lans[1].meta")]
+
+
+def test_recursive_meta_built_in_python_is_a_schema_issue() -> None:
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    _, issues = validate_data(make(set_decky("gw01", meta=loop)))
+    assert [(i.code, i.target) for i in issues] == [("SCHEMA", "deckies[0].meta")]
+
+
+def test_shared_meta_subtrees_are_checked_quickly() -> None:
+    import time
+
+    value: Any = ["leaf"]
+    for _ in range(30):
+        value = [value, value]  # 2**30 leaves once expanded, 31 distinct lists
+    start = time.perf_counter()
+    _, issues = validate_data(make(set_decky("gw01", meta={"tree": value})))
+    assert issues == []
+    assert time.perf_counter() - start < 2
+
+
+@pytest.mark.parametrize(
+    ("value", "target", "words"),
+    [
+        ({"when": datetime.date(2024, 1, 1)}, "deckies[1].meta.when", "YAML timestamp"),
+        ({"at": [datetime.datetime(2024, 1, 1, 12, 0)]}, "deckies[1].meta.at[0]", "timestamp"),
+        ({"blob": b"hello"}, "deckies[1].meta.blob", "binary data"),
+        ({"tags": {"a", "b"}}, "deckies[1].meta.tags", "type set"),
+        ({"pairs": [("a", 1)]}, "deckies[1].meta.pairs[0]", "type tuple"),
+        ({"ports": {80: "http"}}, "deckies[1].meta.ports", "key 80 is not a string"),
+    ],
+    ids=["date", "datetime", "binary", "set", "tuple", "int-key"],
+)
+def test_meta_must_be_json_data(value: dict[str, Any], target: str, words: str) -> None:
+    _, issues = validate_data(make(set_decky("ws01", meta=value)))
+    assert [(i.code, i.target) for i in issues] == [("SCHEMA", target)]
+    assert words in issues[0].message
+
+
+def test_yaml_meta_values_that_are_not_json_are_schema_issues() -> None:
+    from decnet_lib.topology.loader import decode_document
+
+    raw = b"""\
+name: acme
+lans: [{name: dmz, subnet: 172.20.0.0/24, dmz: true, meta: {since: 2024-01-01}}]
+deckies: [{name: d, lans: {dmz: null}, meta: {s: !!set {a}}}]
+"""
+    _, issues = validate_data(decode_document(raw))
+    assert [(i.code, i.target) for i in issues] == [
+        ("SCHEMA", "lans[0].meta.since"), ("SCHEMA", "deckies[0].meta.s"),
+    ]
