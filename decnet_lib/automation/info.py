@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +13,6 @@ from decnet_lib.automation.errors import AutomationError, from_decnet_error
 from decnet_lib.db import TopologyEvent, get_topology, list_topologies, load_resolved, new_session
 from decnet_lib.errors import DecnetError
 from decnet_lib.master.targets import LOCAL
-from decnet_lib.settings import get_settings
 from decnet_lib.topology.render import summary
 
 RECENT_EVENTS = 10
@@ -61,7 +61,8 @@ def _info(connection: Connection, name: str | None) -> dict[str, Any]:
         finally:
             session.rollback()
             session.close()
-        log_file = str(get_settings().agent_log_file)
+        # the decky event log is written by an agent's collector, on the agent's host
+        log_file = None if target == LOCAL else os.environ.get("DECNET_AGENT_LOG_FILE")
     expected = tg.expected_containers(resolved)
     target_error = None
     try:
