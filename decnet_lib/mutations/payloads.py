@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from decnet_lib.errors import DecnetError
+from decnet_lib.validation.free_form import MAX_FREE_FORM_DEPTH, free_form_issues
 
 OpName = Literal[
     "add_lan", "remove_lan", "add_decky", "attach_decky", "detach_decky",
@@ -24,6 +25,9 @@ def check_patch_keys(op: str, patch: dict[str, Any] | None, allowed: frozenset[s
     unknown = set(patch or ()) - allowed
     if unknown:
         raise ValueError(f"{op} cannot patch {sorted(unknown)}; patchable: {sorted(allowed)}")
+
+
+MAX_PAYLOAD_DEPTH = MAX_FREE_FORM_DEPTH + 4  # payload -> patch -> meta -> ...
 
 
 class BadPayload(DecnetError):
@@ -122,6 +126,9 @@ def parse_payload(op: str, payload: Any) -> _Payload:
         raise BadPayload(f"unknown op {op!r}: use one of {', '.join(PAYLOAD_MODELS)}")
     if not isinstance(payload, dict):
         raise BadPayload(f"{op} payload must be a JSON object")
+    shape = free_form_issues(payload, "payload", max_depth=MAX_PAYLOAD_DEPTH)
+    if shape:
+        raise BadPayload(f"{op} {shape[0].target}: {shape[0].message}")
     try:
         return model.model_validate(payload)
     except ValidationError as exc:

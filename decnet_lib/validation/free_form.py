@@ -25,7 +25,9 @@ def _not_json(value: Any) -> str:
     return f"a value of type {type(value).__name__} is not JSON data"
 
 
-def free_form_issues(value: Any, target: str) -> list[Issue]:
+def free_form_issues(
+    value: Any, target: str, max_depth: int = MAX_FREE_FORM_DEPTH
+) -> list[Issue]:
     """At most one SCHEMA issue for a free-form value: not JSON data, or nested too deep."""
     deepest: dict[int, int] = {}  # id of a container -> the deepest level it was checked at
     stack: list[tuple[Any, str, int]] = [(value, target, 1)]
@@ -33,9 +35,8 @@ def free_form_issues(value: Any, target: str) -> list[Issue]:
         node, path, depth = stack.pop()
         kind = type(node)
         if kind is dict or kind is list:
-            if depth > MAX_FREE_FORM_DEPTH:
-                return [error(Code.SCHEMA, target,
-                              f"nests deeper than {MAX_FREE_FORM_DEPTH} levels")]
+            if depth > max_depth:
+                return [error(Code.SCHEMA, target, f"nests deeper than {max_depth} levels")]
             if deepest.get(id(node), 0) >= depth:
                 continue  # already checked with at least as much room
             deepest[id(node)] = depth

@@ -546,10 +546,12 @@ def test_very_deep_nesting_is_unreadable_in_one_line(tmp_path: Path, name: str) 
 def test_the_nesting_limit_is_exact(make: Any, levels: int) -> None:
     data = decode_document(make(levels))
     depth = 0
-    while isinstance(data, dict | list) and data:
-        data = next(iter(data.values())) if isinstance(data, dict) else data[0]
+    while isinstance(data, dict | list):
         depth += 1
-    assert depth + (data in ([], {}) and isinstance(data, list | dict)) >= levels - 1
+        if not data:
+            break
+        data = next(iter(data.values())) if isinstance(data, dict) else data[0]
+    assert depth == levels
     with pytest.raises(DocumentUnreadable, match=f"deeper than {MAX_NESTING}|depth limit"):
         decode_document(make(levels + 1))
 

@@ -896,3 +896,15 @@ def test_merge_patch_rfc_7386_examples(target: Any, patch: Any, expected: Any) -
     target_copy, patch_copy = copy.deepcopy(target), copy.deepcopy(patch)
     assert merge_patch(target, patch) == expected
     assert (target, patch) == (target_copy, patch_copy)  # neither is modified
+
+
+def test_deeply_nested_payload_is_refused_before_queueing() -> None:
+    from decnet_lib.mutations.payloads import BadPayload, parse_payload
+
+    deep: dict = {}
+    node = deep
+    for _ in range(2000):
+        node["x"] = {}
+        node = node["x"]
+    with pytest.raises(BadPayload, match="nests deeper"):
+        parse_payload("update_decky", {"decky": "gw01", "patch": {"meta": deep}})
