@@ -39,12 +39,12 @@ from decnet_lib.validation.validate import validate_data
 
 REAL_BASE = "decnet/base:latest"
 STAND_IN = "decnet-test/base:latest"
-CRASH_IMAGE = "decnet-test/crash:latest"
+CRASH_IMAGE = "decnet-test/crash:v2"
 OWNER = "decnet-test.owner"  # label on objects a test creates by hand (not ours to deploy)
 POOL = ipaddress.IPv4Network("10.213.0.0/16")
 BUSYBOX = Path("/bin/busybox")
 SLEEP = ["/bin/busybox", "sleep", "2147483647"]
-CRASH_SCRIPT = "echo 'emulator: starting'; echo 'fatal: cannot bind port' >&2; exit 1"
+CRASH_SCRIPT = "echo 'emulator: starting' >&2; echo 'fatal: cannot bind port' >&2; exit 1"
 
 _taken_subnets: set[ipaddress.IPv4Network] = set()  # handed out in this process
 
