@@ -5,7 +5,9 @@ usage: python bench/bench_mutations.py [--engines sqlite,mariadb] [--mutations 2
 MariaDB needs DECNET_TEST_MARIADB_URL (a server URL; a scratch database is created/dropped).
 
 Per engine it prints:
-- claims/s: claim_next_mutation + finish_mutation (the queue alone), per process count;
+- claims/s: claim_next_mutation alone, each mutation heading its own topology's queue;
+- claim+finish/s: claim then mark applied with no op (the queue's own throughput; a
+  topology's mutations apply one at a time, so parallelism is across topologies);
 - applies/s: full reconcile (claim, load, op, invariants, save, finish);
 - baseline: single-row primary-key UPDATEs per second from one process (the engine's raw
   write rate measured in the same run), and the ratio to it;
@@ -25,12 +27,13 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select, text, update
+from sqlalchemy import Engine, create_engine, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from decnet_lib.db import (
     Mutation,
+    Topology,
     create_topology,
     init_db,
     make_engine,
@@ -38,12 +41,13 @@ from decnet_lib.db import (
 )
 from decnet_lib.db.status import transition
 from decnet_lib.mutations.queue import (
+    claim_head,
     claim_next_mutation,
     finish_mutation,
     has_pending_topology_mutation,
-    topologies_with_work,
+    heads_with_work,
 )
-from decnet_lib.mutations.reconciler import reconcile_topologies
+from decnet_lib.mutations.reconciler import pending_guard, reconcile_topologies, spread
 from decnet_lib.topology.loader import decode_document
 from decnet_lib.topology.resolve import resolve
 from decnet_lib.validation.validate import validate_data
@@ -80,42 +84,77 @@ def prepare(url: str, topologies: int, mutations: int) -> None:
     engine.dispose()
 
 
-def claim_worker(url: str, start: mp.Event) -> None:  # type: ignore[valid-type]
-    engine = make_engine(url, sqlite_immediate=True)
-    start.wait()
+def prepare_heads(url: str, topologies: int, mutations: int) -> None:
+    """One pending mutation at the head of each of `mutations` live topologies (bare rows:
+    claiming reads only the queue and the topology status)."""
+    engine = make_engine(url)
+    init_db(engine)
     with new_session(engine) as session:
-        idle = 0
-        while idle < 3:
-            topology_ids = topologies_with_work(session)
-            session.rollback()
-            done = 0
-            for topology_id in topology_ids:
-                claim = claim_next_mutation(session, topology_id)
-                if claim is not None:
-                    finish_mutation(session, claim, "applied")
-                    session.commit()
-                    done += 1
-            idle = 0 if done else idle + 1
+        ids = [uuid.uuid4().hex for _ in range(mutations)]
+        session.execute(insert(Topology), [
+            {"id": topology_id, "name": f"t{n}", "status": "active", "hash": ""}
+            for n, topology_id in enumerate(ids)
+        ])
+        session.execute(insert(Mutation), [
+            {"topology_id": topology_id, "op": "remove_decky", "state": "pending",
+             "payload": {"decky": "x"}}
+            for topology_id in ids
+        ])
+        session.commit()
     engine.dispose()
 
 
-def apply_worker(url: str, start: mp.Event) -> None:  # type: ignore[valid-type]
+def connect_then_wait(url: str, gate: tuple) -> Engine:  # type: ignore[type-arg]
+    """Connect (one round trip), say ready, then wait for the common start signal."""
+    ready, start = gate
     engine = make_engine(url, sqlite_immediate=True)
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    ready.release()
     start.wait()
-    idle = 0
-    while idle < 3:
-        outcomes = sum(len(r.outcomes) for r in reconcile_topologies(engine))
-        idle = 0 if outcomes else idle + 1
+    return engine
+
+
+def _claim_loop(url: str, gate: tuple, finish: bool) -> None:  # type: ignore[type-arg]
+    engine = connect_then_wait(url, gate)
+    with new_session(engine) as session:
+        while heads := spread(heads_with_work(session)):
+            session.rollback()
+            for head in heads:
+                claim = claim_head(session, head)
+                while claim is not None and finish:
+                    finish_mutation(session, claim, "applied")
+                    session.commit()
+                    claim = claim_next_mutation(session, head.topology_id)
+        session.rollback()
+    engine.dispose()
+
+
+def claim_worker(url: str, gate: tuple) -> None:  # type: ignore[type-arg]
+    """Claims only: every mutation heads its own topology's queue."""
+    _claim_loop(url, gate, finish=False)
+
+
+def claim_finish_worker(url: str, gate: tuple) -> None:  # type: ignore[type-arg]
+    """Claim then mark applied (no op): the queue's own throughput."""
+    _claim_loop(url, gate, finish=True)
+
+
+def apply_worker(url: str, gate: tuple) -> None:  # type: ignore[type-arg]
+    engine = connect_then_wait(url, gate)
+    while pending_guard(engine):
+        reconcile_topologies(engine)
     engine.dispose()
 
 
 def run(url: str, worker, processes: int, mutations: int) -> float:
     ctx = mp.get_context("spawn")
-    start = ctx.Event()
-    procs = [ctx.Process(target=worker, args=(url, start)) for _ in range(processes)]
+    ready, start = ctx.Semaphore(0), ctx.Event()
+    procs = [ctx.Process(target=worker, args=(url, (ready, start))) for _ in range(processes)]
     for proc in procs:
         proc.start()
-    time.sleep(1.0)  # let every process import and connect
+    for _ in procs:  # every process has imported and connected
+        ready.acquire()
     began = time.perf_counter()
     start.set()
     for proc in procs:
@@ -123,9 +162,9 @@ def run(url: str, worker, processes: int, mutations: int) -> float:
     elapsed = time.perf_counter() - began
     engine = make_engine(url)
     with new_session(engine) as session:
-        left = session.scalar(select(Mutation.id).where(Mutation.state != "applied").limit(1))
+        left = session.scalar(select(Mutation.id).where(Mutation.state == "pending").limit(1))
     engine.dispose()
-    assert left is None, "some mutations were not applied"
+    assert left is None, "some mutations were not claimed"
     return mutations / elapsed
 
 
@@ -213,20 +252,22 @@ def main() -> None:
                 continue
             print(f"\n== {engine_name}: {args.mutations} mutations over "
                   f"{args.topologies} topologies ==")
-            print(f"{'processes':>9} {'claims/s':>10} {'applies/s':>10}")
+            print(f"{'processes':>9} {'claims/s':>10} {'claim+finish/s':>15} {'applies/s':>10}")
             baseline = None
+            modes = ((prepare_heads, claim_worker), (prepare, claim_finish_worker),
+                     (prepare, apply_worker))
             for processes in (int(p) for p in args.processes.split(",")):
                 rates = []
-                for worker in (claim_worker, apply_worker):
+                for prepare_db, worker in modes:
                     url, drop = scratch_url(engine_name, Path(tmp))
                     try:
-                        prepare(url, args.topologies, args.mutations)
+                        prepare_db(url, args.topologies, args.mutations)
                         rates.append(run(url, worker, processes, args.mutations))
                         if baseline is None:
                             baseline = baseline_updates(url)
                     finally:
                         drop()
-                print(f"{processes:>9} {rates[0]:>10.0f} {rates[1]:>10.0f}")
+                print(f"{processes:>9} {rates[0]:>10.0f} {rates[1]:>15.0f} {rates[2]:>10.0f}")
             print(f"baseline: {baseline:.0f} single-row PK UPDATE+COMMIT/s (1 process)")
             url, drop = scratch_url(engine_name, Path(tmp))
             try:

@@ -28,6 +28,7 @@ CONNECTION_OPTIONS: dict[str, str] = {
     "client_cert": "DECNET_MASTER_CERT",
     "client_key": "DECNET_MASTER_KEY",
     "ca_cert": "DECNET_CA",
+    "bus_socket": "DECNET_BUS_SOCKET",
 }
 """Option name -> the environment variable it falls back to (and is exported as)."""
 
@@ -42,6 +43,7 @@ class Connection:
     client_cert: str | None = None
     client_key: str | None = None
     ca_cert: str | None = None
+    bus_socket: str | None = None
     target_factory: TargetFactory | None = field(default=None, compare=False, repr=False)
     """Replaces `target_for` (tests inject fake targets)."""
 

@@ -6,7 +6,8 @@ call one of these; every decision is taken here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from decnet_lib.automation.connection import Connection
@@ -22,6 +23,25 @@ from decnet_lib.automation.topology import (
 )
 
 STATES = ("present", "deployed", "torn_down", "absent")
+
+
+@contextmanager
+def published(connection: Connection, check_mode: bool) -> Iterator[None]:
+    """Publish what the call changes on the bus, as the CLI does: every status transition
+    on `topology.<id>.status`, queued mutations on `topology.<id>.mutation.*` (which wakes a
+    watching reconciler at once). Notification only: a bus that is down changes nothing.
+    Check mode changes nothing, so it publishes nothing."""
+    if check_mode:
+        yield
+        return
+    from decnet_lib.master.wiring import wire_events
+
+    with connection.environment():
+        unwire = wire_events()
+        try:
+            yield
+        finally:
+            unwire()
 
 
 def _name(params: Mapping[str, Any]) -> str:
@@ -43,32 +63,35 @@ def run_topology(params: Mapping[str, Any], check_mode: bool = False) -> dict[st
     state = params.get("state") or "present"
     spec, src = params.get("spec"), params.get("src")
     replace = bool(params.get("replace"))
-    if state == "present":
-        return topology_present(connection, spec=spec, src=src, replace=replace,
-                                check_mode=check_mode)
-    if state == "deployed":
-        return topology_deployed(connection, spec=spec, src=src, name=params.get("name"),
-                                 replace=replace, check_mode=check_mode)
-    if state == "torn_down":
-        return topology_torn_down(connection, _name(params), check_mode=check_mode)
-    if state == "absent":
+    if state not in STATES:
+        raise AutomationError(f"unknown state {state!r}: use one of {', '.join(STATES)}",
+                              code="USAGE")
+    with published(connection, check_mode):
+        if state == "present":
+            return topology_present(connection, spec=spec, src=src, replace=replace,
+                                    check_mode=check_mode)
+        if state == "deployed":
+            return topology_deployed(connection, spec=spec, src=src, name=params.get("name"),
+                                     replace=replace, check_mode=check_mode)
+        if state == "torn_down":
+            return topology_torn_down(connection, _name(params), check_mode=check_mode)
         return topology_absent(connection, _name(params), check_mode=check_mode)
-    raise AutomationError(f"unknown state {state!r}: use one of {', '.join(STATES)}",
-                          code="USAGE")
 
 
 def run_mutation(params: Mapping[str, Any], check_mode: bool = False) -> dict[str, Any]:
     """decnet.mazenet.decnet_mutation."""
     timeout = params.get("timeout")
-    return mutation(
-        Connection.from_params(params),
-        str(params["topology"]),
-        str(params["op"]),
-        params.get("payload") or {},
-        wait=bool(params.get("wait", True)),
-        timeout=float(timeout) if timeout is not None else DEFAULT_TIMEOUT,
-        check_mode=check_mode,
-    )
+    connection = Connection.from_params(params)
+    with published(connection, check_mode):
+        return mutation(
+            connection,
+            str(params["topology"]),
+            str(params["op"]),
+            params.get("payload") or {},
+            wait=bool(params.get("wait", True)),
+            timeout=float(timeout) if timeout is not None else DEFAULT_TIMEOUT,
+            check_mode=check_mode,
+        )
 
 
 def run_info(params: Mapping[str, Any], check_mode: bool = False) -> dict[str, Any]:

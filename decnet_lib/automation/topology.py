@@ -25,10 +25,17 @@ from decnet_lib.automation.documents import (
     load_input,
 )
 from decnet_lib.automation.errors import AutomationError, from_decnet_error
-from decnet_lib.db import Topology, get_topology, load_resolved, new_session, save_resolved
+from decnet_lib.db import (
+    Topology,
+    delete_topology,
+    get_topology,
+    load_resolved,
+    new_session,
+    save_resolved,
+)
 from decnet_lib.errors import AlreadyExists, DecnetError
 from decnet_lib.master import lifecycle
-from decnet_lib.master.topologies import create_from_data, delete
+from decnet_lib.master.topologies import create_from_data
 from decnet_lib.topology.render import summary
 from decnet_lib.topology.resolved import ResolvedTopology
 
@@ -122,6 +129,13 @@ def evaluate(session: Session | None, data: Any, replace: bool = False) -> Prese
     return Presence(doc.name, stored, desired, "replace", agent, issues)
 
 
+def _replace_refused(name: str, status: str) -> None:
+    raise AutomationError(
+        f"topology {name} is {status}: its definition can only be replaced while it is not "
+        "deployed (use state=deployed with replace=true to update it in place, "
+        "decnet.mazenet.decnet_mutation, or state=torn_down first)", code="REFUSED")
+
+
 def _persist(engine: Engine, presence: Presence, data: Any, live_ok: bool) -> ResolvedTopology:
     """Create or replace the stored topology in one transaction; the stored form."""
     session = new_session(engine)
@@ -133,11 +147,7 @@ def _persist(engine: Engine, presence: Presence, data: Any, live_ok: bool) -> Re
                 select(Topology).where(Topology.name == presence.name).with_for_update()
             ).scalar_one()
             if row.status in BUSY or (row.status in LIVE and not live_ok):
-                raise AutomationError(
-                    f"topology {presence.name} is {row.status}: its definition can only be "
-                    "replaced while it is not deployed here (use state=deployed with "
-                    "replace=true to update it in place, decnet.mazenet.decnet_mutation, or "
-                    "state=torn_down first)", code="REFUSED")
+                _replace_refused(presence.name, row.status)
             save_resolved(session, row, presence.desired)
             resolved = load_resolved(session, row)
         else:
@@ -225,21 +235,13 @@ def _present(connection: Connection, spec: Mapping[str, Any] | None, src: str | 
             stored = presence.stored
             if presence.action == "replace" and stored is not None and (
                     stored.status in LIVE | BUSY):
-                _persist_refusal(presence)
+                _replace_refused(presence.name, stored.status)
             after = presence.desired if presence.action != "none" else stored
             return _result(presence.action != "none", _view(stored), _view(after), after,
                            action=presence.action, validation_warnings=presence.warnings)
         presence, resolved = _ensure_present(engine, data, replace, live_ok=False)
         return _result(presence.action != "none", _view(presence.stored), _view(resolved),
                        resolved, action=presence.action, validation_warnings=presence.warnings)
-
-
-def _persist_refusal(presence: Presence) -> None:
-    status = presence.stored.status if presence.stored else "?"
-    raise AutomationError(
-        f"topology {presence.name} is {status}: its definition can only be replaced while it "
-        "is not deployed here (use state=deployed with replace=true to update it in place, "
-        "decnet.mazenet.decnet_mutation, or state=torn_down first)", code="REFUSED")
 
 
 # --- state=deployed ------------------------------------------------------------------------
@@ -402,7 +404,8 @@ def topology_absent(connection: Connection, name: str, check_mode: bool = False
 def _absent(connection: Connection, name: str, check_mode: bool) -> dict[str, Any]:
     with connection.environment(), connection.engine(check_mode) as engine:
         with _session(engine) as session:
-            _row, stored = _load(session, name)
+            row, stored = _load(session, name)
+            stored_target = row.agent if row is not None else None
         if stored is None:
             return _result(False, {}, {}, None, action="none")
         steps = (["teardown"] if stored.status not in UNDEPLOYED else []) + ["delete"]
@@ -418,7 +421,9 @@ def _absent(connection: Connection, name: str, check_mode: bool) -> dict[str, An
                                       code="TEARDOWN_FAILED", report=report)
         session = new_session(engine)
         try:
-            delete(session, name)
+            # refused while any of its containers still runs (asked of its own target)
+            delete_topology(session, name,
+                            running_containers=connection.targets()(stored_target).running)
             session.commit()
         except BaseException:
             session.rollback()

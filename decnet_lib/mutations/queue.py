@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, func, select, text, update
+from sqlalchemy import TextClause, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from decnet_lib.db import Mutation, Topology, require_topology, utcnow
@@ -115,17 +115,79 @@ def has_pending_topology_mutation(session: Session, now: datetime | None = None)
     return session.execute(expired, {"now": now or utcnow()}).first() is not None
 
 
-def topologies_with_work(session: Session) -> list[str]:
-    """Ids of live topologies with open mutations, oldest work first."""
-    oldest = func.min(Mutation.id)
-    rows = session.execute(
-        select(Mutation.topology_id, oldest)
-        .join(Topology, Topology.id == Mutation.topology_id)
-        .where(Mutation.state.in_(OPEN_STATES), Topology.status.in_(ENQUEUE_STATUSES))
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The oldest open mutation of a topology: the only one that may be claimed."""
+
+    topology_id: str
+    mutation_id: int
+    state: str
+    lease_until: datetime | None
+
+
+def heads_with_work(session: Session, now: datetime | None = None) -> list[Head]:
+    """The claimable heads of live topologies (pending, or held under an expired lease),
+    oldest first. Topologies whose head is held under a valid lease are left out."""
+    now = now or utcnow()
+    oldest = (
+        select(Mutation.topology_id, func.min(Mutation.id).label("head"))
+        .where(Mutation.state.in_(OPEN_STATES))
         .group_by(Mutation.topology_id)
-        .order_by(oldest)
+        .subquery()
     )
-    return [row[0] for row in rows]
+    rows = session.execute(
+        select(Mutation.topology_id, Mutation.id, Mutation.state, Mutation.lease_until)
+        .join(oldest, Mutation.id == oldest.c.head)
+        .join(Topology, Topology.id == Mutation.topology_id)
+        .where(
+            or_(Mutation.state == "pending",
+                and_(Mutation.state == "applying", Mutation.lease_until < now)),
+            Topology.status.in_(ENQUEUE_STATUSES),
+        )
+        .order_by(Mutation.id)
+    )
+    return [Head(*row) for row in rows]
+
+
+def topologies_with_work(session: Session, now: datetime | None = None) -> list[str]:
+    """Ids of live topologies with something to claim, oldest work first."""
+    return [head.topology_id for head in heads_with_work(session, now)]
+
+
+_MUTATIONS = Mutation.__table__
+# Built once: the claim runs on every reconciler tick, so no per-call statement building.
+_HEAD = (
+    select(_MUTATIONS.c.id, _MUTATIONS.c.state, _MUTATIONS.c.lease_until)
+    .where(_MUTATIONS.c.state.in_(OPEN_STATES),
+           _MUTATIONS.c.topology_id == bindparam("p_topology"))
+    .order_by(_MUTATIONS.c.id)
+    .limit(1)
+)
+_CLAIM_VALUES = {
+    "state": "applying",
+    "claimed_by": bindparam("p_token"),
+    "claimed_at": bindparam("p_now"),
+    "lease_until": bindparam("p_lease_until"),
+    "attempts": _MUTATIONS.c.attempts + 1,
+}
+_CLAIM_PENDING = (
+    update(_MUTATIONS)
+    .where(_MUTATIONS.c.id == bindparam("p_id"), _MUTATIONS.c.state == "pending")
+    .values(**_CLAIM_VALUES)
+)
+_CLAIM_EXPIRED = (
+    update(_MUTATIONS)
+    .where(_MUTATIONS.c.id == bindparam("p_id"), _MUTATIONS.c.state == "applying",
+           _MUTATIONS.c.lease_until < bindparam("p_now"))
+    .values(**_CLAIM_VALUES)
+)
+_FINISH = (
+    update(_MUTATIONS)
+    .where(_MUTATIONS.c.id == bindparam("p_id"), _MUTATIONS.c.state == "applying",
+           _MUTATIONS.c.claimed_by == bindparam("p_token"))
+    .values(state=bindparam("p_state"), error=bindparam("p_error"),
+            finished_at=bindparam("p_now"), lease_until=None)
+)
 
 
 def claim_next_mutation(
@@ -137,42 +199,39 @@ def claim_next_mutation(
     The head is the oldest open (pending or applying) mutation. A head held under a valid
     lease means another reconciler is on it; an expired lease is taken over.
     """
-    now = now or utcnow()
-    head = session.execute(
-        select(Mutation.id, Mutation.state, Mutation.lease_until)
-        .where(Mutation.state.in_(OPEN_STATES), Mutation.topology_id == topology_id)
-        .order_by(Mutation.id)
-        .limit(1)
-    ).first()
-    if head is None:
+    row = session.connection().execute(_HEAD, {"p_topology": topology_id}).first()
+    if row is None:
         session.rollback()
         return None
-    mutation_id, state, lease_until = head
-    if state == "applying" and lease_until is not None and lease_until >= now:
+    return claim_head(session, Head(topology_id, *row), claimer, lease, now)
+
+
+def claim_head(
+    session: Session, head: Head, claimer: str | None = None,
+    lease: float | None = None, now: datetime | None = None,
+) -> Claim | None:
+    """Claim a known head with one conditional UPDATE, and commit.
+
+    Of racing reconcilers exactly one sees the row change; the others get None, as does
+    anyone holding a stale head (already claimed or finished meanwhile).
+    """
+    now = now or utcnow()
+    if head.state == "applying" and head.lease_until is not None and head.lease_until >= now:
         session.rollback()
         return None
     token = f"{claimer or worker_id()}:{uuid.uuid4().hex[:12]}"
-    condition = (
-        (Mutation.state == "pending")
-        if state == "pending"
-        else (Mutation.state == "applying") & (Mutation.lease_until < now)
+    lease_until = now + timedelta(seconds=lease if lease is not None else lease_seconds())
+    result = session.connection().execute(
+        _CLAIM_PENDING if head.state == "pending" else _CLAIM_EXPIRED,
+        {"p_id": head.mutation_id, "p_token": token, "p_now": now,
+         "p_lease_until": lease_until},
     )
-    result = session.execute(
-        update(Mutation)
-        .where(Mutation.id == mutation_id, condition)
-        .values(
-            state="applying", claimed_by=token, claimed_at=now,
-            lease_until=now + timedelta(seconds=lease if lease is not None else lease_seconds()),
-            attempts=Mutation.attempts + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         session.rollback()
         return None
-    announce(session, topology_id, "applying", {"mutation_id": mutation_id})
+    announce(session, head.topology_id, "applying", {"mutation_id": head.mutation_id})
     session.commit()
-    return Claim(mutation_id, topology_id, token, recovered=state == "applying")
+    return Claim(head.mutation_id, head.topology_id, token, recovered=head.state == "applying")
 
 
 def finish_mutation(
@@ -183,14 +242,11 @@ def finish_mutation(
     Runs in the caller's transaction; False means the claim was lost (lease expired and
     taken over), and the caller must roll back its work.
     """
-    result = session.execute(
-        update(Mutation)
-        .where(Mutation.id == claim.mutation_id, Mutation.state == "applying",
-               Mutation.claimed_by == claim.token)
-        .values(state=state, error=error, finished_at=utcnow(), lease_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    result = session.connection().execute(_FINISH, {
+        "p_id": claim.mutation_id, "p_token": claim.token, "p_state": state,
+        "p_error": error, "p_now": utcnow(),
+    })
+    if result.rowcount != 1:
         return False
     body: dict[str, Any] = {"mutation_id": claim.mutation_id}
     if error:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -17,14 +19,17 @@ from decnet_lib.errors import DecnetError
 from decnet_lib.events import publish, worker_health_topic
 from decnet_lib.mutations.applier import Outcome, apply_claimed, degrade
 from decnet_lib.mutations.queue import (
+    Claim,
+    claim_head,
     claim_next_mutation,
     has_pending_topology_mutation,
-    topologies_with_work,
+    heads_with_work,
     worker_id,
 )
 from decnet_lib.topology.resolved import ResolvedTopology
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PushHook = Callable[[ResolvedTopology, str | None], bool]
 """push(resolved, agent) -> True when the target now matches (heals a degraded topology)."""
@@ -48,20 +53,22 @@ class DrainReport:
 
 def drain_topology(
     session: Session, topology_id: str, claimer: str | None = None,
-    stop_after: int | None = None,
+    stop_after: int | None = None, first: Claim | None = None,
 ) -> DrainReport:
     """Claim and apply one topology's mutations in FIFO order until none is left to win.
 
-    Stops at the first failure (the topology is then degraded) or after `stop_after`
-    mutation id has been handled.
+    Starts with `first` when the caller already won the head. Stops at the first failure
+    (the topology is then degraded) or after `stop_after` mutation id has been handled.
     """
     report = DrainReport(topology_id)
     claimer = claimer or worker_id()
-    while (claim := claim_next_mutation(session, topology_id, claimer)) is not None:
+    claim = first or claim_next_mutation(session, topology_id, claimer)
+    while claim is not None:
         outcome = apply_claimed(session, claim)
         report.outcomes.append(outcome)
         if outcome.state == "failed" or claim.mutation_id == stop_after:
             break
+        claim = claim_next_mutation(session, topology_id, claimer)
     return report
 
 
@@ -89,19 +96,32 @@ def push_topology(session: Session, topology_id: str, push: PushHook) -> None:
     session.commit()
 
 
+def spread(items: list[T]) -> list[T]:
+    """The same items in a random order: racing reconcilers then work on different
+    topologies instead of contending for the same heads in lockstep. (Order matters only
+    within a topology, where the queue is FIFO.)"""
+    shuffled = list(items)
+    random.shuffle(shuffled)
+    return shuffled
+
+
 def reconcile_topologies(
     engine: Engine, push: PushHook | None = None, claimer: str | None = None
 ) -> list[DrainReport]:
     """One round: drain every live topology with pending work, then push what changed."""
     reports = []
+    claimer = claimer or worker_id()
     with new_session(engine) as session:
-        topology_ids = topologies_with_work(session)
+        heads = spread(heads_with_work(session))
         session.rollback()
-        for topology_id in topology_ids:
-            report = drain_topology(session, topology_id, claimer)
+        for head in heads:
+            first = claim_head(session, head, claimer)
+            if first is None:
+                continue  # another reconciler won it
+            report = drain_topology(session, head.topology_id, claimer, first=first)
             reports.append(report)
             if push is not None and report.changed:
-                push_topology(session, topology_id, push)
+                push_topology(session, head.topology_id, push)
     return reports
 
 

@@ -46,6 +46,13 @@ options:
       - CA certificate that agent certificates must chain to.
       - If not set, E(DECNET_CA) is used, and then C(ca.crt) in the PKI directory.
     type: path
+  bus_socket:
+    description:
+      - The master's event bus socket. Status changes and queued mutations are published
+        there (notification only; a bus that is down changes nothing). Nothing is published
+        in check mode.
+      - If not set, E(DECNET_BUS_SOCKET) is used, and then C(/run/decnet/bus.sock) for root.
+    type: path
 notes:
   - The modules import the C(decnet_lib) library (the C(mazenet) Python package), so
     C(ansible_python_interpreter) must point at the Python of the MazeNET virtualenv on

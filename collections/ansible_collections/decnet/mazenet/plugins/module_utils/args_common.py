@@ -39,6 +39,10 @@ CONNECTION_ARG_SPEC = {
         "type": "path",
         "fallback": (env_fallback, ["DECNET_CA"]),
     },
+    "bus_socket": {
+        "type": "path",
+        "fallback": (env_fallback, ["DECNET_BUS_SOCKET"]),
+    },
 }
 
 
