@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The main job: build the decky images, then generate, validate, store, deploy and show a
-# sample maze on this machine's Docker Engine.
+# The main job: set up (virtualenv, Docker Engine, offline images), then deploy a sample maze
+# on this machine with the Ansible playbook:
+#   ansible-playbook playbooks/deploy_topology.yml -i inventories/local -e topology_file=FILE
+# Usage: scripts/run-sample.sh [TOPOLOGY_FILE]   (default: examples/lab-small.yml)
 source "$(dirname "$0")/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/venv.sh"
 source "$REPO_ROOT/scripts/lib/docker.sh"
@@ -8,16 +10,7 @@ source "$REPO_ROOT/scripts/lib/docker.sh"
 cd "$REPO_ROOT"
 ensure_venv dev
 ensure_docker
-export DECNET_STATE_DIR="${DECNET_STATE_DIR:-$REPO_ROOT/state}"
-sample="$DECNET_STATE_DIR/sample-maze.yml"
-mkdir -p "$DECNET_STATE_DIR"
-
+case "${LC_ALL:-${LANG:-}}" in *UTF-8*|*utf8*) ;; *) export LC_ALL=C.UTF-8 LANG=C.UTF-8 ;; esac
 decnet images build
-if ! decnet topology show sample >/dev/null 2>&1; then
-  decnet topology generate --name sample --depth 2 --branching 2 --deckies-per-lan 2-3 \
-    --cross-edge-p 0.2 --services ssh,http,telnet --seed 7 --base 10.230.0.0/16 -o "$sample"
-  decnet topology validate "$sample"
-  decnet topology create "$sample"
-fi
-decnet topology deploy sample
-decnet topology show sample
+exec ansible-playbook playbooks/deploy_topology.yml -i inventories/local \
+  -e topology_file="${1:-examples/lab-small.yml}"

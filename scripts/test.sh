@@ -26,4 +26,9 @@ set -e
 if [ "$status" -eq 5 ]; then
   die "pytest collected no tests: that is a failure, not a pass"
 fi
-exit "$status"
+[ "$status" -eq 0 ] || exit "$status"
+
+if [ "$#" -eq 0 ]; then  # a full run: the Ansible side too (pytest above ran its tests)
+  log "Ansible: ansible-doc, ansible-lint, galaxy build/install, ansible-test sanity, Molecule"
+  "$REPO_ROOT/scripts/ansible-checks.sh" doc lint galaxy sanity molecule-default molecule-mutation
+fi
