@@ -18,27 +18,18 @@ from decnet_lib.errors import DecnetError
 from decnet_lib.master.lifecycle import push_hook
 from decnet_lib.mutations.apply import apply_op
 from decnet_lib.mutations.payloads import parse_payload
-from decnet_lib.mutations.queue import ENQUEUE_STATUSES, enqueue_mutation, list_mutations
+from decnet_lib.mutations.queue import (
+    ENQUEUE_STATUSES,
+    OPEN_STATES,
+    enqueue_mutation,
+    list_mutations,
+)
 from decnet_lib.mutations.reconciler import wait_for_mutation
+from decnet_lib.mutations.view import mutation_view
 from decnet_lib.topology.resolved import ResolvedTopology
 from decnet_lib.validation.context import ValidationContext
 
-OPEN_STATES = ("pending", "applying")
 DEFAULT_TIMEOUT = 120.0
-
-
-def mutation_view(mutation: Mutation) -> dict[str, Any]:
-    """A mutation as returned to Ansible."""
-    return {
-        "id": mutation.id,
-        "op": mutation.op,
-        "payload": mutation.payload,
-        "state": mutation.state,
-        "attempts": mutation.attempts,
-        "created_at": mutation.created_at.isoformat() if mutation.created_at else None,
-        "finished_at": mutation.finished_at.isoformat() if mutation.finished_at else None,
-        "error": mutation.error,
-    }
 
 
 def _project(current: ResolvedTopology, queued: list[Mutation],

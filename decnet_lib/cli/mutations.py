@@ -14,23 +14,9 @@ from decnet_lib.master.push import configured_push_hook
 from decnet_lib.mutations.payloads import PAYLOAD_MODELS
 from decnet_lib.mutations.queue import enqueue_mutation, list_mutations
 from decnet_lib.mutations.reconciler import wait_for_mutation
+from decnet_lib.mutations.view import mutation_view
 
 OPS_HELP = ", ".join(PAYLOAD_MODELS)
-
-
-def mutation_view(mutation: Mutation) -> dict[str, Any]:
-    """A mutation as shown to users."""
-    return {
-        "id": mutation.id,
-        "op": mutation.op,
-        "payload": mutation.payload,
-        "state": mutation.state,
-        "attempts": mutation.attempts,
-        "claimed_by": mutation.claimed_by,
-        "created_at": mutation.created_at.isoformat(),
-        "finished_at": mutation.finished_at.isoformat() if mutation.finished_at else None,
-        "error": mutation.error,
-    }
 
 
 def _parse_json_object(text: str) -> dict[str, Any]:

@@ -41,12 +41,7 @@ def deploy(
         result = lifecycle.deploy(engine, name, agent, progress=None if as_json else _progress)
     finally:
         engine.dispose()
-    if as_json:
-        emit_json(result.to_dict())
-    else:
-        note(f"{result.name}: {result.status} ({result.message})")
-    if result.status != "active":
-        fail(f"topology {name} is {result.status}: {result.message}", code="DEPLOY_FAILED")
+    _report(result, as_json, ("active",), "DEPLOY_FAILED")
 
 
 def teardown(name: str = typer.Argument(..., help="Topology name."),
@@ -57,12 +52,18 @@ def teardown(name: str = typer.Argument(..., help="Topology name."),
         result = lifecycle.teardown(engine, name)
     finally:
         engine.dispose()
+    _report(result, as_json, ("torn_down", "pending"), "TEARDOWN_FAILED")
+
+
+def _report(result: lifecycle.LifecycleResult, as_json: bool, good: tuple[str, ...],
+            code: str) -> None:
+    """Print the outcome (JSON or one line); exit non-zero unless the status is `good`."""
     if as_json:
         emit_json(result.to_dict())
     else:
         note(f"{result.name}: {result.status} ({result.message})")
-    if result.status != "torn_down" and result.status != "pending":
-        fail(f"teardown of {name} failed: {result.message}", code="TEARDOWN_FAILED")
+    if result.status not in good:
+        fail(f"topology {result.name} is {result.status}: {result.message}", code=code)
 
 
 def register(group: typer.Typer) -> None:
