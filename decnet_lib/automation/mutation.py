@@ -13,7 +13,14 @@ from typing import Any
 from decnet_lib.automation.connection import Connection
 from decnet_lib.automation.documents import as_document
 from decnet_lib.automation.errors import AutomationError, from_decnet_error
-from decnet_lib.db import Mutation, get_topology, load_resolved, neighbours, new_session
+from decnet_lib.db import (
+    Mutation,
+    get_topology,
+    load_resolved,
+    neighbours,
+    new_session,
+    session_scope,
+)
 from decnet_lib.errors import DecnetError
 from decnet_lib.master.lifecycle import push_hook
 from decnet_lib.mutations.apply import apply_op
@@ -123,16 +130,10 @@ def _mutation(connection: Connection, topology: str, op: str, payload: dict[str,
             return {"changed": True, "diff": diff, "status": current.status,
                     "mutation": {"op": op, "payload": payload, "state": "would_enqueue"},
                     "queued": len(queued)}
-        session = new_session(engine)
-        try:
+        with session_scope(engine) as session:
             queued_mutation = enqueue_mutation(session, topology, op, payload)
-            session.commit()
+            session.flush()
             view = mutation_view(queued_mutation)
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
         if not wait:
             return {"changed": True, "diff": diff, "mutation": view, "status": current.status,
                     "queued": len(queued) + 1}

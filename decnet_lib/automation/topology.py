@@ -32,6 +32,7 @@ from decnet_lib.db import (
     load_resolved,
     new_session,
     save_resolved,
+    session_scope,
 )
 from decnet_lib.errors import AlreadyExists, DecnetError
 from decnet_lib.master import lifecycle
@@ -419,17 +420,10 @@ def _absent(connection: Connection, name: str, check_mode: bool) -> dict[str, An
                 raise AutomationError(f"teardown of {name} ended {outcome.status}: "
                                       f"{outcome.message}; it was not deleted",
                                       code="TEARDOWN_FAILED", report=report)
-        session = new_session(engine)
-        try:
+        with session_scope(engine) as session:
             # refused while any of its containers still runs (asked of its own target)
             delete_topology(session, name,
                             running_containers=connection.targets()(stored_target).running)
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
         result = _result(True, _view(stored), {}, None, action="+".join(steps))
         result["deleted"] = {"id": stored.id, "name": stored.name}
         if report is not None:
