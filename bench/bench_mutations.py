@@ -47,7 +47,7 @@ from decnet_lib.mutations.queue import (
     has_pending_topology_mutation,
     heads_with_work,
 )
-from decnet_lib.mutations.reconciler import pending_guard, reconcile_topologies, spread
+from decnet_lib.mutations.reconciler import ROUND_SAMPLE, pending_guard, reconcile_topologies
 from decnet_lib.topology.loader import decode_document
 from decnet_lib.topology.resolve import resolve
 from decnet_lib.validation.validate import validate_data
@@ -118,7 +118,7 @@ def connect_then_wait(url: str, gate: tuple) -> Engine:  # type: ignore[type-arg
 def _claim_loop(url: str, gate: tuple, finish: bool) -> None:  # type: ignore[type-arg]
     engine = connect_then_wait(url, gate)
     with new_session(engine) as session:
-        while heads := spread(heads_with_work(session)):
+        while heads := heads_with_work(session, sample=ROUND_SAMPLE):
             session.rollback()
             for head in heads:
                 claim = claim_head(session, head)

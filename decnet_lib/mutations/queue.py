@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import TextClause, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import TextClause, and_, bindparam, func, or_, select, text, true, update
 from sqlalchemy.orm import Session
 
 from decnet_lib.db import Mutation, Topology, require_topology, utcnow
@@ -125,9 +126,16 @@ class Head:
     lease_until: datetime | None
 
 
-def heads_with_work(session: Session, now: datetime | None = None) -> list[Head]:
-    """The claimable heads of live topologies (pending, or held under an expired lease),
-    oldest first. Topologies whose head is held under a valid lease are left out."""
+def heads_with_work(
+    session: Session, now: datetime | None = None, sample: int | None = None,
+    exclude: Collection[str] = (),
+) -> list[Head]:
+    """The claimable heads of live topologies (pending, or held under an expired lease).
+    Topologies whose head is held under a valid lease, or in `exclude`, are left out.
+
+    Oldest first; with `sample`, at most that many in a random order instead, so racing
+    reconcilers spread over different topologies rather than chase the same heads.
+    """
     now = now or utcnow()
     oldest = (
         select(Mutation.topology_id, func.min(Mutation.id).label("head"))
@@ -135,7 +143,7 @@ def heads_with_work(session: Session, now: datetime | None = None) -> list[Head]
         .group_by(Mutation.topology_id)
         .subquery()
     )
-    rows = session.execute(
+    rows = (
         select(Mutation.topology_id, Mutation.id, Mutation.state, Mutation.lease_until)
         .join(oldest, Mutation.id == oldest.c.head)
         .join(Topology, Topology.id == Mutation.topology_id)
@@ -143,10 +151,15 @@ def heads_with_work(session: Session, now: datetime | None = None) -> list[Head]
             or_(Mutation.state == "pending",
                 and_(Mutation.state == "applying", Mutation.lease_until < now)),
             Topology.status.in_(ENQUEUE_STATUSES),
+            Mutation.topology_id.not_in(list(exclude)) if exclude else true(),
         )
-        .order_by(Mutation.id)
     )
-    return [Head(*row) for row in rows]
+    if sample is None:
+        rows = rows.order_by(Mutation.id)
+    else:
+        shuffle = func.random() if session.get_bind().dialect.name == "sqlite" else func.rand()
+        rows = rows.order_by(shuffle).limit(sample)
+    return [Head(*row) for row in session.execute(rows)]
 
 
 def topologies_with_work(session: Session, now: datetime | None = None) -> list[str]:

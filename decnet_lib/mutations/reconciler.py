@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -29,7 +27,6 @@ from decnet_lib.mutations.queue import (
 from decnet_lib.topology.resolved import ResolvedTopology
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 PushHook = Callable[[ResolvedTopology, str | None], bool]
 """push(resolved, agent) -> True when the target now matches (heals a degraded topology)."""
@@ -96,32 +93,33 @@ def push_topology(session: Session, topology_id: str, push: PushHook) -> None:
     session.commit()
 
 
-def spread(items: list[T]) -> list[T]:
-    """The same items in a random order: racing reconcilers then work on different
-    topologies instead of contending for the same heads in lockstep. (Order matters only
-    within a topology, where the queue is FIFO.)"""
-    shuffled = list(items)
-    random.shuffle(shuffled)
-    return shuffled
+ROUND_SAMPLE = 128  # heads fetched at a time by a reconcile round
 
 
 def reconcile_topologies(
     engine: Engine, push: PushHook | None = None, claimer: str | None = None
 ) -> list[DrainReport]:
-    """One round: drain every live topology with pending work, then push what changed."""
+    """One round: drain every live topology with pending work, then push what changed.
+
+    Heads are taken in small random samples, each topology at most once per round, so
+    racing reconcilers spread over different topologies.
+    """
     reports = []
     claimer = claimer or worker_id()
+    seen: set[str] = set()
     with new_session(engine) as session:
-        heads = spread(heads_with_work(session))
+        while heads := heads_with_work(session, sample=ROUND_SAMPLE, exclude=seen):
+            session.rollback()
+            for head in heads:
+                seen.add(head.topology_id)
+                first = claim_head(session, head, claimer)
+                if first is None:
+                    continue  # another reconciler won it
+                report = drain_topology(session, head.topology_id, claimer, first=first)
+                reports.append(report)
+                if push is not None and report.changed:
+                    push_topology(session, head.topology_id, push)
         session.rollback()
-        for head in heads:
-            first = claim_head(session, head, claimer)
-            if first is None:
-                continue  # another reconciler won it
-            report = drain_topology(session, head.topology_id, claimer, first=first)
-            reports.append(report)
-            if push is not None and report.changed:
-                push_topology(session, head.topology_id, push)
     return reports
 
 
