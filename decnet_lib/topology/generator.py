@@ -21,8 +21,8 @@ import yaml
 
 from decnet_lib.catalog import SERVICES
 from decnet_lib.topology.addressing import MIN_PREFIX
-from decnet_lib.topology.loader import gc_paused
 from decnet_lib.topology.names import NAME_RULE, is_valid_name
+from decnet_lib.topology.safe_yaml import gc_paused
 
 Format = Literal["yaml", "json"]
 

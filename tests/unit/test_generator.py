@@ -24,7 +24,8 @@ from decnet_lib.topology.generator import (
     parse_range,
     pick_format,
 )
-from decnet_lib.topology.loader import _FastSafeLoader, decode_document, parse_document
+from decnet_lib.topology.loader import decode_document, parse_document
+from decnet_lib.topology.safe_yaml import _FastSafeLoader
 from decnet_lib.validation.context import Neighbour, ValidationContext
 from decnet_lib.validation.validate import validate_document
 

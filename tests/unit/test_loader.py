@@ -17,18 +17,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from decnet_lib.topology import loader as loader_module
+from decnet_lib.topology import safe_yaml as yaml_module
 from decnet_lib.topology.loader import (
-    DEFAULT_MAX_ALIAS_NODES,
     DEFAULT_MAX_DOCUMENT_BYTES,
-    MAX_NESTING,
     DocumentUnreadable,
+    decode_document,
+    max_document_bytes,
+    read_document_data,
+)
+from decnet_lib.topology.safe_yaml import (
+    DEFAULT_MAX_ALIAS_NODES,
+    MAX_NESTING,
     _FastSafeLoader,
     alias_node_limit,
-    decode_document,
     load_yaml,
-    max_document_bytes,
     nesting_bound,
-    read_document_data,
 )
 from decnet_lib.validation.validate import validate_data
 
@@ -389,7 +392,7 @@ def test_alias_expansion_counts_the_nodes_each_use_stands_for(checked_path: str)
         text += "c: {<<: {d: 1}}\n"
     data = load_yaml(text, alias_limit=12)
     assert data["b"] == [[1, 2, 3]] * 3
-    with pytest.raises(loader_module._Refused, match="more than 11 nodes"):
+    with pytest.raises(yaml_module.YamlRefused, match="more than 11 nodes"):
         load_yaml(text, alias_limit=11)
 
 
@@ -575,20 +578,20 @@ def test_flow_style_documents_with_many_brackets_decode_normally() -> None:
         {"name": f"d{i}", "services": ["ssh"], "lans": {"dmz": None}} for i in range(400)
     ]}
     raw = _flow_style(data)
-    assert raw.count(b"[") + raw.count(b"{") > loader_module._INLINE_NESTING
+    assert raw.count(b"[") + raw.count(b"{") > yaml_module._INLINE_NESTING
     assert decode_document(raw) == data
 
 
 @pytest.mark.parametrize("how", ["events", "no-thread"])
 def test_the_exact_depth_check_path(monkeypatch: pytest.MonkeyPatch, how: str) -> None:
     if how == "events":  # the stack a helper thread would need is over the cap
-        monkeypatch.setattr(loader_module, "_MAX_COMPOSE_STACK", 0)
+        monkeypatch.setattr(yaml_module, "_MAX_COMPOSE_STACK", 0)
     else:  # no helper thread can be started
 
         def refuse(*_args: object) -> int:
             raise RuntimeError("no threads here")
 
-        monkeypatch.setattr(loader_module.threading, "stack_size", refuse)
+        monkeypatch.setattr(yaml_module.threading, "stack_size", refuse)
     data = {"a": [[[[{"b": [1, 2]}]]]], "c": [{"d": i} for i in range(300)]}
     assert decode_document(_flow_style(data)) == data
     deep = b"a:\n  " + b"- " * 700 + b"x\n"  # within the limit, more than inline
