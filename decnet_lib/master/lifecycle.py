@@ -19,6 +19,7 @@ from decnet_lib.db import Mutation, Topology, load_resolved, new_session, requir
 from decnet_lib.db.status import allowed, transition
 from decnet_lib.deploy.pool import ProgressFn
 from decnet_lib.errors import DecnetError, Refused
+from decnet_lib.master.decky_events import decky_states, publish_decky_states
 from decnet_lib.master.targets import LOCAL, ApplyReport, Target, target_for
 from decnet_lib.mutations.reconciler import PushHook
 from decnet_lib.topology.resolved import ResolvedTopology
@@ -92,6 +93,7 @@ def deploy(
         report = targets(where).apply(resolved, progress)
     except DecnetError as exc:
         report = ApplyReport("failed", exc.message)
+    publish_decky_states(resolved, decky_states(resolved, report.details))
     with new_session(engine) as session:
         row = _locked(session, topology_id)
         settle_status(session, row, report.status, report.message)
@@ -114,6 +116,7 @@ def teardown(engine: Engine, name: str, targets: TargetFactory = target_for) -> 
         if row.status != "tearing_down":
             transition(session, row, "tearing_down", "teardown requested")
         topology_id, where = row.id, row.agent
+        resolved = load_resolved(session, row)
         session.execute(
             update(Mutation)
             .where(Mutation.topology_id == topology_id, Mutation.state == "pending")
@@ -125,6 +128,9 @@ def teardown(engine: Engine, name: str, targets: TargetFactory = target_for) -> 
         ok, message = targets(where).teardown(topology_id)
     except DecnetError as exc:
         ok, message = False, exc.message
+    if ok:
+        publish_decky_states(resolved, dict.fromkeys((d.name for d in resolved.deckies),
+                                                     "removed"))
     with new_session(engine) as session:
         row = _locked(session, topology_id)
         transition(session, row, "torn_down" if ok else "failed", message)
@@ -141,6 +147,7 @@ def push_hook(targets: TargetFactory = target_for) -> PushHook:
 
     def hook(resolved: ResolvedTopology, agent: str | None) -> bool:
         report = targets(agent).apply(resolved)
+        publish_decky_states(resolved, decky_states(resolved, report.details))
         return report.status == "active"
 
     return hook

@@ -21,6 +21,7 @@ from agent.background import BackgroundServer
 from agent.server import TlsFiles, attach_collector
 from decnet_lib.db import create_topology, init_db, make_engine, new_session
 from decnet_lib.deploy.naming import network_name
+from decnet_lib.events import set_publisher
 from decnet_lib.images.build import build_images
 from decnet_lib.master import lifecycle
 from decnet_lib.mutations.queue import enqueue_mutation
@@ -129,8 +130,14 @@ def test_deploy_probe_log_mutate_teardown(
         create_topology(session, resolved)
         session.commit()
 
-    result = lifecycle.deploy(master, "e2e", agent=agent_url)
+    events: list[tuple[str, dict]] = []
+    set_publisher(lambda topic, payload: events.append((topic, payload)))
+    try:
+        result = lifecycle.deploy(master, "e2e", agent=agent_url)
+    finally:
+        set_publisher(None)
     assert result.status == "active", result.message
+    assert ("decky.gw.state", "running") in [(t, p.get("state")) for t, p in events]
     gw_ip = resolved.decky("gw").lans["dmz"]
 
     client_ip = str(subnets[0].network_address + 250)
@@ -189,6 +196,14 @@ def test_deploy_probe_log_mutate_teardown(
     assert any(name.endswith("-files-smb") for name in after)
     assert not any(name.endswith("-files-ftp") for name in after)
 
-    result = lifecycle.teardown(master, "e2e")
+    events.clear()
+    set_publisher(lambda topic, payload: events.append((topic, payload)))
+    try:
+        result = lifecycle.teardown(master, "e2e")
+    finally:
+        set_publisher(None)
     assert result.status == "torn_down", result.message
+    assert {(t, p["state"]) for t, p in events} == {
+        ("decky.gw.state", "removed"), ("decky.files.state", "removed"),
+        ("decky.db.state", "removed")}
     assert docker_env.labelled_count(resolved.id) == (0, 0)
