@@ -225,3 +225,56 @@ def test_console_script_no_traceback(tmp_path: Path) -> None:
                             capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 2
     assert_one_line_error(result.stderr)
+
+
+def _activate(db_url: str, name: str) -> None:
+    from decnet_lib.db import make_engine, new_session, require_topology
+    from decnet_lib.db.status import transition
+
+    engine = make_engine(db_url)
+    with new_session(engine) as session:
+        row = require_topology(session, name)
+        transition(session, row, "deploying", "test")
+        transition(session, row, "active", "test")
+        session.commit()
+    engine.dispose()
+
+
+def test_mutate_mutations_and_reconcile(decnet, db_url: str) -> None:
+    assert decnet("topology", "create", str(EXAMPLE))[0] == 0
+    code, _, err = decnet("topology", "mutate", "acme", "add_decky",
+                          "--payload", '{"name": "x1", "lan": "office"}')
+    assert code == 1 and "pending" in err  # only live topologies take mutations
+    _activate(db_url, "acme")
+
+    code, out, err = decnet("topology", "mutate", "acme", "add_decky",
+                            "--payload", '{"name": "x1", "lan": "office"}', "--json")
+    assert code == 0, err
+    assert json.loads(out)["state"] == "pending"
+    code, out, _ = decnet("reconcile", "--once", "--json")
+    assert code == 0 and [o["state"] for o in json.loads(out)] == ["applied"]
+
+    code, out, err = decnet("topology", "mutate", "acme", "remove_decky",
+                            "--payload", '{"decky": "x1"}', "--wait", "--json")
+    assert code == 0 and json.loads(out)["state"] == "applied"
+    code, out, err = decnet("topology", "mutate", "acme", "add_decky", "--wait",
+                            "--payload", '{"name": "x2", "lan": "office", "ip": "172.20.1.1"}')
+    assert code == 1 and "IP_RESERVED" in err and "Traceback" not in err
+
+    code, out, _ = decnet("topology", "mutations", "acme", "--json")
+    assert [m["state"] for m in json.loads(out)] == ["applied", "applied", "failed"]
+    code, out, _ = decnet("topology", "mutations", "acme", "--state", "failed", "--json")
+    assert [m["error"]["code"] for m in json.loads(out)] == ["INVALID_TOPOLOGY"]
+    code, out, _ = decnet("topology", "show", "acme", "--json")
+    assert json.loads(out)["status"] == "degraded"
+
+
+@pytest.mark.parametrize("payload", ["{not json", "[1, 2]", '{"name": "x"}'])
+def test_mutate_refuses_bad_payload_before_queueing(decnet, db_url: str, payload: str) -> None:
+    assert decnet("topology", "create", str(EXAMPLE))[0] == 0
+    _activate(db_url, "acme")
+    code, out, err = decnet("topology", "mutate", "acme", "add_decky", "--payload", payload)
+    assert code == 2 and out == ""
+    assert_one_line_error(err)
+    code, out, _ = decnet("topology", "mutations", "acme", "--json")
+    assert json.loads(out) == []
