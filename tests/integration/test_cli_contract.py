@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from decnet_lib.cli import main
+from decnet_lib.images.build import build_images
+
+pytest_plugins = ["docker_support"]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "acme.yml"
 
@@ -240,33 +243,44 @@ def _activate(db_url: str, name: str) -> None:
     engine.dispose()
 
 
-def test_mutate_mutations_and_reconcile(decnet, db_url: str) -> None:
-    assert decnet("topology", "create", str(EXAMPLE))[0] == 0
-    code, _, err = decnet("topology", "mutate", "acme", "add_decky",
+def test_mutate_mutations_and_reconcile(decnet, docker_env, tmp_path: Path) -> None:
+    """Mutations through the CLI on a maze deployed on this machine: each push changes
+    Docker, and the maze is torn down at the end (docker_env removes leftovers by label)."""
+    build_images(docker_env.client)
+    subnets = docker_env.subnets(3)
+    maze = write(tmp_path, "maze.yml", docker_env.maze_yaml("live", subnets))
+    code, out, _ = decnet("topology", "create", str(maze), "--json")
+    assert code == 0
+    docker_env.topology_ids.append(json.loads(out)["id"])
+    code, _, err = decnet("topology", "mutate", "live", "add_decky",
                           "--payload", '{"name": "x1", "lan": "office"}')
     assert code == 1 and "pending" in err  # only live topologies take mutations
-    _activate(db_url, "acme")
+    try:
+        assert decnet("topology", "deploy", "live")[0] == 0
 
-    code, out, err = decnet("topology", "mutate", "acme", "add_decky",
-                            "--payload", '{"name": "x1", "lan": "office"}', "--json")
-    assert code == 0, err
-    assert json.loads(out)["state"] == "pending"
-    code, out, _ = decnet("reconcile", "--once", "--json")
-    assert code == 0 and [o["state"] for o in json.loads(out)] == ["applied"]
+        code, out, err = decnet("topology", "mutate", "live", "add_decky",
+                                "--payload", '{"name": "x1", "lan": "office"}', "--json")
+        assert code == 0, err
+        assert json.loads(out)["state"] == "pending"
+        code, out, _ = decnet("reconcile", "--once", "--json")
+        assert code == 0 and [o["state"] for o in json.loads(out)] == ["applied"]
 
-    code, out, err = decnet("topology", "mutate", "acme", "remove_decky",
-                            "--payload", '{"decky": "x1"}', "--wait", "--json")
-    assert code == 0 and json.loads(out)["state"] == "applied"
-    code, out, err = decnet("topology", "mutate", "acme", "add_decky", "--wait",
-                            "--payload", '{"name": "x2", "lan": "office", "ip": "172.20.1.1"}')
-    assert code == 1 and "IP_RESERVED" in err and "Traceback" not in err
+        code, out, err = decnet("topology", "mutate", "live", "remove_decky",
+                                "--payload", '{"decky": "x1"}', "--wait", "--json")
+        assert code == 0 and json.loads(out)["state"] == "applied"
+        reserved = str(subnets[1].network_address + 1)
+        code, out, err = decnet("topology", "mutate", "live", "add_decky", "--wait", "--payload",
+                                f'{{"name": "x2", "lan": "office", "ip": "{reserved}"}}')
+        assert code == 1 and "IP_RESERVED" in err and "Traceback" not in err
 
-    code, out, _ = decnet("topology", "mutations", "acme", "--json")
-    assert [m["state"] for m in json.loads(out)] == ["applied", "applied", "failed"]
-    code, out, _ = decnet("topology", "mutations", "acme", "--state", "failed", "--json")
-    assert [m["error"]["code"] for m in json.loads(out)] == ["INVALID_TOPOLOGY"]
-    code, out, _ = decnet("topology", "show", "acme", "--json")
-    assert json.loads(out)["status"] == "degraded"
+        code, out, _ = decnet("topology", "mutations", "live", "--json")
+        assert [m["state"] for m in json.loads(out)] == ["applied", "applied", "failed"]
+        code, out, _ = decnet("topology", "mutations", "live", "--state", "failed", "--json")
+        assert [m["error"]["code"] for m in json.loads(out)] == ["INVALID_TOPOLOGY"]
+        code, out, _ = decnet("topology", "show", "live", "--json")
+        assert json.loads(out)["status"] == "degraded"
+    finally:
+        decnet("topology", "teardown", "live")
 
 
 @pytest.mark.parametrize("payload", ["{not json", "[1, 2]", '{"name": "x"}'])
