@@ -365,6 +365,17 @@ def _deployed_check(targets: Any, target: str, presence: Presence, before: dict[
 # --- state=torn_down -----------------------------------------------------------------------
 
 
+def _teardown(connection: Connection, engine: Any, name: str, note: str = "") -> dict[str, Any]:
+    """Tear the topology down on its target; its report, or TEARDOWN_FAILED (+ `note`)."""
+    outcome = lifecycle.teardown(engine, name, targets=connection.targets())
+    report = outcome.to_dict()
+    if outcome.status != "torn_down":
+        raise AutomationError(f"teardown of {name} ended {outcome.status}: "
+                              f"{outcome.message}{note}", code="TEARDOWN_FAILED",
+                              report=report)
+    return report
+
+
 def topology_torn_down(connection: Connection, name: str, check_mode: bool = False
                        ) -> dict[str, Any]:
     """Remove the topology's containers and networks; keep it stored (status torn_down)."""
@@ -382,15 +393,11 @@ def _torn_down(connection: Connection, name: str, check_mode: bool) -> dict[str,
         after = stored.model_copy(update={"status": "torn_down"})
         if check_mode or engine is None:
             return _result(True, _view(stored), _view(after), stored, action="teardown")
-        outcome = lifecycle.teardown(engine, name, targets=connection.targets())
+        report = _teardown(connection, engine, name)
         with _session(engine) as session:
             _row, final = _load(session, name)
-        if outcome.status != "torn_down":
-            raise AutomationError(f"teardown of {name} ended {outcome.status}: "
-                                  f"{outcome.message}", code="TEARDOWN_FAILED",
-                                  report=outcome.to_dict())
         return _result(True, _view(stored), _view(final), final, action="teardown",
-                       report=outcome.to_dict())
+                       report=report)
 
 
 # --- state=absent --------------------------------------------------------------------------
@@ -414,12 +421,7 @@ def _absent(connection: Connection, name: str, check_mode: bool) -> dict[str, An
             return _result(True, _view(stored), {}, stored, action="+".join(steps))
         report = None
         if "teardown" in steps:
-            outcome = lifecycle.teardown(engine, name, targets=connection.targets())
-            report = outcome.to_dict()
-            if outcome.status != "torn_down":
-                raise AutomationError(f"teardown of {name} ended {outcome.status}: "
-                                      f"{outcome.message}; it was not deleted",
-                                      code="TEARDOWN_FAILED", report=report)
+            report = _teardown(connection, engine, name, "; it was not deleted")
         with session_scope(engine) as session:
             # refused while any of its containers still runs (asked of its own target)
             delete_topology(session, name,

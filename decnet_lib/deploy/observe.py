@@ -11,8 +11,22 @@ from docker import DockerClient
 from decnet_lib.deploy import labels as L
 
 
+class _Labelled:
+    """What every observed object tells by its labels."""
+
+    labels: dict[str, str]
+
+    @property
+    def spec_hash(self) -> str | None:
+        return self.labels.get(L.SPEC_HASH)
+
+    @property
+    def topology_id(self) -> str | None:
+        return self.labels.get(L.TOPOLOGY_ID)
+
+
 @dataclass(frozen=True)
-class ObservedNetwork:
+class ObservedNetwork(_Labelled):
     """A labelled Docker network."""
 
     name: str
@@ -22,17 +36,9 @@ class ObservedNetwork:
     internal: bool = False
     subnets: tuple[str, ...] = ()
 
-    @property
-    def spec_hash(self) -> str | None:
-        return self.labels.get(L.SPEC_HASH)
-
-    @property
-    def topology_id(self) -> str | None:
-        return self.labels.get(L.TOPOLOGY_ID)
-
 
 @dataclass(frozen=True)
-class ObservedContainer:
+class ObservedContainer(_Labelled):
     """A labelled Docker container, running or not."""
 
     name: str
@@ -42,14 +48,6 @@ class ObservedContainer:
     status: str = ""
     image: str = ""
     networks: tuple[str, ...] = ()  # networks it has endpoints on (none for a service)
-
-    @property
-    def spec_hash(self) -> str | None:
-        return self.labels.get(L.SPEC_HASH)
-
-    @property
-    def topology_id(self) -> str | None:
-        return self.labels.get(L.TOPOLOGY_ID)
 
     @property
     def role(self) -> str | None:
