@@ -10,7 +10,7 @@ import typer
 from decnet_lib.cli.database import open_engine, open_session
 from decnet_lib.cli.output import echo, emit_json, fail, note
 from decnet_lib.db import Mutation
-from decnet_lib.master.push import configured_push_hook
+from decnet_lib.master.lifecycle import push_hook
 from decnet_lib.mutations.payloads import PAYLOAD_MODELS
 from decnet_lib.mutations.queue import enqueue_mutation, list_mutations
 from decnet_lib.mutations.reconciler import wait_for_mutation
@@ -49,7 +49,7 @@ def mutate(
     engine = open_engine(sqlite_immediate=True)
     try:
         try:
-            mutation = wait_for_mutation(engine, mutation_id, configured_push_hook(), timeout)
+            mutation = wait_for_mutation(engine, mutation_id, push_hook(), timeout)
         except TimeoutError as exc:
             fail(str(exc), code="TIMEOUT")
         view = mutation_view(mutation)

@@ -10,7 +10,7 @@ import typer
 from decnet_lib.cli.database import open_engine
 from decnet_lib.cli.gating import add_master_command
 from decnet_lib.cli.output import emit_json, fail, note
-from decnet_lib.master.push import configured_push_hook
+from decnet_lib.master.lifecycle import push_hook
 from decnet_lib.master.wiring import WakeOnEnqueue
 from decnet_lib.mutations.reconciler import reconcile_topologies, run_watch_loop
 
@@ -27,7 +27,7 @@ def reconcile(
     engine = open_engine(sqlite_immediate=True)
     try:
         if once:
-            reports = reconcile_topologies(engine, configured_push_hook())
+            reports = reconcile_topologies(engine, push_hook())
             outcomes = [
                 {"topology_id": r.topology_id, "mutation_id": o.mutation_id,
                  "state": o.state, "error": o.error}
@@ -46,7 +46,7 @@ def reconcile(
         waker = WakeOnEnqueue(wake).start()
         note(f"reconciler watching (guard every {interval}s, woken by the bus)")
         try:
-            run_watch_loop(engine, interval=interval, push=configured_push_hook(),
+            run_watch_loop(engine, interval=interval, push=push_hook(),
                            wake=wake, stop=stop)
         finally:
             waker.stop()
