@@ -1,10 +1,12 @@
 """The master database: schema, engines, the status machine and topology persistence."""
 
 from decnet_lib.db.engine import (
+    autocommit_connection,
     engine_from_settings,
     make_engine,
     new_session,
     parse_url,
+    pinned_session,
     session_scope,
 )
 from decnet_lib.db.models import (
@@ -59,6 +61,7 @@ __all__ = [
     "TopologyEvent",
     "add_status_listener",
     "allowed",
+    "autocommit_connection",
     "create_topology",
     "delete_topology",
     "drop_order",
@@ -71,6 +74,7 @@ __all__ = [
     "neighbours",
     "new_session",
     "parse_url",
+    "pinned_session",
     "queue_change",
     "remove_status_listener",
     "require_topology",

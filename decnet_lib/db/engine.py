@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine.interfaces import ExceptionContext
 from sqlalchemy.orm import Session
@@ -78,7 +78,8 @@ def _make_sqlite(url: URL, immediate: bool, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        if not is_autocommit(connection):
+            connection.exec_driver_sql(begin)
 
     return engine
 
@@ -152,6 +153,48 @@ def engine_from_settings(settings: Settings | None = None, **kwargs: Any) -> Eng
 def new_session(engine: Engine) -> Session:
     """A session on `engine` whose objects stay readable after commit."""
     return Session(engine, expire_on_commit=False)
+
+
+AUTOCOMMIT_OPTION = "decnet_autocommit"
+
+
+def is_autocommit(connection: Connection) -> bool:
+    """Was `connection` opened by `autocommit_connection`?"""
+    return bool(connection.get_execution_options().get(AUTOCOMMIT_OPTION))
+
+
+@contextmanager
+def autocommit_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection on which every statement commits by itself, in one round trip.
+
+    For single-statement writes that need no transaction around them, such as queue
+    claims. SQLite: the begin hook emits no BEGIN, so the driver's autocommit applies;
+    MySQL/MariaDB: the driver's autocommit mode.
+    """
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.execution_options(**{AUTOCOMMIT_OPTION: True})
+        else:
+            connection.execution_options(isolation_level="AUTOCOMMIT",
+                                         **{AUTOCOMMIT_OPTION: True})
+        yield connection
+
+
+@contextmanager
+def pinned_session(engine: Engine) -> Iterator[Session]:
+    """A session that keeps one pooled connection for its whole life.
+
+    A plain session hands its connection back to the pool at every commit, and the next
+    transaction pays a checkout (a MariaDB pre-ping) and the pool's reset (a ROLLBACK):
+    two extra round trips per transaction. Loops that commit many small transactions
+    (claims) use this instead; it still begins and commits each transaction itself.
+    """
+    with engine.connect() as connection:
+        session = Session(bind=connection, expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.close()
 
 
 @contextmanager

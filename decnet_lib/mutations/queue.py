@@ -1,9 +1,11 @@
 """The mutation queue: enqueue, atomic claims with leases, recovery, and final states.
 
 A claim is one conditional UPDATE (pending -> applying, or an expired lease -> re-leased)
-on the head of one topology's queue; racing reconcilers get exactly one winner each, losers
-see zero rows. Only the head of a topology's queue is ever claimed, so a topology's
-mutations apply one at a time, in FIFO order.
+on the head of one topology's queue, committed by itself on an autocommit connection
+(`db.autocommit_connection`): one round trip. Racing reconcilers get exactly one winner
+each; losers see zero rows. Only the head of a topology's queue is ever claimed, so a
+topology's mutations apply one at a time, in FIFO order. Finishing a claim (applied or
+failed) happens in the transaction that applies the op.
 """
 
 from __future__ import annotations
@@ -16,11 +18,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import TextClause, and_, bindparam, func, or_, select, text, true, update
+from sqlalchemy import (
+    Connection,
+    TextClause,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from decnet_lib.db import Mutation, Topology, require_topology, utcnow
 from decnet_lib.db.after_commit import call_after_commit
+from decnet_lib.db.engine import is_autocommit
 from decnet_lib.db.models import UtcDateTime
 from decnet_lib.errors import Refused
 from decnet_lib.events import mutation_topic, publish
@@ -53,6 +67,15 @@ class Claim:
     topology_id: str
     token: str
     recovered: bool = False
+
+
+Executor = Connection | Session
+"""Reads run on a session or on a plain (autocommit) connection alike."""
+
+
+def _dialect(executor: Executor) -> str:
+    bind = executor if isinstance(executor, Connection) else executor.get_bind()
+    return bind.dialect.name
 
 
 def announce(session: Session, topology_id: str, state: str, body: dict[str, Any]) -> None:
@@ -104,16 +127,16 @@ def expired_claim_statement(dialect: str) -> TextClause:
     ).bindparams(bindparam("now", type_=UtcDateTime()))
 
 
-def has_pending_topology_mutation(session: Session, now: datetime | None = None) -> bool:
+def has_pending_topology_mutation(executor: Executor, now: datetime | None = None) -> bool:
     """The watch loop's cheap guard: any pending mutation, or an expired claim to recover.
 
     Both probes seek the (state, topology_id) index by its leading column.
     """
-    dialect = session.get_bind().dialect.name
-    if session.execute(guard_statement(dialect)).first() is not None:
+    dialect = _dialect(executor)
+    if executor.execute(guard_statement(dialect)).first() is not None:
         return True
     expired = expired_claim_statement(dialect)
-    return session.execute(expired, {"now": now or utcnow()}).first() is not None
+    return executor.execute(expired, {"now": now or utcnow()}).first() is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +150,7 @@ class Head:
 
 
 def heads_with_work(
-    session: Session, now: datetime | None = None, sample: int | None = None,
+    executor: Executor, now: datetime | None = None, sample: int | None = None,
     exclude: Collection[str] = (),
 ) -> list[Head]:
     """The claimable heads of live topologies (pending, or held under an expired lease).
@@ -157,14 +180,14 @@ def heads_with_work(
     if sample is None:
         rows = rows.order_by(Mutation.id)
     else:
-        shuffle = func.random() if session.get_bind().dialect.name == "sqlite" else func.rand()
+        shuffle = func.random() if _dialect(executor) == "sqlite" else func.rand()
         rows = rows.order_by(shuffle).limit(sample)
-    return [Head(*row) for row in session.execute(rows)]
+    return [Head(*row) for row in executor.execute(rows)]
 
 
-def topologies_with_work(session: Session, now: datetime | None = None) -> list[str]:
+def topologies_with_work(executor: Executor, now: datetime | None = None) -> list[str]:
     """Ids of live topologies with something to claim, oldest work first."""
-    return [head.topology_id for head in heads_with_work(session, now)]
+    return [head.topology_id for head in heads_with_work(executor, now)]
 
 
 _MUTATIONS = Mutation.__table__
@@ -204,46 +227,45 @@ _FINISH = (
 
 
 def claim_next_mutation(
-    session: Session, topology_id: str, claimer: str | None = None,
+    claims: Connection, topology_id: str, claimer: str | None = None,
     lease: float | None = None, now: datetime | None = None,
 ) -> Claim | None:
-    """Claim the head of one topology's queue and commit; None when there is nothing to win.
+    """Claim the head of one topology's queue; None when there is nothing to win.
 
-    The head is the oldest open (pending or applying) mutation. A head held under a valid
-    lease means another reconciler is on it; an expired lease is taken over.
+    `claims` is an autocommit connection. The head is the oldest open (pending or
+    applying) mutation. A head held under a valid lease means another reconciler is on
+    it; an expired lease is taken over.
     """
-    row = session.connection().execute(_HEAD, {"p_topology": topology_id}).first()
+    row = claims.execute(_HEAD, {"p_topology": topology_id}).first()
     if row is None:
-        session.rollback()
         return None
-    return claim_head(session, Head(topology_id, *row), claimer, lease, now)
+    return claim_head(claims, Head(topology_id, *row), claimer, lease, now)
 
 
 def claim_head(
-    session: Session, head: Head, claimer: str | None = None,
+    claims: Connection, head: Head, claimer: str | None = None,
     lease: float | None = None, now: datetime | None = None,
 ) -> Claim | None:
-    """Claim a known head with one conditional UPDATE, and commit.
+    """Claim a known head with one conditional UPDATE that commits by itself.
 
     Of racing reconcilers exactly one sees the row change; the others get None, as does
     anyone holding a stale head (already claimed or finished meanwhile).
     """
+    if not is_autocommit(claims):
+        raise ValueError("claims need an autocommit connection (db.autocommit_connection)")
     now = now or utcnow()
     if head.state == "applying" and head.lease_until is not None and head.lease_until >= now:
-        session.rollback()
         return None
     token = f"{claimer or worker_id()}:{uuid.uuid4().hex[:12]}"
     lease_until = now + timedelta(seconds=lease if lease is not None else lease_seconds())
-    result = session.connection().execute(
+    result = claims.execute(
         _CLAIM_PENDING if head.state == "pending" else _CLAIM_EXPIRED,
         {"p_id": head.mutation_id, "p_token": token, "p_now": now,
          "p_lease_until": lease_until},
     )
     if result.rowcount != 1:
-        session.rollback()
         return None
-    announce(session, head.topology_id, "applying", {"mutation_id": head.mutation_id})
-    session.commit()
+    publish(mutation_topic(head.topology_id, "applying"), {"mutation_id": head.mutation_id})
     return Claim(head.mutation_id, head.topology_id, token, recovered=head.state == "applying")
 
 

@@ -8,10 +8,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
-from decnet_lib.db import Mutation, Topology, load_resolved, new_session
+from decnet_lib.db import (
+    Mutation,
+    Topology,
+    autocommit_connection,
+    load_resolved,
+    new_session,
+    pinned_session,
+)
 from decnet_lib.db.status import transition
 from decnet_lib.errors import DecnetError
 from decnet_lib.events import publish, worker_health_topic
@@ -49,23 +56,25 @@ class DrainReport:
 
 
 def drain_topology(
-    session: Session, topology_id: str, claimer: str | None = None,
+    session: Session, claims: Connection, topology_id: str, claimer: str | None = None,
     stop_after: int | None = None, first: Claim | None = None,
 ) -> DrainReport:
-    """Claim and apply one topology's mutations in FIFO order until none is left to win.
+    """Claim (on the autocommit `claims`) and apply (in `session`) one topology's
+    mutations in FIFO order until none is left to win.
 
     Starts with `first` when the caller already won the head. Stops at the first failure
     (the topology is then degraded) or after `stop_after` mutation id has been handled.
+    `session` must have no transaction open between mutations (each apply ends its own).
     """
     report = DrainReport(topology_id)
     claimer = claimer or worker_id()
-    claim = first or claim_next_mutation(session, topology_id, claimer)
+    claim = first or claim_next_mutation(claims, topology_id, claimer)
     while claim is not None:
         outcome = apply_claimed(session, claim)
         report.outcomes.append(outcome)
         if outcome.state == "failed" or claim.mutation_id == stop_after:
             break
-        claim = claim_next_mutation(session, topology_id, claimer)
+        claim = claim_next_mutation(claims, topology_id, claimer)
     return report
 
 
@@ -107,19 +116,18 @@ def reconcile_topologies(
     reports = []
     claimer = claimer or worker_id()
     seen: set[str] = set()
-    with new_session(engine) as session:
-        while heads := heads_with_work(session, sample=ROUND_SAMPLE, exclude=seen):
-            session.rollback()
+    with autocommit_connection(engine) as claims, pinned_session(engine) as session:
+        while heads := heads_with_work(claims, sample=ROUND_SAMPLE, exclude=seen):
             for head in heads:
                 seen.add(head.topology_id)
-                first = claim_head(session, head, claimer)
+                first = claim_head(claims, head, claimer)
                 if first is None:
                     continue  # another reconciler won it
-                report = drain_topology(session, head.topology_id, claimer, first=first)
+                report = drain_topology(session, claims, head.topology_id, claimer,
+                                        first=first)
                 reports.append(report)
                 if push is not None and report.changed:
                     push_topology(session, head.topology_id, push)
-        session.rollback()
     return reports
 
 
@@ -169,7 +177,7 @@ def wait_for_mutation(
     while another holds the head of the queue it polls. Raises TimeoutError.
     """
     deadline = time.monotonic() + timeout
-    with new_session(engine) as session:
+    with autocommit_connection(engine) as claims, new_session(engine) as session:
         while True:
             mutation = session.get(Mutation, mutation_id, populate_existing=True)
             if mutation is None:
@@ -178,7 +186,7 @@ def wait_for_mutation(
                 return mutation
             topology_id = mutation.topology_id
             session.rollback()
-            report = drain_topology(session, topology_id, stop_after=mutation_id)
+            report = drain_topology(session, claims, topology_id, stop_after=mutation_id)
             if push is not None and report.changed:
                 push_topology(session, topology_id, push)
             if not report.outcomes:

@@ -9,7 +9,14 @@ from helpers import resolve_yaml, sample_resolved, store_live
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from decnet_lib.db import Mutation, TopologyEvent, load_resolved, new_session, require_topology
+from decnet_lib.db import (
+    Mutation,
+    TopologyEvent,
+    autocommit_connection,
+    load_resolved,
+    new_session,
+    require_topology,
+)
 from decnet_lib.errors import NotFound, Refused
 from decnet_lib.events import set_publisher
 from decnet_lib.mutations.payloads import BadPayload
@@ -86,7 +93,7 @@ def test_enqueue_refused_unless_active_or_degraded(engine: Engine) -> None:
 def test_claim_is_fifo_and_one_at_a_time(engine: Engine, live: str) -> None:
     first = enqueue(engine, "add_decky", ADD_X)
     second = enqueue(engine, "remove_decky", {"decky": "x1"})
-    with new_session(engine) as a, new_session(engine) as b:
+    with autocommit_connection(engine) as a, autocommit_connection(engine) as b:
         claim = claim_next_mutation(a, live, "a")
         assert claim is not None and claim.mutation_id == first
         assert claim_next_mutation(b, live, "b") is None  # the head is held
@@ -99,26 +106,32 @@ def test_claim_is_fifo_and_one_at_a_time(engine: Engine, live: str) -> None:
 
 def test_losing_claim_sees_nothing(engine: Engine, live: str) -> None:
     mutation_id = enqueue(engine, "add_decky", ADD_X)
-    with new_session(engine) as session:
-        claim = claim_next_mutation(session, live, "winner")
+    with autocommit_connection(engine) as claims:
+        claim = claim_next_mutation(claims, live, "winner")
     assert claim is not None
-    with new_session(engine) as session:
-        assert claim_next_mutation(session, live, "loser") is None
+    with autocommit_connection(engine) as claims:
+        assert claim_next_mutation(claims, live, "loser") is None
     row = state_of(engine, mutation_id)
     assert row.state == "applying" and row.claimed_by == claim.token and row.attempts == 1
+
+
+def test_claims_need_an_autocommit_connection(engine: Engine, live: str) -> None:
+    enqueue(engine, "add_decky", ADD_X)
+    with engine.connect() as connection, pytest.raises(ValueError, match="autocommit"):
+        claim_next_mutation(connection, live, "tx")
 
 
 def test_expired_lease_is_recovered_and_old_claim_cannot_finish(
     engine: Engine, live: str
 ) -> None:
     mutation_id = enqueue(engine, "add_decky", ADD_X)
-    with new_session(engine) as session:
-        stale = claim_next_mutation(session, live, "crashed", lease=0.1)
+    with autocommit_connection(engine) as claims:
+        stale = claim_next_mutation(claims, live, "crashed", lease=0.1)
     assert stale is not None
     later = state_of(engine, mutation_id).lease_until + timedelta(seconds=1)
-    with new_session(engine) as session:
-        assert has_pending_topology_mutation(session, now=later)
-        fresh = claim_next_mutation(session, live, "rescuer", now=later)
+    with autocommit_connection(engine) as claims:
+        assert has_pending_topology_mutation(claims, now=later)
+        fresh = claim_next_mutation(claims, live, "rescuer", now=later)
     assert fresh is not None and fresh.recovered and fresh.mutation_id == mutation_id
     with new_session(engine) as session:
         assert not finish_mutation(session, stale, "applied")  # no longer ours

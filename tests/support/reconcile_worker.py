@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 
-from decnet_lib.db import make_engine, new_session
+from decnet_lib.db import autocommit_connection, make_engine
 from decnet_lib.mutations.queue import claim_next_mutation, topologies_with_work
 from decnet_lib.mutations.reconciler import reconcile_topologies
 
@@ -22,9 +22,9 @@ def main() -> int:
     url, out_path = sys.argv[1], sys.argv[2]
     engine = make_engine(url, sqlite_immediate=True)
     if "--die-after-claim" in sys.argv:
-        with new_session(engine) as session:
-            for topology_id in topologies_with_work(session):
-                if claim_next_mutation(session, topology_id) is not None:
+        with autocommit_connection(engine) as claims:
+            for topology_id in topologies_with_work(claims):
+                if claim_next_mutation(claims, topology_id) is not None:
                     os.kill(os.getpid(), signal.SIGKILL)
         return 3
     with open(out_path, "w", buffering=1) as out:

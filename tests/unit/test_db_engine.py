@@ -14,14 +14,19 @@ from sqlalchemy.engine import make_url
 
 from decnet_lib.db import (
     Mutation,
+    Topology,
+    autocommit_connection,
     create_topology,
     engine_from_settings,
     get_topology,
     init_db,
     make_engine,
+    new_session,
+    pinned_session,
     require_topology,
     session_scope,
 )
+from decnet_lib.db.engine import is_autocommit
 from decnet_lib.errors import DatabaseUnavailable
 
 
@@ -54,6 +59,42 @@ def test_immediate_transactions_still_round_trip(db_url: str) -> None:
                     other.close()
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("immediate", [False, True])
+def test_autocommit_connection_commits_each_statement(db_url: str, immediate: bool) -> None:
+    """A write is visible to others at once, and no transaction (no lock) is left open."""
+    engine = make_engine(db_url, sqlite_immediate=immediate)
+    try:
+        init_db(engine)
+        with session_scope(engine) as session:
+            create_topology(session, sample_resolved())
+        with autocommit_connection(engine) as connection:
+            assert is_autocommit(connection)
+            connection.execute(text("UPDATE topologies SET status = 'failed'"))
+            with session_scope(engine) as other:  # would wait on an open write lock
+                assert require_topology(other, "acme").status == "failed"
+                other.execute(text("UPDATE topologies SET status = 'pending'"))
+            row = connection.execute(select(Topology.status)).scalar_one()
+            assert row == "pending"
+        with engine.connect() as plain:
+            assert not is_autocommit(plain)
+    finally:
+        engine.dispose()
+
+
+def test_pinned_session_keeps_one_connection_across_commits(engine: Engine) -> None:
+    who = "SELECT 1" if engine.dialect.name == "sqlite" else "SELECT CONNECTION_ID()"
+    with pinned_session(engine) as session:
+        first = session.connection().connection.dbapi_connection
+        first_id = session.execute(text(who)).scalar()
+        create_topology(session, sample_resolved())
+        session.commit()
+        assert session.connection().connection.dbapi_connection is first
+        assert session.execute(text(who)).scalar() == first_id
+        session.rollback()
+    with new_session(engine) as other:
+        assert require_topology(other, "acme").status == "pending"
 
 
 def test_session_scope_commits_or_rolls_back(engine: Engine) -> None:
