@@ -35,6 +35,7 @@ from decnet_lib.topology.generator import (
     generate,
 )
 from decnet_lib.topology.loader import decode_document
+from decnet_lib.topology.safe_yaml import fast_path_available
 from decnet_lib.validation.issues import has_errors
 from decnet_lib.validation.validate import validate_data
 
@@ -181,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = sorted(int(size) for size in args.sizes.split(","))
     print(f"machine: nproc={os.cpu_count()}, python {platform.python_version()}, "
-          f"{platform.machine()}, libyaml={yaml.__with_libyaml__}, orjson {orjson.__version__}")
+          f"{platform.machine()}, libyaml={yaml.__with_libyaml__}, "
+          f"C YAML builder={fast_path_available()}, orjson {orjson.__version__}")
     rows = []
     for size in sizes:
         rows.append(measure(size, args.repeat))

@@ -1,7 +1,9 @@
 """Load YAML safely: bounded nesting, no recursive aliases, no alias bombs.
 
 `load_yaml` refuses (YamlRefused, one line) what libyaml could only turn into a crash or an
-unbounded structure; `gc_paused` speeds up building large documents.
+unbounded structure; `gc_paused` speeds up building large documents. Plain documents go
+through the optional C builder `_fastyaml` (libyaml events straight to Python objects) when
+it was built; whatever it does not handle is loaded by PyYAML as before.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import yaml
+
+try:  # built only where libyaml's headers were found (see setup.py)
+    from decnet_lib.topology import _fastyaml
+except ImportError:  # pragma: no cover - depends on the build
+    _fastyaml = None
 
 MAX_NESTING = 1024  # collections inside one another: orjson's limit, applied to YAML too
 DEFAULT_MAX_ALIAS_NODES = 5_000_000  # or the document's length in bytes, when larger
@@ -402,8 +409,63 @@ def _compose(loader: Any, text: str) -> Any:
     return loader.get_single_node()
 
 
-def load_yaml(text: str, alias_limit: int = DEFAULT_MAX_ALIAS_NODES) -> Any:
-    """Load one YAML document safely; raise YamlRefused, yaml.YAMLError or another error."""
+class _PlainScalars:
+    """Resolve and construct a plain scalar as the safe loader does (for `_fastyaml`).
+
+    Raises for anything but a string, null, bool, int, float or timestamp (merge keys, say)
+    and for a value its tag cannot read, so the document goes to PyYAML instead.
+    """
+
+    def __init__(self) -> None:
+        self._resolver = yaml.resolver.Resolver()
+        self._constructor = yaml.constructor.SafeConstructor()
+        self._build = yaml.constructor.SafeConstructor.yaml_constructors
+
+    def __call__(self, value: str) -> Any:
+        tag = self._resolver.resolve(_SCALAR, value, (True, False))
+        if tag == _STR:
+            return value
+        if tag not in _SCALAR_TAGS:
+            raise _Fallback(tag)
+        return self._build[tag](self._constructor, _SCALAR(tag, value))
+
+
+def _first_chars() -> str | None:
+    """The characters a plain non-string scalar can start with; None: no such shortcut.
+
+    Read on every load: other code may register implicit resolvers with PyYAML at any time.
+    """
+    firsts = yaml.resolver.Resolver.yaml_implicit_resolvers
+    if None in firsts or any(len(first) > 1 for first in firsts):
+        return None
+    return "".join(first for first in firsts if first)
+
+
+_FAST = _fastyaml is not None and _BASE_LOADER is getattr(yaml, "CSafeLoader", None)
+
+
+def fast_path_available() -> bool:
+    """Is the C builder in use (built, and PyYAML's loader is libyaml's as well)?"""
+    return _FAST
+
+
+FALLBACK: Any = _fastyaml.FALLBACK if _fastyaml is not None else object()
+
+
+def load_with_libyaml_events(text: str) -> Any:
+    """The C builder's result for `text`, or FALLBACK when PyYAML must load it."""
+    first_chars = _first_chars()
+    if not _FAST or first_chars is None:
+        return FALLBACK
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: PyYAML says what is wrong
+        return FALLBACK
+    return _fastyaml.load(data, _PlainScalars(), first_chars, MAX_NESTING)
+
+
+def load_with_pyyaml(text: str, alias_limit: int = DEFAULT_MAX_ALIAS_NODES) -> Any:
+    """Load one YAML document through PyYAML's nodes, with every safety check."""
     loader = _CheckedSafeLoader(text)
     loader.alias_limit = alias_limit
     try:
@@ -411,6 +473,15 @@ def load_yaml(text: str, alias_limit: int = DEFAULT_MAX_ALIAS_NODES) -> Any:
         return None if node is None else loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+def load_yaml(text: str, alias_limit: int = DEFAULT_MAX_ALIAS_NODES) -> Any:
+    """Load one YAML document safely; raise YamlRefused, yaml.YAMLError or another error.
+
+    The C builder takes plain documents; PyYAML takes the rest (and gives every error).
+    """
+    data = load_with_libyaml_events(text)
+    return load_with_pyyaml(text, alias_limit) if data is FALLBACK else data
 
 
 @contextmanager
