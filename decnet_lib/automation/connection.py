@@ -95,17 +95,22 @@ class Connection:
         return self.target_factory or target_for
 
     @contextmanager
-    def engine(self, check_mode: bool = False, immediate: bool = False
+    def engine(self, check_mode: bool = False, immediate: bool | None = None
                ) -> Iterator[Engine | None]:
         """An engine on the database, schema created; disposed afterwards.
 
         In check mode nothing is created: a SQLite file or a schema that does not exist
         yet gives None (an empty database, as far as the caller is concerned).
+        `immediate` (default: unless in check mode) makes every SQLite transaction take the
+        write lock at BEGIN, so a read-then-write waits for a concurrent writer (the
+        reconciler, another task) instead of failing with "database is locked".
         """
         url = self.database_url()
         if check_mode and _sqlite_file_missing(url):
             yield None
             return
+        if immediate is None:
+            immediate = not check_mode
         engine = make_engine(url, sqlite_immediate=immediate)
         try:
             if check_mode:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import text
 
 from decnet_lib.automation import CONNECTION_OPTIONS, AutomationError, Connection, run_info
 from decnet_lib.db import init_db, make_engine
@@ -72,6 +74,27 @@ def test_check_mode_engine_never_creates_anything(tmp_path: Path) -> None:
     created.dispose()
     with Connection(db_url=f"sqlite:///{ready}").engine(check_mode=True) as engine:
         assert engine is not None
+
+
+def test_writing_engines_take_the_sqlite_write_lock_at_begin(tmp_path: Path) -> None:
+    """A task's read-then-write must wait for a concurrent writer, not fail "locked"."""
+    path = tmp_path / "decnet.db"
+    conn = Connection(db_url=f"sqlite:///{path}")
+    for check_mode, locks in ((False, True), (True, False)):
+        with conn.engine(check_mode=check_mode) as engine:
+            assert engine is not None
+            with engine.connect() as held:
+                held.execute(text("SELECT 1"))
+                other = sqlite3.connect(path, timeout=0)
+                try:
+                    if locks:
+                        with pytest.raises(sqlite3.OperationalError, match="locked"):
+                            other.execute("BEGIN IMMEDIATE")
+                    else:
+                        other.execute("BEGIN IMMEDIATE")
+                        other.rollback()
+                finally:
+                    other.close()
 
 
 def test_an_unreachable_database_is_one_clear_error(tmp_path: Path) -> None:
