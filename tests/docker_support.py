@@ -27,7 +27,7 @@ from typing import Any
 import docker
 import pytest
 from docker import DockerClient
-from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from decnet_lib.deploy import labels as L
 from decnet_lib.deploy.deployer import Deployer
@@ -185,6 +185,7 @@ class DockerEnv:
         self.image = pick_image(client)
         self.topology_ids: list[str] = []
         self.links: list[str] = []
+        self.image_ids: list[str] = []
 
     # -- identities and addresses ---------------------------------------------------------
     def topology_id(self) -> str:
@@ -264,12 +265,26 @@ class DockerEnv:
     def crash_image(self) -> str:
         return crash_image(self.client)
 
+    def build_image(self, tag: str, revision: int) -> str:
+        """Build `tag` FROM the test image with a revision label (a new id per revision);
+        removed at cleanup. Returns the image id."""
+        with tempfile.TemporaryDirectory() as ctx:
+            (Path(ctx) / "Dockerfile").write_text(
+                f"FROM {self.image}\nLABEL {OWNER}={self.token} decnet.test.revision={revision}\n"
+            )
+            image, _ = self.client.images.build(path=ctx, tag=tag, rm=True, forcerm=True)
+        self.image_ids.append(image.id)
+        return image.id
+
     # -- cleanup --------------------------------------------------------------------------
     def cleanup(self) -> None:
         """Remove by label every object this test created, then its host links."""
         for topology_id in self.topology_ids:
             remove_labelled(self.client, L.topology_filter(topology_id))
         remove_labelled(self.client, {"label": [f"{OWNER}={self.token}"]})
+        for image_id in self.image_ids:  # after the containers that used them
+            with contextlib.suppress(ImageNotFound, APIError):
+                self.client.images.remove(image_id, force=True)
         for name in self.links:
             subprocess.run(["ip", "link", "del", name], capture_output=True)
 

@@ -26,7 +26,7 @@ from decnet_lib.deploy.execute import execute
 from decnet_lib.deploy.failures import DeployError, ObjectError, one_line
 from decnet_lib.deploy.inventory import Inventory, inventory
 from decnet_lib.deploy.naming import BASE_IMAGE
-from decnet_lib.deploy.observe import observe
+from decnet_lib.deploy.observe import local_image_ids, observe
 from decnet_lib.deploy.plan import Plan, diff
 from decnet_lib.deploy.pool import DEFAULT_WORKERS, ProgressFn
 from decnet_lib.deploy.spec import DesiredState, desired_state
@@ -128,7 +128,9 @@ class Deployer:
         desired = self.desired(resolved)
         with docker_errors("cannot read Docker state"):
             found = observe(self.client, resolved.id)
-        return diff(desired, found)
+            images = local_image_ids(self.client,
+                                     (spec.image for spec in desired.containers.values()))
+        return diff(desired, found, images)
 
     def apply(self, resolved: ResolvedTopology, progress: ProgressFn | None = None) -> ApplyResult:
         """Plan, execute on the pool, then check every container of the topology runs."""

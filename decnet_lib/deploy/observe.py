@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from docker import DockerClient
+from docker.errors import ImageNotFound
 
 from decnet_lib.deploy import labels as L
 
@@ -47,6 +48,7 @@ class ObservedContainer(_Labelled):
     state: str = "running"
     status: str = ""
     image: str = ""
+    image_id: str = ""  # the image it was created from (sha256:...), whatever its tag now
     networks: tuple[str, ...] = ()  # networks it has endpoints on (none for a service)
 
     @property
@@ -104,6 +106,7 @@ def container_from_api(item: dict[str, Any]) -> ObservedContainer:
         state=item.get("State", ""),
         status=item.get("Status", ""),
         image=item.get("Image", ""),
+        image_id=item.get("ImageID", ""),
         networks=tuple(sorted((item.get("NetworkSettings") or {}).get("Networks") or {})),
     )
 
@@ -117,6 +120,18 @@ def observe_filter(client: DockerClient, filters: dict[str, list[str]]) -> Obser
     networks.sort(key=lambda net: net.name)
     containers.sort(key=lambda ctr: ctr.name)
     return Observed(networks, containers)
+
+
+def local_image_ids(client: DockerClient, images: Iterable[str]) -> dict[str, str]:
+    """The image id each name or tag points to now; names not present locally are left out
+    (creating their containers reports that)."""
+    ids = {}
+    for image in sorted(set(images)):
+        try:
+            ids[image] = client.api.inspect_image(image)["Id"]
+        except ImageNotFound:
+            continue
+    return ids
 
 
 def observe(client: DockerClient, topology_id: str) -> Observed:

@@ -1,15 +1,17 @@
 """The plan: desired state against what Docker has (found by label). Pure, no Docker.
 
 Rules: an object is matched by name among the topology's labelled objects; the same spec
-hash means unchanged, a different one means recreate; a labelled object the desired state
-does not name (renamed, half-deployed, removed from the topology) is removed; the services
-of a base that is created or recreated are recreated too. A container
+hash means unchanged, a different one means recreate, and so does a container whose image
+name now points to another image (rebuilt under the same tag); a labelled object the
+desired state does not name (renamed, half-deployed, removed from the topology) is
+removed; the services of a base that is created or recreated are recreated too. A container
 with the right hash that is not running is started again; when that is a base, its running
 services are restarted too (they joined the base's old network namespace).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +40,7 @@ class Plan:
     start_containers: list[ContainerSpec] = field(default_factory=list)
     restart_containers: list[ContainerSpec] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    image_ids: Mapping[str, str] = field(default_factory=dict)  # image name -> current id
 
     # -- what the executor needs -------------------------------------------------------
     def network_removals(self) -> list[ObservedNetwork]:
@@ -122,9 +125,10 @@ class Plan:
         prefix = object_name(self.topology_id, "")
         for spec in self.create_containers:
             lines.append(f"  + {spec.role:<9} {spec.name}  {_ctr_text(spec, prefix)}")
-        for _, spec in self.recreate_containers:
+        for old, spec in self.recreate_containers:
             text = _ctr_text(spec, prefix)
-            lines.append(f"  ~ {spec.role:<9} {spec.name}  {text} (spec changed)")
+            lines.append(f"  ~ {spec.role:<9} {spec.name}  {text} "
+                         f"({recreate_reason(old, spec, self.image_ids)})")
         for ctr in self.remove_containers:
             lines.append(f"  - {ctr.role or 'container':<9} {ctr.name}  (not in the topology)")
         for spec in self.start_containers:
@@ -169,14 +173,37 @@ def _plan_networks(desired: DesiredState, observed: Observed, plan: Plan) -> Non
         plan.remove_networks.extend(leftovers)
 
 
+def image_moved(ctr: ObservedContainer, spec: ContainerSpec,
+                image_ids: Mapping[str, str]) -> bool:
+    """Does the container's image name now point to another image than it runs?"""
+    current = image_ids.get(spec.image)
+    return bool(current and ctr.image_id and ctr.image_id != current)
+
+
+def _outdated(ctr: ObservedContainer, spec: ContainerSpec, image_ids: Mapping[str, str]) -> bool:
+    return (ctr.spec_hash != spec.spec_hash or ctr.state in BROKEN
+            or image_moved(ctr, spec, image_ids))
+
+
+def recreate_reason(ctr: ObservedContainer, spec: ContainerSpec,
+                    image_ids: Mapping[str, str]) -> str:
+    """Why a container is recreated, for the rendered plan."""
+    if ctr.spec_hash != spec.spec_hash:
+        return "spec changed"
+    if ctr.state in BROKEN:
+        return f"container {ctr.state}"
+    if image_moved(ctr, spec, image_ids):
+        return f"{spec.image} was rebuilt"
+    return "its base is recreated"
+
+
 def _plan_containers(desired: DesiredState, observed: Observed, plan: Plan) -> None:
     by_name = {ctr.name: ctr for ctr in observed.containers}
+    images = plan.image_ids
     new_bases = {
         spec.name
         for spec in desired.bases()
-        if (ctr := by_name.get(spec.name)) is None
-        or ctr.spec_hash != spec.spec_hash
-        or ctr.state in BROKEN
+        if (ctr := by_name.get(spec.name)) is None or _outdated(ctr, spec, images)
     }
     started_bases: set[str] = set()
     running_unchanged: list[ContainerSpec] = []
@@ -184,7 +211,7 @@ def _plan_containers(desired: DesiredState, observed: Observed, plan: Plan) -> N
         ctr = by_name.pop(name, None)
         if ctr is None:
             plan.create_containers.append(spec)
-        elif ctr.spec_hash != spec.spec_hash or ctr.state in BROKEN or spec.base in new_bases:
+        elif _outdated(ctr, spec, images) or spec.base in new_bases:
             # a service joined its base's namespace by id: a new base needs new services
             plan.recreate_containers.append((ctr, spec))
         elif ctr.state in STARTABLE:
@@ -201,9 +228,14 @@ def _plan_containers(desired: DesiredState, observed: Observed, plan: Plan) -> N
     plan.remove_containers.extend(by_name.values())
 
 
-def diff(desired: DesiredState, observed: Observed) -> Plan:
-    """The plan that turns `observed` into `desired` (a pure function)."""
-    plan = Plan(desired.topology_id, desired.topology_name)
+def diff(desired: DesiredState, observed: Observed,
+         image_ids: Mapping[str, str] | None = None) -> Plan:
+    """The plan that turns `observed` into `desired` (a pure function).
+
+    `image_ids` maps image names to the id each points to now (see
+    observe.local_image_ids); without it, rebuilt images are not noticed.
+    """
+    plan = Plan(desired.topology_id, desired.topology_name, image_ids=dict(image_ids or {}))
     _plan_networks(desired, observed, plan)
     _plan_containers(desired, observed, plan)
     return plan

@@ -181,6 +181,39 @@ deckies:
     assert not _port_free(1883, socket.SOCK_STREAM)  # the host port is really held
 
 
+def test_an_image_rebuilt_under_its_tag_recreates_only_its_containers(
+    docker_env: DockerEnv,
+) -> None:
+    env = docker_env
+    tag = f"mazenet-test-{env.token}:ssh"
+    first = env.build_image(tag, 1)
+    s = env.subnets(1)[0]
+    topo = env.resolved(f"""
+name: rebuilt
+lans: [{{name: dmz, subnet: {s}, dmz: true}}]
+deckies:
+  - {{name: a, services: [ssh, http], lans: {{dmz: {env.host(s, 10)}}}}}
+""", images={"ssh": tag})
+    deployer = env.deployer()
+    assert deployer.apply(topo).ok
+    ssh, http = (service_container_name(topo.id, "a", svc) for svc in ("ssh", "http"))
+    before = env.container_ids(topo.id)
+    assert env.client.api.inspect_container(ssh)["Image"] == first
+
+    second = env.build_image(tag, 2)  # `decnet images build` after a change, same tag
+    assert second != first
+    plan = deployer.plan(topo)
+    assert plan.to_dict()["recreate"] == [ssh]
+    assert f"{tag} was rebuilt" in plan.render()
+    result = deployer.apply(topo)
+    assert result.ok, result.message()
+    after = env.container_ids(topo.id)
+    assert after[ssh] != before[ssh] and after[http] == before[http]
+    assert after[base_container_name(topo.id, "a")] == before[base_container_name(topo.id, "a")]
+    assert env.client.api.inspect_container(ssh)["Image"] == second
+    assert not deployer.plan(topo).changed
+
+
 def test_two_topologies_with_the_same_decky_names_coexist(docker_env: DockerEnv) -> None:
     env = docker_env
     one = env.resolved(env.maze_yaml("twin", env.subnets(3)))

@@ -311,6 +311,33 @@ def test_dead_container_is_recreated() -> None:
     assert changed_names(plan)["recreate"] == {name}
 
 
+def with_image_ids(observed: Observed, image_id: str) -> Observed:
+    containers = [dataclasses.replace(c, image_id=image_id) for c in observed.containers]
+    return Observed(list(observed.networks), containers)
+
+
+def test_a_rebuilt_image_recreates_its_containers_only() -> None:
+    topo = maze()
+    for decky in topo.deckies:
+        decky.images = {svc: f"test/{svc}:1" for svc in decky.services}
+    desired = state(topo)
+    found = with_image_ids(deployed(desired), "sha256:old")
+    same = {spec.image: "sha256:old" for spec in desired.containers.values()}
+    assert not diff(desired, found, same).changed
+    assert not diff(desired, found).changed  # without ids nothing can be told
+
+    plan = diff(desired, found, {**same, "test/mysql:1": "sha256:new"})
+    assert changed_names(plan)["recreate"] == {service_container_name(topo.id, "db", "mysql")}
+    assert "test/mysql:1 was rebuilt" in plan.render()
+
+    plan = diff(desired, found, {**same, IMAGE: "sha256:new"})  # every base: all recreated
+    assert changed_names(plan)["recreate"] == set(desired.containers)
+    assert "its base is recreated" in plan.render()
+
+    missing = {k: v for k, v in same.items() if k != "test/ssh:1"}  # not present locally
+    assert not diff(desired, found, missing).changed
+
+
 def test_duplicate_networks_of_one_name_keep_one() -> None:
     topo = maze()
     desired = state(topo)
