@@ -9,7 +9,6 @@ error of a failed apply or teardown together with that topology's resolved form 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
@@ -18,6 +17,10 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from decnet_lib.atomic_files import remove_durably, write_json_atomic
+
+__all__ = ["LastError", "Pinned", "StateStore", "remove_durably", "write_json_atomic"]
 
 PINNED_FILE = "pinned.json"
 LAST_ERROR_FILE = "last_error.json"
@@ -68,38 +71,6 @@ class LastError(_Record):
         if full:
             data["topology"] = self.topology
         return data
-
-
-def write_json_atomic(path: Path, document: Any) -> None:
-    """Write to a temporary file in the same directory, fsync, rename, fsync the directory."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(orjson.dumps(document, option=orjson.OPT_INDENT_2))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def remove_durably(path: Path) -> None:
-    """Delete a file (gone already is fine) and make the removal durable."""
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-        _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class StateStore:

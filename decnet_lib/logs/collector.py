@@ -7,8 +7,11 @@ Docker events stream filtered by label). One thread per followed container reads
 counted and dropped), enriched with the container's labels, written as one RFC 5424 line to
 the sink and published on `system.log`. A container that stops is attached again when it
 starts; a per-container cursor (the Docker timestamp of the last line read) is passed as
-`since`, and lines at or before it are skipped, so a restart repeats no line. The agent
-starts the collector on its first successful apply (never at boot) and stops it with the app.
+`since`, and lines at or before it are skipped, so a restart repeats no line. Cursors are
+saved to `DECNET_STATE_DIR/agent/log-cursors.json` every second and at stop, so a new agent
+process does not collect again what an earlier one wrote (after a crash, at most the last
+second may repeat). The agent starts the collector on its first successful apply (never at
+boot) and stops it with the app.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -29,6 +33,7 @@ from docker.errors import NotFound
 
 from decnet_lib import events
 from decnet_lib.deploy import labels as L
+from decnet_lib.logs.cursors import CURSOR_FILE, Cursor, CursorFile
 from decnet_lib.logs.emulator_line import MAX_LINE, EmulatorEvent, parse_line
 from decnet_lib.logs.rfc5424 import LOCAL0, EventSource, format_event, severity_for, summary
 from decnet_lib.logs.sink import LineSink, LogSinkError, check_log_paths
@@ -47,6 +52,7 @@ MAX_PENDING = 4 * MAX_LINE
 REATTACH_INTERVAL = 0.5
 RECHECK_STOPPED = 30.0
 MAX_BACKOFF = 10.0
+CURSOR_FLUSH_INTERVAL = 1.0
 SOURCE = "agent.collector"
 
 ClientFactory = Callable[[], Any]
@@ -84,32 +90,6 @@ def is_collected(labels: dict[str, str] | None) -> bool:
     return labels.get(L.MANAGED) == "true" and labels.get(L.TOPOLOGY_SERVICE) == "true"
 
 
-@dataclass(slots=True)
-class Cursor:
-    """How far one container's log was read: last Docker timestamp and the lines at it."""
-
-    last_ns: int = 0
-    at_last: set[bytes] = field(default_factory=set)
-
-    def accept(self, ns: int, content: bytes) -> bool:
-        """True for a line not read yet (advancing the cursor), False for a repeat."""
-        if ns < self.last_ns:
-            return False
-        if ns == self.last_ns:
-            if content in self.at_last:
-                return False
-            self.at_last.add(content)
-            return True
-        self.last_ns, self.at_last = ns, {content}
-        return True
-
-    def since(self) -> float | None:
-        """`since` for the next attach: a millisecond before the cursor (None: everything)."""
-        if not self.last_ns:
-            return None
-        return max(self.last_ns // 1_000_000 - 1, 1) / 1000
-
-
 @dataclass(frozen=True, slots=True)
 class CollectorStats:
     """Counters since the collector was made (containers: now)."""
@@ -142,7 +122,8 @@ class LogCollector:
 
     `client_factory()` makes the Docker client (default: `docker.from_env`); it is called
     on every start() and the client is closed by stop(). start() and stop() are idempotent;
-    a stopped collector can be started again (cursors are kept, so no line is repeated).
+    a stopped collector can be started again (cursors are kept, so no line is repeated), and
+    so can a new one on the same `cursor_file` (default: DECNET_STATE_DIR/agent/).
     """
 
     def __init__(
@@ -152,6 +133,7 @@ class LogCollector:
         *,
         facility: int = LOCAL0,
         hostname: str | None = None,
+        cursor_file: Path | None = None,
     ) -> None:
         if not 0 <= facility <= 23:
             raise ValueError(f"syslog facility must be 0..23, not {facility}")
@@ -171,6 +153,10 @@ class LogCollector:
         self._watcher: threading.Thread | None = None
         self._followed: dict[str, _Followed] = {}
         self._cursors: dict[str, Cursor] = {}
+        self._cursor_file = CursorFile(
+            cursor_file or self.settings.state_dir / "agent" / CURSOR_FILE)
+        self._cursors_dirty = False
+        self._flusher: threading.Thread | None = None
         self._streams: set[Any] = set()
         self._counts = {"written": 0, "ignored": 0, "duplicates": 0, "write_errors": 0}
 
@@ -202,12 +188,18 @@ class LogCollector:
                 raise
             self._sink, self._client = sink, client
             self._api = getattr(client, "api", client)
+            with self._lock:
+                for container_id, cursor in self._cursor_file.load().items():
+                    self._cursors.setdefault(container_id, cursor)  # ours are newer
             self._stop = threading.Event()
             self._ready.clear()
             self._running = True
             self._watcher = threading.Thread(target=self._watch, name="decnet-log-watch",
                                              daemon=True)
+            self._flusher = threading.Thread(target=self._flush_every_second,
+                                             name="decnet-log-cursors", daemon=True)
             self._watcher.start()
+            self._flusher.start()
             log.info("log collector started, writing to %s", path)
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -224,13 +216,14 @@ class LogCollector:
                 _close_stream(stream)
             for followed in followers:
                 followed.wake.set()
-            threads = [self._watcher, *(f.thread for f in followers)]
+            threads = [self._watcher, self._flusher, *(f.thread for f in followers)]
             for thread in threads:
                 if thread is not None:
                     thread.join(max(0.0, deadline - time.monotonic()))
             stuck = [t.name for t in threads if t is not None and t.is_alive()]
             if stuck:
                 log.warning("log collector threads still running after stop: %s", stuck)
+            self._flush_cursors()
             if self._sink is not None:
                 self._sink.close()
             with contextlib.suppress(Exception):
@@ -271,6 +264,26 @@ class LogCollector:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # -- cursors on disk ----------------------------------------------------------------------
+    def _flush_every_second(self) -> None:
+        while not self._stop.wait(CURSOR_FLUSH_INTERVAL):
+            self._flush_cursors()
+
+    def _flush_cursors(self) -> None:
+        """Save the cursors when they moved since the last save."""
+        with self._lock:
+            if not self._cursors_dirty:
+                return
+            snapshot = {cid: Cursor(c.last_ns, set(c.at_last)) for cid, c in self._cursors.items()}
+            self._cursors_dirty = False
+        try:
+            self._cursor_file.save(snapshot)
+        except OSError as exc:
+            with self._lock:
+                self._cursors_dirty = True
+            log.warning("log collector: cannot save the cursors to %s: %s",
+                        self._cursor_file.path, exc)
 
     # -- helpers ----------------------------------------------------------------------------
     def _count(self, key: str) -> None:
@@ -401,6 +414,7 @@ class LogCollector:
                     del self._followed[followed.id]
                 if gone:
                     self._cursors.pop(followed.id, None)
+                    self._cursors_dirty = True
 
     def _read_stream(self, followed: _Followed, source: EventSource) -> None:
         """Read the container's stdout until the stream ends (container stopped, stop())."""
@@ -443,6 +457,7 @@ class LogCollector:
             return
         with self._lock:
             fresh = followed.cursor.accept(ns, content)
+            self._cursors_dirty |= fresh
         if not fresh:
             self._count("duplicates")
             return

@@ -27,11 +27,8 @@ from docker.errors import DockerException, ImageNotFound, NotFound
 
 from decnet_lib import events
 from decnet_lib.deploy import labels as L
-from decnet_lib.logs.collector import (
-    Cursor,
-    LogCollector,
-    parse_docker_timestamp,
-)
+from decnet_lib.logs.collector import LogCollector, parse_docker_timestamp
+from decnet_lib.logs.cursors import Cursor
 from decnet_lib.logs.emulator_line import format_line
 from decnet_lib.logs.sink import LogPathClash
 from decnet_lib.settings import Settings
@@ -346,3 +343,16 @@ def test_collector_follows_labelled_containers(
         assert sorted(tags()) == sorted([*got, "after"])
     finally:
         collector.stop()
+
+    # a new collector (the agent restarted) reads the saved cursors: nothing twice
+    assert (tmp_path / "agent" / "log-cursors.json").exists()
+    inject(container_a, emulator_line("ssh", alpha, "reborn", "203.0.113.9", 40014))
+    successor = LogCollector(settings, hostname="agent-test")
+    successor.start()
+    try:
+        wait_for(lambda: "reborn" in tags(), what="the line logged between two agents")
+        time.sleep(0.5)
+        assert sorted(tags()) == sorted([*got, "after", "reborn"])
+        assert successor.stats().duplicates_skipped >= 1  # the boundary, read again
+    finally:
+        successor.stop()
