@@ -24,6 +24,7 @@ from docker.errors import DockerException
 
 from decnet_lib.deploy.execute import execute
 from decnet_lib.deploy.failures import DeployError, ObjectError, one_line
+from decnet_lib.deploy.host_lock import LOCK_TIMEOUT, topology_lock
 from decnet_lib.deploy.inventory import Inventory, inventory
 from decnet_lib.deploy.naming import BASE_IMAGE
 from decnet_lib.deploy.observe import local_image_ids, observe
@@ -90,6 +91,7 @@ class Deployer:
         base_image: str = BASE_IMAGE,
         workers: int = DEFAULT_WORKERS,
         settle: float = DEFAULT_SETTLE,
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -98,6 +100,7 @@ class Deployer:
         self.base_image = base_image
         self.workers = workers
         self.settle = settle
+        self.lock_timeout = lock_timeout
 
     @property
     def client(self) -> DockerClient:
@@ -133,21 +136,28 @@ class Deployer:
         return diff(desired, found, images)
 
     def apply(self, resolved: ResolvedTopology, progress: ProgressFn | None = None) -> ApplyResult:
-        """Plan, execute on the pool, then check every container of the topology runs."""
-        plan = self.plan(resolved)
-        result = ApplyResult(plan)
-        since = None
-        if plan.changed:
-            done = execute(self.client, plan, workers=self.workers, progress=progress)
-            result.errors = done.errors
-            since = done.last_start
-        with docker_errors("cannot check containers"):
-            result.crashed = verify(self.client, resolved.id, since=since, settle=self.settle)
+        """Plan, execute on the pool, then check every container of the topology runs.
+
+        Holds the topology's host-wide lock (host_lock): other processes wait.
+        """
+        with topology_lock(resolved.id, timeout=self.lock_timeout):
+            plan = self.plan(resolved)
+            result = ApplyResult(plan)
+            since = None
+            if plan.changed:
+                done = execute(self.client, plan, workers=self.workers, progress=progress)
+                result.errors = done.errors
+                since = done.last_start
+            with docker_errors("cannot check containers"):
+                result.crashed = verify(self.client, resolved.id, since=since,
+                                        settle=self.settle)
         return result
 
     def teardown(self, topology_id: str, progress: ProgressFn | None = None) -> TeardownResult:
-        """Remove every container then network labelled with this topology id."""
-        with docker_errors("cannot tear down"):
+        """Remove every container then network labelled with this topology id (holding the
+        topology's host-wide lock)."""
+        with topology_lock(topology_id, timeout=self.lock_timeout), \
+                docker_errors("cannot tear down"):
             return teardown(self.client, topology_id, workers=self.workers, progress=progress)
 
     def reap_orphans(

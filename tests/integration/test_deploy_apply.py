@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -212,6 +216,30 @@ deckies:
     assert after[base_container_name(topo.id, "a")] == before[base_container_name(topo.id, "a")]
     assert env.client.api.inspect_container(ssh)["Image"] == second
     assert not deployer.plan(topo).changed
+
+
+APPLY_WORKER = Path(__file__).resolve().parents[1] / "support" / "apply_worker.py"
+
+
+def test_two_processes_applying_one_topology_take_turns(
+    docker_env: DockerEnv, tmp_path: Path
+) -> None:
+    """Without the host lock both would create the same containers and one would fail."""
+    env = docker_env
+    subnets = env.subnets(3)
+    topo = env.resolved(env.maze_yaml("twice", subnets))
+    document = tmp_path / "topology.json"
+    document.write_text(topo.model_dump_json())
+    worker_env = {**os.environ, "PYTHONPATH": str(APPLY_WORKER.parents[2]),
+                  "DECNET_LOCK_DIR": str(tmp_path / "locks")}
+    procs = [subprocess.Popen([sys.executable, str(APPLY_WORKER), str(document), env.image],
+                              env=worker_env, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outputs = [proc.communicate(timeout=300)[0].strip() for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    assert sorted(outputs) == ["applied", "up to date: nothing to change"]
+    inventory = env.deployer().inventory(topo.id)
+    assert len(inventory.containers) == 9 and inventory.all_running
 
 
 def test_two_topologies_with_the_same_decky_names_coexist(docker_env: DockerEnv) -> None:
