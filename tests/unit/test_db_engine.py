@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -41,34 +43,36 @@ def test_connection_settings(engine: Engine) -> None:
             assert charset == "utf8mb4"
 
 
-def test_immediate_transactions_still_round_trip(db_url: str) -> None:
-    """`sqlite_immediate` (ignored by MariaDB) takes SQLite's write lock at BEGIN."""
-    engine = make_engine(db_url, sqlite_immediate=True)
-    try:
-        init_db(engine)
-        with session_scope(engine) as session:
-            create_topology(session, sample_resolved())
-        with session_scope(engine) as session:
-            assert require_topology(session, "acme").status == "pending"
-            if engine.dialect.name == "sqlite":  # a read holds the write lock already
-                other = sqlite3.connect(make_url(db_url).database, timeout=0)
-                try:
-                    with pytest.raises(sqlite3.OperationalError, match="locked"):
-                        other.execute("BEGIN IMMEDIATE")
-                finally:
-                    other.close()
-    finally:
-        engine.dispose()
-
-
-@pytest.mark.parametrize("immediate", [False, True])
-def test_autocommit_connection_commits_each_statement(db_url: str, immediate: bool) -> None:
-    """A write is visible to others at once, and no transaction (no lock) is left open."""
+@contextmanager
+def acme_engine(db_url: str, immediate: bool) -> Iterator[Engine]:
+    """An engine (SQLite transactions immediate or not) on a database that holds acme."""
     engine = make_engine(db_url, sqlite_immediate=immediate)
     try:
         init_db(engine)
         with session_scope(engine) as session:
             create_topology(session, sample_resolved())
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def test_immediate_transactions_still_round_trip(db_url: str) -> None:
+    """`sqlite_immediate` (ignored by MariaDB) takes SQLite's write lock at BEGIN."""
+    with acme_engine(db_url, immediate=True) as engine, session_scope(engine) as session:
+        assert require_topology(session, "acme").status == "pending"
+        if engine.dialect.name == "sqlite":  # a read holds the write lock already
+            other = sqlite3.connect(make_url(db_url).database, timeout=0)
+            try:
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("BEGIN IMMEDIATE")
+            finally:
+                other.close()
+
+
+@pytest.mark.parametrize("immediate", [False, True])
+def test_autocommit_connection_commits_each_statement(db_url: str, immediate: bool) -> None:
+    """A write is visible to others at once, and no transaction (no lock) is left open."""
+    with acme_engine(db_url, immediate) as engine:
         with autocommit_connection(engine) as connection:
             assert is_autocommit(connection)
             connection.execute(text("UPDATE topologies SET status = 'failed'"))
@@ -79,8 +83,6 @@ def test_autocommit_connection_commits_each_statement(db_url: str, immediate: bo
             assert row == "pending"
         with engine.connect() as plain:
             assert not is_autocommit(plain)
-    finally:
-        engine.dispose()
 
 
 def test_pinned_session_keeps_one_connection_across_commits(engine: Engine) -> None:
