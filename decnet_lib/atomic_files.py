@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,13 @@ import orjson
 
 
 def write_json_atomic(path: Path, document: Any) -> None:
-    """Write to a temporary file in the same directory, fsync, rename, fsync the directory."""
+    """Write to a temporary file in the same directory, fsync, rename, fsync the directory.
+
+    Each call has its own temporary file, so concurrent writers never mix their bytes:
+    the last rename wins.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "wb") as handle:
             handle.write(orjson.dumps(document, option=orjson.OPT_INDENT_2))

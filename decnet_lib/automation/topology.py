@@ -27,7 +27,6 @@ from decnet_lib.automation.documents import (
 from decnet_lib.automation.errors import AutomationError, from_decnet_error
 from decnet_lib.db import (
     Topology,
-    delete_topology,
     get_topology,
     load_resolved,
     new_session,
@@ -35,7 +34,7 @@ from decnet_lib.db import (
     session_scope,
 )
 from decnet_lib.errors import AlreadyExists, DecnetError
-from decnet_lib.master import lifecycle
+from decnet_lib.master import lifecycle, topologies
 from decnet_lib.master.topologies import create_from_data
 from decnet_lib.topology.render import summary
 from decnet_lib.topology.resolved import ResolvedTopology
@@ -412,8 +411,7 @@ def topology_absent(connection: Connection, name: str, check_mode: bool = False
 def _absent(connection: Connection, name: str, check_mode: bool) -> dict[str, Any]:
     with connection.environment(), connection.engine(check_mode) as engine:
         with _session(engine) as session:
-            row, stored = _load(session, name)
-            stored_target = row.agent if row is not None else None
+            _row, stored = _load(session, name)
         if stored is None:
             return _result(False, {}, {}, None, action="none")
         steps = (["teardown"] if stored.status not in UNDEPLOYED else []) + ["delete"]
@@ -424,8 +422,7 @@ def _absent(connection: Connection, name: str, check_mode: bool) -> dict[str, An
             report = _teardown(connection, engine, name, "; it was not deleted")
         with session_scope(engine) as session:
             # refused while any of its containers still runs (asked of its own target)
-            delete_topology(session, name,
-                            running_containers=connection.targets()(stored_target).running)
+            topologies.delete(session, name, targets=connection.targets())
         result = _result(True, _view(stored), {}, None, action="+".join(steps))
         result["deleted"] = {"id": stored.id, "name": stored.name}
         if report is not None:

@@ -156,6 +156,7 @@ class LogCollector:
         self._cursor_file = CursorFile(
             cursor_file or self.settings.state_dir / "agent" / CURSOR_FILE)
         self._cursors_dirty = False
+        self._save_lock = threading.Lock()  # one save at a time, the last one complete
         self._flusher: threading.Thread | None = None
         self._streams: set[Any] = set()
         self._counts = {"written": 0, "ignored": 0, "duplicates": 0, "write_errors": 0}
@@ -197,7 +198,8 @@ class LogCollector:
             self._watcher = threading.Thread(target=self._watch, name="decnet-log-watch",
                                              daemon=True)
             self._flusher = threading.Thread(target=self._flush_every_second,
-                                             name="decnet-log-cursors", daemon=True)
+                                             args=(self._stop,), name="decnet-log-cursors",
+                                             daemon=True)
             self._watcher.start()
             self._flusher.start()
             log.info("log collector started, writing to %s", path)
@@ -266,24 +268,28 @@ class LogCollector:
         self.stop()
 
     # -- cursors on disk ----------------------------------------------------------------------
-    def _flush_every_second(self) -> None:
-        while not self._stop.wait(CURSOR_FLUSH_INTERVAL):
+    def _flush_every_second(self, stop: threading.Event) -> None:
+        # its own run's event: a flusher that outlives stop() is not revived by start()
+        while not stop.wait(CURSOR_FLUSH_INTERVAL):
             self._flush_cursors()
 
     def _flush_cursors(self) -> None:
-        """Save the cursors when they moved since the last save."""
-        with self._lock:
-            if not self._cursors_dirty:
-                return
-            snapshot = {cid: Cursor(c.last_ns, set(c.at_last)) for cid, c in self._cursors.items()}
-            self._cursors_dirty = False
-        try:
-            self._cursor_file.save(snapshot)
-        except OSError as exc:
+        """Save the cursors when they moved since the last save (waits for a save under
+        way, so the final save at stop() always lands after it)."""
+        with self._save_lock:
             with self._lock:
-                self._cursors_dirty = True
-            log.warning("log collector: cannot save the cursors to %s: %s",
-                        self._cursor_file.path, exc)
+                if not self._cursors_dirty:
+                    return
+                snapshot = {cid: Cursor(c.last_ns, set(c.at_last))
+                            for cid, c in self._cursors.items()}
+                self._cursors_dirty = False
+            try:
+                self._cursor_file.save(snapshot)
+            except OSError as exc:
+                with self._lock:
+                    self._cursors_dirty = True
+                log.warning("log collector: cannot save the cursors to %s: %s",
+                            self._cursor_file.path, exc)
 
     # -- helpers ----------------------------------------------------------------------------
     def _count(self, key: str) -> None:

@@ -8,7 +8,6 @@ can be run again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +19,11 @@ from decnet_lib.db.status import allowed, transition
 from decnet_lib.deploy.pool import ProgressFn
 from decnet_lib.errors import DecnetError, Refused
 from decnet_lib.master.decky_events import decky_states, publish_decky_states
-from decnet_lib.master.targets import LOCAL, ApplyReport, Target, target_for
+from decnet_lib.master.targets import LOCAL, ApplyReport, TargetFactory, target_for
 from decnet_lib.mutations.reconciler import PushHook
 from decnet_lib.topology.resolved import ResolvedTopology
 
 LIVE = frozenset({"active", "degraded"})
-TargetFactory = Callable[[str | None], Target]
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -132,6 +133,10 @@ class AgentTarget:
         if docker.get("topology_id") not in (None, topology_id):
             return []
         return [c["name"] for c in docker.get("containers", []) if c.get("state") == "running"]
+
+
+TargetFactory = Callable[[str | None], "Target"]
+"""Picks the target of a topology from its agent (None: this machine's Docker)."""
 
 
 def target_for(agent: str | None) -> Target:

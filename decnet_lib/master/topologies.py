@@ -15,7 +15,7 @@ from decnet_lib.db import (
     require_topology,
 )
 from decnet_lib.errors import AlreadyExists, InvalidTopology
-from decnet_lib.master.targets import target_for
+from decnet_lib.master.targets import TargetFactory, target_for
 from decnet_lib.topology.document import TopologyDoc
 from decnet_lib.topology.resolve import resolve
 from decnet_lib.topology.resolved import ResolvedTopology
@@ -58,8 +58,22 @@ def show(session: Session, name: str) -> ResolvedTopology:
     return load_resolved(session, require_topology(session, name))
 
 
-def delete(session: Session, name: str, force: bool = False) -> None:
+def delete(session: Session, name: str, force: bool = False,
+           targets: TargetFactory = target_for) -> str:
     """Delete a topology and every child row; refused while any of its containers runs
-    (asked of its target: this machine's Docker or its agent)."""
-    target = target_for(require_topology(session, name).agent)
-    delete_topology(session, name, force=force, running_containers=target.running)
+    (asked of its target: this machine's Docker or its agent). Returns its id.
+
+    The target is asked with no transaction open (an agent may take long to answer, and
+    on SQLite an open transaction could block the reconciler or go stale meanwhile); the
+    delete itself is one short transaction that checks the status again.
+    """
+    row = require_topology(session, name)
+    topology_id, target = row.id, targets(row.agent)
+    session.rollback()
+    running = list(target.running(topology_id))
+
+    def still_running(current_id: str) -> list[str]:
+        # re-created under the same name meanwhile: ask about that one
+        return running if current_id == topology_id else list(target.running(current_id))
+
+    return delete_topology(session, name, force=force, running_containers=still_running)

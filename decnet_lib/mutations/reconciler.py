@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from decnet_lib.db import (
@@ -147,8 +148,9 @@ def run_watch_loop(
 ) -> int:
     """Tick until `stop` is set: reconcile only when the guard says there is work.
 
-    `wake` (set by the bus on `topology.*.mutation.enqueued`) ends the wait at once.
-    Returns the number of rounds that reconciled.
+    `wake` (set by the bus on `topology.*.mutation.enqueued`) ends the wait at once. A
+    round that fails on the database (locked, connection lost) is logged and retried on
+    the next tick. Returns the number of rounds that reconciled.
     """
     wake = wake or threading.Event()
     stop = stop or threading.Event()
@@ -163,6 +165,8 @@ def run_watch_loop(
                 rounds += 1
         except DecnetError as exc:
             log.warning("reconcile round failed: %s", exc.message)
+        except SQLAlchemyError as exc:  # a lock timeout, a lost connection: try next tick
+            log.warning("reconcile round failed: %s", " ".join(str(exc).split())[:300])
         if wake.wait(timeout=interval):
             wake.clear()
     return rounds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from helpers import resolve_yaml, sample_resolved, store_live
@@ -14,6 +15,7 @@ from decnet_lib.db import (
     TopologyEvent,
     autocommit_connection,
     load_resolved,
+    make_engine,
     new_session,
     require_topology,
 )
@@ -201,6 +203,15 @@ def test_watch_loop_reconciles_only_when_guard_says_so(engine: Engine, live: str
     assert run_watch_loop(engine, interval=0.01, max_ticks=3) == 0
     enqueue(engine, "add_decky", ADD_X)
     assert run_watch_loop(engine, interval=0.01, max_ticks=3) == 1
+
+
+def test_watch_loop_survives_database_errors(tmp_path: Path) -> None:
+    """A round failing on the database (here: no schema) is logged; the loop goes on."""
+    broken = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        assert run_watch_loop(broken, interval=0.01, max_ticks=3) == 0
+    finally:
+        broken.dispose()
 
 
 def test_mutation_events_are_published_after_commit(engine: Engine, live: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,29 @@ def test_absent_tears_down_then_deletes(db_url: str, world: FakeWorld) -> None:
     assert _count(db_url, TopologyEvent) == 0  # cascaded
     again = topology_absent(conn, "lab")
     assert not again["changed"] and again["status"] == "absent"
+
+
+def test_absent_asks_the_target_with_no_database_lock_held(
+    tmp_path: Path, world: FakeWorld
+) -> None:
+    """An agent may take long to answer: meanwhile the reconciler must be able to write."""
+    path = tmp_path / "decnet.db"
+    conn = connection(f"sqlite:///{path}", world)
+    topology_deployed(conn, spec=document())
+    asked: list[bool] = []
+
+    def another_writer() -> None:
+        other = sqlite3.connect(path, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # "database is locked" if a task held it
+            other.rollback()
+            asked.append(True)
+        finally:
+            other.close()
+
+    world.on_running = another_writer
+    assert topology_absent(conn, "lab")["changed"]
+    assert asked and _status(f"sqlite:///{path}", "lab") is None
 
 
 def test_absent_of_a_never_deployed_topology_only_deletes(db_url: str, world: FakeWorld) -> None:

@@ -7,6 +7,7 @@ Connections built with `connection()` use it instead of this machine's Docker or
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ class FakeWorld:
     running: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_next_apply: bool = False
     calls: list[tuple[str, str, str]] = field(default_factory=list)
+    on_running: Callable[[], None] | None = None  # runs whenever a target is asked
 
     def factory(self, agent: str | None) -> FakeTarget:
         return FakeTarget(agent or "local", self)
@@ -73,6 +75,8 @@ class FakeTarget:
         return True, "removed"
 
     def running(self, topology_id: str) -> list[str]:
+        if self.world.on_running is not None:
+            self.world.on_running()
         have = self.world.running.get(topology_id)
         return list(have["containers"]) if have and have["up"] else []
 
