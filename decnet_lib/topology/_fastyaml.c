@@ -225,7 +225,13 @@ static PyObject *fastyaml_load(PyObject *module, PyObject *args) {
     return root != NULL ? root : Py_NewRef(Py_None);
 }
 
+static PyObject *fastyaml_libyaml_version(PyObject *module, PyObject *unused) {
+    return PyUnicode_FromString(yaml_get_version_string());
+}
+
 static PyMethodDef methods[] = {
+    {"libyaml_version", fastyaml_libyaml_version, METH_NOARGS,
+     "libyaml_version() -> str: the version of the libyaml this module was linked with."},
     {"load", fastyaml_load, METH_VARARGS,
      "load(data, plain, first_chars, max_depth) -> object or FALLBACK\n\n"
      "Build a plain single YAML document from UTF-8 bytes; FALLBACK when PyYAML must."},

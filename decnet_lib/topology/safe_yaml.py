@@ -412,40 +412,57 @@ def _compose(loader: Any, text: str) -> Any:
 class _PlainScalars:
     """Resolve and construct a plain scalar as the safe loader does (for `_fastyaml`).
 
-    Raises for anything but a string, null, bool, int, float or timestamp (merge keys, say)
-    and for a value its tag cannot read, so the document goes to PyYAML instead.
+    It asks a loader of the class the PyYAML path uses, so resolvers and constructors
+    registered on that class (or its bases) count. Raises for anything but a string, null,
+    bool, int, float or timestamp (merge keys, say) and for a value its tag cannot read, so
+    the document goes to PyYAML instead.
     """
 
-    def __init__(self) -> None:
-        self._resolver = yaml.resolver.Resolver()
-        self._constructor = yaml.constructor.SafeConstructor()
-        self._build = yaml.constructor.SafeConstructor.yaml_constructors
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
 
     def __call__(self, value: str) -> Any:
-        tag = self._resolver.resolve(_SCALAR, value, (True, False))
+        loader = self._loader
+        tag = loader.resolve(_SCALAR, value, (True, False))
         if tag == _STR:
             return value
         if tag not in _SCALAR_TAGS:
             raise _Fallback(tag)
-        return self._build[tag](self._constructor, _SCALAR(tag, value))
+        return loader.yaml_constructors[tag](loader, _SCALAR(tag, value))
 
 
 def _first_chars() -> str | None:
     """The characters a plain non-string scalar can start with; None: no such shortcut.
 
-    Read on every load: other code may register implicit resolvers with PyYAML at any time.
+    Read from the PyYAML path's own loader class on every load (other code may register
+    resolvers with PyYAML at any time). Path resolvers, wildcard resolvers and first
+    characters the C builder cannot take (not one ASCII character, NUL) turn it off.
     """
-    firsts = yaml.resolver.Resolver.yaml_implicit_resolvers
-    if None in firsts or any(len(first) > 1 for first in firsts):
+    if _CheckedSafeLoader.yaml_path_resolvers:
         return None
-    return "".join(first for first in firsts if first)
+    firsts = _CheckedSafeLoader.yaml_implicit_resolvers
+    chars = [first for first in firsts if first != ""]
+    if not all(isinstance(c, str) and len(c) == 1 and c.isascii() and c != "\0" for c in chars):
+        return None
+    return "".join(chars)
 
 
-_FAST = _fastyaml is not None and _BASE_LOADER is getattr(yaml, "CSafeLoader", None)
+def _same_libyaml() -> bool:
+    """Is the C builder linked with the libyaml version PyYAML's loader uses?"""
+    try:
+        from yaml import _yaml  # type: ignore[attr-defined]
+
+        return _fastyaml is not None and _fastyaml.libyaml_version() == _yaml.get_version_string()
+    except (ImportError, AttributeError):  # pragma: no cover - depends on the build
+        return False
+
+
+_FAST = (_fastyaml is not None and _BASE_LOADER is getattr(yaml, "CSafeLoader", None)
+         and _same_libyaml())
 
 
 def fast_path_available() -> bool:
-    """Is the C builder in use (built, and PyYAML's loader is libyaml's as well)?"""
+    """Is the C builder in use (built, on the libyaml version PyYAML's loader has)?"""
     return _FAST
 
 
@@ -455,13 +472,17 @@ FALLBACK: Any = _fastyaml.FALLBACK if _fastyaml is not None else object()
 def load_with_libyaml_events(text: str) -> Any:
     """The C builder's result for `text`, or FALLBACK when PyYAML must load it."""
     first_chars = _first_chars()
-    if not _FAST or first_chars is None:
+    if not _FAST or first_chars is None or type(text) is not str:
         return FALLBACK
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: PyYAML says what is wrong
         return FALLBACK
-    return _fastyaml.load(data, _PlainScalars(), first_chars, MAX_NESTING)
+    loader = _CheckedSafeLoader("")
+    try:
+        return _fastyaml.load(data, _PlainScalars(loader), first_chars, MAX_NESTING)
+    finally:
+        loader.dispose()
 
 
 def load_with_pyyaml(text: str, alias_limit: int = DEFAULT_MAX_ALIAS_NODES) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -201,3 +202,50 @@ yamlish = st.text(alphabet="ab01 :-[]{},#&*!|>'\"\n\t?%@`~.=<yn\u00e9", max_size
 def test_any_text_gives_what_pyyaml_gives(text: str) -> None:
     """Garbage in: the same data or the same error, never a crash."""
     assert outcome(load_yaml, text) == outcome(load_with_pyyaml, text)
+
+
+def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let a test register resolvers and constructors on CSafeLoader, undone afterwards."""
+    loader = yaml.CSafeLoader
+    monkeypatch.setattr(loader, "yaml_constructors", dict(loader.yaml_constructors))
+    monkeypatch.setattr(loader, "yaml_implicit_resolvers",
+                        {k: list(v) for k, v in loader.yaml_implicit_resolvers.items()})
+    monkeypatch.setattr(loader, "yaml_path_resolvers", dict(loader.yaml_path_resolvers))
+
+
+def test_a_constructor_registered_on_the_loader_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    isolated_registry(monkeypatch)
+    yaml.add_constructor("tag:yaml.org,2002:timestamp", lambda ld, node: ld.construct_scalar(node),
+                         Loader=yaml.CSafeLoader)
+    assert load_yaml("when: 2001-12-14\n") == {"when": "2001-12-14"}
+
+
+def test_a_resolver_registered_on_the_loader_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    isolated_registry(monkeypatch)
+    yaml.add_implicit_resolver("tag:yaml.org,2002:int", re.compile("^xyz$"), ["x"],
+                               Loader=yaml.CSafeLoader)
+    text = "a: xyz\n"
+    assert outcome(load_yaml, text) == outcome(load_with_pyyaml, text)
+    assert outcome(load_yaml, text)[0] == "YamlRefused"
+
+
+def test_path_resolvers_and_odd_first_characters_turn_the_c_builder_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    isolated_registry(monkeypatch)
+    yaml.add_implicit_resolver("tag:yaml.org,2002:null", re.compile("^\x00$"), ["\x00"],
+                               Loader=yaml.CSafeLoader)
+    assert load_with_libyaml_events("a: 1\n") is FALLBACK
+    assert load_yaml("a: 1\n") == {"a": 1}
+    isolated_registry(monkeypatch)
+    yaml.add_path_resolver("!thing", ["a"], str, Loader=yaml.CSafeLoader)
+    assert load_with_libyaml_events("a: b\n") is FALLBACK
+    assert outcome(load_yaml, "a: b\n") == outcome(load_with_pyyaml, "a: b\n")
+
+
+def test_only_exact_strings_are_taken() -> None:
+    class Text(str):
+        pass
+
+    assert load_with_libyaml_events(Text("a: 1")) is FALLBACK
+    assert outcome(load_yaml, Text("a: 1")) == outcome(load_with_pyyaml, Text("a: 1"))
