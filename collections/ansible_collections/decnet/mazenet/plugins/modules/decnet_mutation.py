@@ -58,6 +58,7 @@ options:
 extends_documentation_fragment:
   - decnet.mazenet.connection
   - ansible.builtin.action_common_attributes
+  - decnet.mazenet.attributes
   - ansible.builtin.action_common_attributes.actiongroups
 attributes:
   check_mode:
@@ -66,12 +67,6 @@ attributes:
   diff_mode:
     support: full
     details: The topology document (every address pinned) before and after the op.
-  platform:
-    platforms: posix
-  action_group:
-    support: full
-    membership:
-      - decnet.mazenet.all
 seealso:
   - module: decnet.mazenet.decnet_topology
   - module: decnet.mazenet.decnet_topology_info

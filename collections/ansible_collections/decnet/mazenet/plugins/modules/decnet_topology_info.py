@@ -23,6 +23,7 @@ options:
 extends_documentation_fragment:
   - decnet.mazenet.connection
   - ansible.builtin.action_common_attributes
+  - decnet.mazenet.attributes
   - ansible.builtin.action_common_attributes.actiongroups
 attributes:
   check_mode:
@@ -31,12 +32,6 @@ attributes:
   diff_mode:
     support: N/A
     details: Read only; there is nothing to compare.
-  platform:
-    platforms: posix
-  action_group:
-    support: full
-    membership:
-      - decnet.mazenet.all
 seealso:
   - module: decnet.mazenet.decnet_topology
   - module: decnet.mazenet.decnet_mutation
