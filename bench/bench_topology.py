@@ -35,7 +35,7 @@ from decnet_lib.topology.generator import (
     generate,
 )
 from decnet_lib.topology.loader import decode_document
-from decnet_lib.topology.safe_yaml import fast_path_available
+from decnet_lib.topology.yaml_events import fast_path_available
 from decnet_lib.validation.issues import has_errors
 from decnet_lib.validation.validate import validate_data
 

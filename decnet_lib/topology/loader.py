@@ -31,9 +31,9 @@ from decnet_lib.topology.safe_yaml import (
     YamlRefused,
     alias_node_limit,
     gc_paused,
-    load_yaml,
     one_line,
 )
+from decnet_lib.topology.yaml_events import load_yaml
 from decnet_lib.validation.issues import Code, Issue, error
 
 DEFAULT_MAX_DOCUMENT_BYTES = 64 * 1024 * 1024

@@ -1,9 +1,8 @@
-"""Load YAML safely: bounded nesting, no recursive aliases, no alias bombs.
+"""Load YAML safely through PyYAML: bounded nesting, no recursive aliases, no alias bombs.
 
-`load_yaml` refuses (YamlRefused, one line) what libyaml could only turn into a crash or an
-unbounded structure; `gc_paused` speeds up building large documents. Plain documents go
-through the optional C builder `_fastyaml` (libyaml events straight to Python objects) when
-it was built; whatever it does not handle is loaded by PyYAML as before.
+`load_with_pyyaml` refuses (YamlRefused, one line) what libyaml could only turn into a crash
+or an unbounded structure; `gc_paused` speeds up building large documents. `yaml_events`
+puts the C builder in front of this path (`load_yaml`).
 """
 
 from __future__ import annotations
@@ -16,11 +15,6 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import yaml
-
-try:  # built only where libyaml's headers were found (see setup.py)
-    from decnet_lib.topology import _fastyaml
-except ImportError:  # pragma: no cover - depends on the build
-    _fastyaml = None
 
 MAX_NESTING = 1024  # collections inside one another: orjson's limit, applied to YAML too
 DEFAULT_MAX_ALIAS_NODES = 5_000_000  # or the document's length in bytes, when larger
@@ -409,82 +403,6 @@ def _compose(loader: Any, text: str) -> Any:
     return loader.get_single_node()
 
 
-class _PlainScalars:
-    """Resolve and construct a plain scalar as the safe loader does (for `_fastyaml`).
-
-    It asks a loader of the class the PyYAML path uses, so resolvers and constructors
-    registered on that class (or its bases) count. Raises for anything but a string, null,
-    bool, int, float or timestamp (merge keys, say) and for a value its tag cannot read, so
-    the document goes to PyYAML instead.
-    """
-
-    def __init__(self, loader: Any) -> None:
-        self._loader = loader
-
-    def __call__(self, value: str) -> Any:
-        loader = self._loader
-        tag = loader.resolve(_SCALAR, value, (True, False))
-        if tag == _STR:
-            return value
-        if tag not in _SCALAR_TAGS:
-            raise _Fallback(tag)
-        return loader.yaml_constructors[tag](loader, _SCALAR(tag, value))
-
-
-def _first_chars() -> str | None:
-    """The characters a plain non-string scalar can start with; None: no such shortcut.
-
-    Read from the PyYAML path's own loader class on every load (other code may register
-    resolvers with PyYAML at any time). Path resolvers, wildcard resolvers and first
-    characters the C builder cannot take (not one ASCII character, NUL) turn it off.
-    """
-    if _CheckedSafeLoader.yaml_path_resolvers:
-        return None
-    firsts = _CheckedSafeLoader.yaml_implicit_resolvers
-    chars = [first for first in firsts if first != ""]
-    if not all(isinstance(c, str) and len(c) == 1 and c.isascii() and c != "\0" for c in chars):
-        return None
-    return "".join(chars)
-
-
-def _same_libyaml() -> bool:
-    """Is the C builder linked with the libyaml version PyYAML's loader uses?"""
-    try:
-        from yaml import _yaml  # type: ignore[attr-defined]
-
-        return _fastyaml is not None and _fastyaml.libyaml_version() == _yaml.get_version_string()
-    except (ImportError, AttributeError):  # pragma: no cover - depends on the build
-        return False
-
-
-_FAST = (_fastyaml is not None and _BASE_LOADER is getattr(yaml, "CSafeLoader", None)
-         and _same_libyaml())
-
-
-def fast_path_available() -> bool:
-    """Is the C builder in use (built, on the libyaml version PyYAML's loader has)?"""
-    return _FAST
-
-
-FALLBACK: Any = _fastyaml.FALLBACK if _fastyaml is not None else object()
-
-
-def load_with_libyaml_events(text: str) -> Any:
-    """The C builder's result for `text`, or FALLBACK when PyYAML must load it."""
-    first_chars = _first_chars()
-    if not _FAST or first_chars is None or type(text) is not str:
-        return FALLBACK
-    try:
-        data = text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates: PyYAML says what is wrong
-        return FALLBACK
-    loader = _CheckedSafeLoader("")
-    try:
-        return _fastyaml.load(data, _PlainScalars(loader), first_chars, MAX_NESTING)
-    finally:
-        loader.dispose()
-
-
 def load_with_pyyaml(text: str, alias_limit: int = DEFAULT_MAX_ALIAS_NODES) -> Any:
     """Load one YAML document through PyYAML's nodes, with every safety check."""
     loader = _CheckedSafeLoader(text)
@@ -494,15 +412,6 @@ def load_with_pyyaml(text: str, alias_limit: int = DEFAULT_MAX_ALIAS_NODES) -> A
         return None if node is None else loader.construct_document(node)
     finally:
         loader.dispose()
-
-
-def load_yaml(text: str, alias_limit: int = DEFAULT_MAX_ALIAS_NODES) -> Any:
-    """Load one YAML document safely; raise YamlRefused, yaml.YAMLError or another error.
-
-    The C builder takes plain documents; PyYAML takes the rest (and gives every error).
-    """
-    data = load_with_libyaml_events(text)
-    return load_with_pyyaml(text, alias_limit) if data is FALLBACK else data
 
 
 @contextmanager

@@ -13,13 +13,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from decnet_lib.topology.safe_yaml import (
+from decnet_lib.topology.safe_yaml import MAX_NESTING, YamlRefused, load_with_pyyaml
+from decnet_lib.topology.yaml_events import (
     FALLBACK,
-    MAX_NESTING,
-    YamlRefused,
     fast_path_available,
     load_with_libyaml_events,
-    load_with_pyyaml,
     load_yaml,
 )
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from decnet_lib.topology import loader as loader_module
 from decnet_lib.topology import safe_yaml as yaml_module
+from decnet_lib.topology import yaml_events
 from decnet_lib.topology.loader import (
     DEFAULT_MAX_DOCUMENT_BYTES,
     DocumentUnreadable,
@@ -30,9 +31,9 @@ from decnet_lib.topology.safe_yaml import (
     MAX_NESTING,
     _FastSafeLoader,
     alias_node_limit,
-    load_yaml,
     nesting_bound,
 )
+from decnet_lib.topology.yaml_events import load_yaml
 from decnet_lib.validation.validate import validate_data
 
 DATA = {
@@ -559,7 +560,22 @@ def test_the_nesting_limit_is_exact(make: Any, levels: int) -> None:
         decode_document(make(levels + 1))
 
 
-def test_deep_but_allowed_nesting_gives_a_schema_issue_not_a_crash() -> None:
+@pytest.fixture(params=["c-builder", "pyyaml"])
+def yaml_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test through each loading path (plain documents take the C builder when it
+    is built; "pyyaml" turns it off so PyYAML's composer and its stack guards run)."""
+    if request.param == "pyyaml":
+        monkeypatch.setattr(yaml_events, "_FAST", False)
+    return str(request.param)
+
+
+@pytest.fixture
+def pyyaml_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PyYAML path only: what the test checks is its composer's stack handling."""
+    monkeypatch.setattr(yaml_events, "_FAST", False)
+
+
+def test_deep_but_allowed_nesting_gives_a_schema_issue_not_a_crash(yaml_path: str) -> None:
     raw = b"name: acme\nlans: []\ndeckies: [{name: d, lans: {}, meta: {a: "
     raw += b"[" * 1000 + b"]" * 1000 + b"}}]\n"
     doc, issues = validate_data(decode_document(raw))
@@ -572,7 +588,7 @@ def _flow_style(data: Any) -> bytes:
     return b"# flow\n" + yaml.safe_dump(data, default_flow_style=True, width=10**9).encode()
 
 
-def test_flow_style_documents_with_many_brackets_decode_normally() -> None:
+def test_flow_style_documents_with_many_brackets_decode_normally(yaml_path: str) -> None:
     # more brackets than the inline limit: composed on a helper thread with a big stack
     data = {**DATA, "deckies": [
         {"name": f"d{i}", "services": ["ssh"], "lans": {"dmz": None}} for i in range(400)
@@ -583,7 +599,9 @@ def test_flow_style_documents_with_many_brackets_decode_normally() -> None:
 
 
 @pytest.mark.parametrize("how", ["events", "no-thread"])
-def test_the_exact_depth_check_path(monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+def test_the_exact_depth_check_path(
+    monkeypatch: pytest.MonkeyPatch, how: str, pyyaml_path: None
+) -> None:
     if how == "events":  # the stack a helper thread would need is over the cap
         monkeypatch.setattr(yaml_module, "_MAX_COMPOSE_STACK", 0)
     else:  # no helper thread can be started
