@@ -33,7 +33,7 @@ from docker.errors import NotFound
 
 from decnet_lib import events
 from decnet_lib.deploy import labels as L
-from decnet_lib.logs.cursors import CURSOR_FILE, Cursor, CursorFile
+from decnet_lib.logs.cursors import CURSOR_FILE, Cursor, CursorBook, CursorFile
 from decnet_lib.logs.emulator_line import MAX_LINE, EmulatorEvent, parse_line
 from decnet_lib.logs.rfc5424 import LOCAL0, EventSource, format_event, severity_for, summary
 from decnet_lib.logs.sink import LineSink, LogSinkError, check_log_paths
@@ -142,7 +142,7 @@ class LogCollector:
         self.hostname = hostname or socket.gethostname()
         self._client_factory = client_factory or default_client_factory
         self._life = threading.Lock()  # serialises start() and stop()
-        self._lock = threading.Lock()  # followers, streams, cursors
+        self._lock = threading.Lock()  # followers, streams
         self._stats_lock = threading.Lock()
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -152,11 +152,8 @@ class LogCollector:
         self._sink: LineSink | None = None
         self._watcher: threading.Thread | None = None
         self._followed: dict[str, _Followed] = {}
-        self._cursors: dict[str, Cursor] = {}
-        self._cursor_file = CursorFile(
-            cursor_file or self.settings.state_dir / "agent" / CURSOR_FILE)
-        self._cursors_dirty = False
-        self._save_lock = threading.Lock()  # one save at a time, the last one complete
+        self._cursors = CursorBook(
+            CursorFile(cursor_file or self.settings.state_dir / "agent" / CURSOR_FILE))
         self._flusher: threading.Thread | None = None
         self._streams: set[Any] = set()
         self._counts = {"written": 0, "ignored": 0, "duplicates": 0, "write_errors": 0}
@@ -189,9 +186,7 @@ class LogCollector:
                 raise
             self._sink, self._client = sink, client
             self._api = getattr(client, "api", client)
-            with self._lock:
-                for container_id, cursor in self._cursor_file.load().items():
-                    self._cursors.setdefault(container_id, cursor)  # ours are newer
+            self._cursors.load()
             self._stop = threading.Event()
             self._ready.clear()
             self._running = True
@@ -225,7 +220,7 @@ class LogCollector:
             stuck = [t.name for t in threads if t is not None and t.is_alive()]
             if stuck:
                 log.warning("log collector threads still running after stop: %s", stuck)
-            self._flush_cursors()
+            self._cursors.save()
             if self._sink is not None:
                 self._sink.close()
             with contextlib.suppress(Exception):
@@ -267,29 +262,11 @@ class LogCollector:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # -- cursors on disk ----------------------------------------------------------------------
+    # -- cursors on disk (saved every second and at stop) ----------------------------------
     def _flush_every_second(self, stop: threading.Event) -> None:
         # its own run's event: a flusher that outlives stop() is not revived by start()
         while not stop.wait(CURSOR_FLUSH_INTERVAL):
-            self._flush_cursors()
-
-    def _flush_cursors(self) -> None:
-        """Save the cursors when they moved since the last save (waits for a save under
-        way, so the final save at stop() always lands after it)."""
-        with self._save_lock:
-            with self._lock:
-                if not self._cursors_dirty:
-                    return
-                snapshot = {cid: Cursor(c.last_ns, set(c.at_last))
-                            for cid, c in self._cursors.items()}
-                self._cursors_dirty = False
-            try:
-                self._cursor_file.save(snapshot)
-            except OSError as exc:
-                with self._lock:
-                    self._cursors_dirty = True
-                log.warning("log collector: cannot save the cursors to %s: %s",
-                            self._cursor_file.path, exc)
+            self._cursors.save()
 
     # -- helpers ----------------------------------------------------------------------------
     def _count(self, key: str) -> None:
@@ -367,7 +344,7 @@ class LogCollector:
             if followed and followed.thread and followed.thread.is_alive():
                 followed.wake.set()
                 return
-            cursor = self._cursors.setdefault(container_id, Cursor())
+            cursor = self._cursors.cursor(container_id)
             followed = _Followed(container_id, cursor)
             followed.thread = threading.Thread(
                 target=self._follow, args=(followed,), daemon=True,
@@ -419,8 +396,7 @@ class LogCollector:
                 if self._followed.get(followed.id) is followed:
                     del self._followed[followed.id]
                 if gone:
-                    self._cursors.pop(followed.id, None)
-                    self._cursors_dirty = True
+                    self._cursors.forget(followed.id)
 
     def _read_stream(self, followed: _Followed, source: EventSource) -> None:
         """Read the container's stdout until the stream ends (container stopped, stop())."""
@@ -461,9 +437,7 @@ class LogCollector:
         if ns is None:
             self._count("ignored")
             return
-        with self._lock:
-            fresh = followed.cursor.accept(ns, content)
-            self._cursors_dirty |= fresh
+        fresh = self._cursors.accept(followed.cursor, ns, content)
         if not fresh:
             self._count("duplicates")
             return

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,3 +109,56 @@ class CursorFile:
             "version": FORMAT_VERSION,
             "containers": {cid: c.to_dict() for cid, c in sorted(cursors.items()) if c.last_ns},
         })
+
+
+class CursorBook:
+    """Every container's cursor, saved to a CursorFile when they moved (thread-safe)."""
+
+    def __init__(self, file: CursorFile) -> None:
+        self.file = file
+        self._lock = threading.Lock()
+        self._save_lock = threading.Lock()  # one save at a time, the last one complete
+        self._cursors: dict[str, Cursor] = {}
+        self._dirty = False
+
+    def load(self) -> None:
+        """Take in the saved cursors (those already held are newer and stay)."""
+        saved = self.file.load()
+        with self._lock:
+            for container_id, cursor in saved.items():
+                self._cursors.setdefault(container_id, cursor)
+
+    def cursor(self, container_id: str) -> Cursor:
+        """The cursor of a container (a fresh one when it was never read)."""
+        with self._lock:
+            return self._cursors.setdefault(container_id, Cursor())
+
+    def accept(self, cursor: Cursor, ns: int, content: bytes) -> bool:
+        """Cursor.accept, remembering that there is something new to save."""
+        with self._lock:
+            fresh = cursor.accept(ns, content)
+            self._dirty |= fresh
+            return fresh
+
+    def forget(self, container_id: str) -> None:
+        """Drop the cursor of a container that is gone."""
+        with self._lock:
+            self._cursors.pop(container_id, None)
+            self._dirty = True
+
+    def save(self) -> None:
+        """Save when a cursor moved since the last save; OSError is logged (and the next
+        save tries again). Waits for a save under way, so the last call always lands."""
+        with self._save_lock:
+            with self._lock:
+                if not self._dirty:
+                    return
+                snapshot = {cid: Cursor(c.last_ns, set(c.at_last))
+                            for cid, c in self._cursors.items()}
+                self._dirty = False
+            try:
+                self.file.save(snapshot)
+            except OSError as exc:
+                with self._lock:
+                    self._dirty = True
+                log.warning("cannot save the log cursors to %s: %s", self.file.path, exc)

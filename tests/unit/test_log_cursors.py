@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from decnet_lib.logs.cursors import Cursor, CursorFile
+from decnet_lib.logs.cursors import Cursor, CursorBook, CursorFile
 
 
 def test_cursor_skips_what_was_read_by_digest() -> None:
@@ -39,3 +39,20 @@ def test_an_unreadable_file_is_moved_aside(tmp_path: Path, content: bytes) -> No
     assert CursorFile(path).load() == {}
     assert not path.exists()
     assert [p.name.split(".corrupt-")[0] for p in tmp_path.iterdir()] == ["log-cursors.json"]
+
+
+def test_the_book_saves_only_after_a_move_and_keeps_newer_cursors(tmp_path: Path) -> None:
+    file = CursorFile(tmp_path / "log-cursors.json")
+    book = CursorBook(file)
+    book.save()
+    assert not file.path.exists()  # nothing moved yet
+    cursor = book.cursor("c1")
+    assert book.accept(cursor, 5, b"a") and not book.accept(cursor, 5, b"a")
+    book.save()
+    assert file.load()["c1"].last_ns == 5
+    assert book.accept(cursor, 9, b"b")
+    book.load()  # the saved (older) cursor does not replace the one held
+    assert book.cursor("c1") is cursor and cursor.last_ns == 9
+    book.forget("c1")
+    book.save()
+    assert file.load() == {}
