@@ -35,7 +35,7 @@ from decnet_lib.topology.generator import (
     generate,
 )
 from decnet_lib.topology.loader import decode_document
-from decnet_lib.topology.yaml_events import fast_path_available
+from decnet_lib.topology.yaml_events import fast_path_status
 from decnet_lib.validation.issues import has_errors
 from decnet_lib.validation.validate import validate_data
 
@@ -181,9 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     args = parser.parse_args(argv)
     sizes = sorted(int(size) for size in args.sizes.split(","))
+    loader = fast_path_status()
     print(f"machine: nproc={os.cpu_count()}, python {platform.python_version()}, "
-          f"{platform.machine()}, libyaml={yaml.__with_libyaml__}, "
-          f"C YAML builder={fast_path_available()}, orjson {orjson.__version__}")
+          f"{platform.machine()}, PyYAML {loader['pyyaml']} (libyaml "
+          f"{loader['libyaml_pyyaml'] or 'none'}), C YAML builder "
+          f"{'in use' if loader['fast'] else 'NOT in use'} (libyaml "
+          f"{loader['libyaml_c_builder'] or 'none'}), orjson {orjson.__version__}")
+    if not loader["fast"]:
+        print(f"WARNING: YAML figures below are PyYAML's alone: {loader['reason']}")
     rows = []
     for size in sizes:
         rows.append(measure(size, args.repeat))

@@ -3,8 +3,9 @@
 Decoding refuses, with DocumentUnreadable (one line, naming the file), anything the YAML or
 JSON layer cannot turn into plain acyclic data of a bounded size:
 
-- nesting deeper than MAX_NESTING collections (orjson's own limit for JSON; for YAML it is
-  checked before libyaml's recursive composer could overflow the C stack);
+- nesting deeper than MAX_NESTING collections: one limit and one message on every path
+  (JSON; YAML through the C builder or PyYAML, whatever libyaml PyYAML bundles), checked
+  for YAML before libyaml's recursive composer could overflow the C stack;
 - a YAML alias that refers to one of its own ancestors (a recursive structure);
 - YAML aliases that expand the document by more than max(DEFAULT_MAX_ALIAS_NODES, the
   document's length in bytes) nodes (a "billion laughs" alias bomb): every use of an alias
@@ -28,12 +29,15 @@ from pydantic import ValidationError
 from decnet_lib.errors import DecnetError
 from decnet_lib.topology.document import TopologyDoc
 from decnet_lib.topology.safe_yaml import (
+    MAX_NESTING,
+    TOO_DEEP,
     YamlRefused,
     alias_node_limit,
+    check_data_depth,
     gc_paused,
     one_line,
 )
-from decnet_lib.topology.yaml_events import load_yaml
+from decnet_lib.topology.yaml_events import fast_path_status, load_yaml
 from decnet_lib.validation.issues import Code, Issue, error
 
 DEFAULT_MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -66,6 +70,53 @@ def read_document_data(path: str | Path) -> Any:
     return decode_document(raw, source=str(path))
 
 
+_QUICK_PASSES = 32
+_AS_OPEN_CLOSE = bytes.maketrans(b"[{]}", b"(())")
+_NOT_STRUCTURE = bytes(range(256)).translate(None, b'[]{}"')
+
+
+def _json_shallow(raw: bytes) -> bool:
+    """Does valid JSON nest at most _QUICK_PASSES (< MAX_NESTING) levels? (False: walk it.)
+
+    Escapes are removed so that quotes delimit strings, the strings are dropped, and the
+    innermost bracket pairs are removed once per level: a few passes at C speed.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= MAX_NESTING:
+        return True
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    text = raw.translate(None, _NOT_STRUCTURE)
+    # quotes alternate open/close: dropping adjacent pairs drops strings without brackets
+    # (or merges two strings), leaving what lies outside strings as it was
+    text = text.replace(b'""', b"")
+    if b'"' in text:
+        text = b"".join(text.split(b'"')[::2])
+    brackets = text.translate(_AS_OPEN_CLOSE)
+    for _ in range(_QUICK_PASSES):
+        if not brackets:
+            return True
+        brackets = brackets.replace(b"()", b"")
+    return not brackets
+
+
+def _looks_like_json(raw: bytes) -> bool:
+    return raw.lstrip()[:1] in (b"{", b"[")
+
+
+def loader_for(path: str | Path) -> tuple[str, str]:
+    """Which loader reads this file: ("json" | "yaml-c" | "yaml-pyyaml", why the C YAML
+    builder stands aside, "" when it does not). Reads only the file's first bytes."""
+    try:
+        with Path(path).open("rb") as handle:
+            head = handle.read(4096)
+    except (OSError, ValueError):
+        return "unreadable", ""
+    if _looks_like_json(head):
+        return "json", ""
+    status = fast_path_status()
+    return ("yaml-c", "") if status["fast"] else ("yaml-pyyaml", str(status["reason"]))
+
+
 def _describe(exc: BaseException) -> str:
     text = one_line(str(exc))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -77,12 +128,18 @@ def decode_document(raw: bytes, source: str = "<input>") -> Any:
     Every failure, whatever the YAML/JSON layer raised, is a one-line DocumentUnreadable
     naming `source`.
     """
-    stripped = raw.lstrip()
-    if stripped[:1] in (b"{", b"["):
+    if _looks_like_json(raw):
         try:
             with gc_paused():
-                return orjson.loads(raw)
+                data = orjson.loads(raw)
+            if not _json_shallow(raw):
+                check_data_depth(data)
+            return data
+        except YamlRefused as exc:
+            message = f"{source} {exc}"
         except orjson.JSONDecodeError as exc:
+            if str(exc).startswith("depth limit"):  # orjson's own limit, above ours
+                raise DocumentUnreadable(f"{source} {TOO_DEEP}") from None
             message = f"{source} is not valid JSON: {one_line(str(exc))}"
         except Exception as exc:  # anything else the JSON layer raised: never a traceback
             message = f"{source} cannot be decoded as JSON: {_describe(exc)}"

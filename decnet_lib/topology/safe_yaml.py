@@ -16,7 +16,10 @@ from typing import Any, TypeVar
 
 import yaml
 
-MAX_NESTING = 1024  # collections inside one another: orjson's limit, applied to YAML too
+MAX_NESTING = 512
+"""Collections inside one another, ours on every path (JSON, the C builder, PyYAML with any
+libyaml): below libyaml 0.2.6's own limit (1,000 flow or block levels), so that limit can
+never decide first, and below orjson's (1,024)."""
 DEFAULT_MAX_ALIAS_NODES = 5_000_000  # or the document's length in bytes, when larger
 
 _BASE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -80,8 +83,22 @@ def _children(node: Any) -> list[Any]:
     return list(node.value)
 
 
-def _too_deep(node: Any) -> YamlRefused:
-    return YamlRefused(f"nests collections deeper than {MAX_NESTING} levels{_where(node)}")
+TOO_DEEP = f"nests collections deeper than {MAX_NESTING} levels"
+"""The one refusal for nesting, the same words on every path and with every libyaml."""
+
+# libyaml 0.2.6 refuses 1,000 levels itself ("exceeded maximum nesting depth"); only a
+# document far deeper than MAX_NESTING can reach it, so it is the same refusal as ours.
+_LIBYAML_NESTING = "exceeded maximum nesting depth"
+
+
+def _too_deep() -> YamlRefused:
+    return YamlRefused(TOO_DEEP)
+
+
+def is_libyaml_nesting_error(exc: BaseException) -> bool:
+    """Is this libyaml's own nesting refusal (libyaml 0.2.6 and later)?"""
+    return isinstance(exc, yaml.YAMLError) and _LIBYAML_NESTING in str(
+        getattr(exc, "problem", "") or "")
 
 
 def _recursive(node: Any) -> YamlRefused:
@@ -153,13 +170,13 @@ def check_node_graph(root: Any, alias_limit: int) -> None:
         if node in measures.known:  # an alias of a node already checked
             size, height = measures.known[node]
             if depth + height - 1 > MAX_NESTING:
-                raise _too_deep(node)
+                raise _too_deep()
             aliased += size
             if aliased > alias_limit:
                 raise _bomb(alias_limit)
             continue
         if depth > MAX_NESTING:
-            raise _too_deep(node)
+            raise _too_deep()
         on_path.add(node)
         stack.append((node, depth, True))
         stack.extend((child, depth + 1, False) for child in reversed(_children(node)))
@@ -217,7 +234,7 @@ class _FastSafeLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
         """Count a further use of a built node against the depth and alias limits."""
         size, height = self._measures.of(node)
         if depth + height - 1 > MAX_NESTING:
-            raise _too_deep(node)
+            raise _too_deep()
         self._aliased += size
         if self._aliased > self.alias_limit:
             raise _bomb(self.alias_limit)
@@ -237,7 +254,7 @@ class _FastSafeLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
                 self._alias(node, depth)
             return done  # an alias of a node already built
         if depth > MAX_NESTING and self.checked:
-            raise _too_deep(node)
+            raise _too_deep()
         memo[node] = _IN_PROGRESS
         if type(node) is _SEQUENCE and node.tag == _SEQ:
             depth += 1
@@ -340,7 +357,7 @@ def _nesting_by_events(text: str) -> int:
             if isinstance(event, opening):
                 depth += 1
                 if depth > MAX_NESTING:
-                    raise _too_deep(event)
+                    raise _too_deep()
                 deepest = max(deepest, depth)
             elif isinstance(event, closing):
                 depth -= 1
@@ -410,8 +427,27 @@ def load_with_pyyaml(text: str, alias_limit: int = DEFAULT_MAX_ALIAS_NODES) -> A
     try:
         node = _compose(loader, text)
         return None if node is None else loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        if is_libyaml_nesting_error(exc):
+            raise _too_deep() from None
+        raise
     finally:
         loader.dispose()
+
+
+def check_data_depth(data: Any) -> None:
+    """Refuse decoded data (JSON) nested deeper than MAX_NESTING; iterative, any depth."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise _too_deep()
+        if type(value) is dict:
+            stack.extend((child, depth + 1) for child in value.values()
+                         if type(child) is dict or type(child) is list)
+        elif type(value) is list:
+            stack.extend((child, depth + 1) for child in value
+                         if type(child) is dict or type(child) is list)
 
 
 @contextmanager

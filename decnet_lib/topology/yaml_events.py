@@ -68,23 +68,47 @@ def _first_chars() -> str | None:
     return "".join(chars)
 
 
-def _same_libyaml() -> bool:
-    """Is the C builder linked with the libyaml version PyYAML's loader uses?"""
+def _libyaml_versions() -> tuple[str, str]:
+    """(the libyaml the C builder was linked with, the one PyYAML's loader bundles)."""
     try:
         from yaml import _yaml  # type: ignore[attr-defined]
 
-        return _fastyaml is not None and _fastyaml.libyaml_version() == _yaml.get_version_string()
-    except (ImportError, AttributeError):  # pragma: no cover - depends on the build
-        return False
+        pyyaml = str(_yaml.get_version_string())
+    except (ImportError, AttributeError):  # pragma: no cover - depends on PyYAML's build
+        pyyaml = ""
+    return (_fastyaml.libyaml_version() if _fastyaml is not None else "", pyyaml)
 
 
-_FAST = (_fastyaml is not None and _BASE_LOADER is getattr(yaml, "CSafeLoader", None)
-         and _same_libyaml())
+def _why_not_fast() -> str:
+    """Why the C builder stands aside ("" when it is in use).
+
+    Any libyaml version is accepted: the differential tests (every plain-scalar form,
+    hypothesis documents and random text, C path vs PyYAML) run in CI on the pinned PyYAML
+    and the system's libyaml, and they showed 0.2.5 and 0.2.6 to agree; the nesting limit
+    is ours and below either libyaml's own.
+    """
+    if _fastyaml is None:
+        return "the C YAML builder is not built (it needs gcc and libyaml's headers)"
+    if _BASE_LOADER is not getattr(yaml, "CSafeLoader", None):
+        return "PyYAML was built without libyaml (no CSafeLoader)"
+    return ""
+
+
+_WHY_NOT = _why_not_fast()
+_FAST = not _WHY_NOT
 
 
 def fast_path_available() -> bool:
-    """Is the C builder in use (built, on the libyaml version PyYAML's loader has)?"""
+    """Is the C builder in use (built, and PyYAML has its libyaml loader)?"""
     return _FAST
+
+
+def fast_path_status() -> dict[str, Any]:
+    """What loads YAML here, for `validate --json`, the bench and bug reports."""
+    built, bundled = _libyaml_versions()
+    return {"fast": _FAST, "reason": _WHY_NOT if not _FAST else "",
+            "libyaml_c_builder": built, "libyaml_pyyaml": bundled,
+            "pyyaml": getattr(yaml, "__version__", "")}
 
 
 FALLBACK: Any = _fastyaml.FALLBACK if _fastyaml is not None else object()

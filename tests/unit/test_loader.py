@@ -411,11 +411,13 @@ def test_many_uses_of_a_small_alias_are_fine() -> None:
 
 
 def test_aliases_nested_too_deep_through_reuse_are_refused() -> None:
-    # each alias is shallow, but using it inside itself 600 times nests past MAX_NESTING
-    inner = "a0: &a0 [x]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 600))
-    data = load_yaml(inner)  # 600 levels: fine
-    assert data["a599"][0][0][0] is data["a596"]
-    doubled = inner + "b: [[" + "[" * 500 + "*a599" + "]" * 500 + "]]\n"
+    # each alias is shallow, but using it inside itself many times nests past MAX_NESTING
+    levels, extra = MAX_NESTING * 600 // 1024, MAX_NESTING * 500 // 1024
+    inner = "a0: &a0 [x]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, levels))
+    data = load_yaml(inner)  # `levels` levels: fine
+    last = f"a{levels - 1}"
+    assert data[last][0][0][0] is data[f"a{levels - 4}"]
+    doubled = inner + "b: [[" + "[" * extra + f"*{last}" + "]" * extra + "]]\n"
     with pytest.raises(DocumentUnreadable, match=f"deeper than {MAX_NESTING} levels"):
         decode_document(doubled.encode())
 
@@ -577,7 +579,7 @@ def pyyaml_path(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_deep_but_allowed_nesting_gives_a_schema_issue_not_a_crash(yaml_path: str) -> None:
     raw = b"name: acme\nlans: []\ndeckies: [{name: d, lans: {}, meta: {a: "
-    raw += b"[" * 1000 + b"]" * 1000 + b"}}]\n"
+    raw += b"[" * (MAX_NESTING - 8) + b"]" * (MAX_NESTING - 8) + b"}}]\n"
     doc, issues = validate_data(decode_document(raw))
     assert doc is not None
     assert ("SCHEMA", "deckies[0].meta") in [(i.code, i.target) for i in issues]
@@ -612,7 +614,7 @@ def test_the_exact_depth_check_path(
         monkeypatch.setattr(yaml_module.threading, "stack_size", refuse)
     data = {"a": [[[[{"b": [1, 2]}]]]], "c": [{"d": i} for i in range(300)]}
     assert decode_document(_flow_style(data)) == data
-    deep = b"a:\n  " + b"- " * 700 + b"x\n"  # within the limit, more than inline
+    deep = b"a:\n  " + b"- " * (MAX_NESTING - 12) + b"x\n"  # within the limit, > inline
     assert decode_document(deep) is not None
     with pytest.raises(DocumentUnreadable, match="deeper than"):
         decode_document(DEEP_DOCUMENTS["yaml-quoted-closers"])
@@ -709,7 +711,8 @@ def test_cli_validate_refuses_in_one_line(tmp_path: Path, case: str, as_json: bo
 
 
 def test_cli_validate_reports_deep_meta_as_a_schema_issue(tmp_path: Path) -> None:
-    raw = VALID_HEAD + b"    meta: {a: " + b"[" * 1000 + b"]" * 1000 + b"}\n"
+    levels = MAX_NESTING - 8  # just within the limit once the document's own levels count
+    raw = VALID_HEAD + b"    meta: {a: " + b"[" * levels + b"]" * levels + b"}\n"
     path = write(tmp_path, "maze.yaml", raw)
     result = run_validate(tmp_path, path)
     assert result.returncode == 1, result.stderr
@@ -722,3 +725,29 @@ def test_cli_validate_reports_deep_meta_as_a_schema_issue(tmp_path: Path) -> Non
     report = orjson.loads(as_json.stdout)
     assert report["valid"] is False
     assert [issue["code"] for issue in report["issues"]] == ["SCHEMA"]
+
+
+def test_validate_json_names_the_loader(tmp_path: Path) -> None:
+    path = write(tmp_path, "maze.yaml", VALID_HEAD)
+    report = orjson.loads(run_validate(tmp_path, path, "--json").stdout)
+    assert report["loader"] == ("yaml-c" if yaml_events.fast_path_available() else "yaml-pyyaml")
+    as_json = write(tmp_path, "maze.json", orjson.dumps(yaml.safe_load(VALID_HEAD)))
+    assert orjson.loads(run_validate(tmp_path, as_json, "--json").stdout)["loader"] == "json"
+
+
+def test_validate_says_when_the_c_builder_stands_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from decnet_lib.cli import build_app
+    from decnet_lib.topology import loader as loader_module
+
+    monkeypatch.setenv("DECNET_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(loader_module, "fast_path_status", lambda: {
+        "fast": False, "reason": "the C YAML builder is not built"})
+    path = write(tmp_path, "maze.yaml", VALID_HEAD)
+    result = CliRunner().invoke(build_app(), ["topology", "validate", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout)["loader"] == "yaml-pyyaml"
+    assert "PyYAML alone (slower): the C YAML builder is not built" in result.stderr
