@@ -54,14 +54,13 @@ def validate(
 ) -> None:
     """Validate a document: exit 0 when valid, 1 when not, 2 when unreadable."""
     data = read_document_data(file)
-    loader, why_slow = loader_for(file)
+    _loader, why_slow = loader_for(file)
     if why_slow:  # never silently slower: say why the C YAML builder stands aside
         note(f"note: YAML is loaded by PyYAML alone (slower): {why_slow}")
     issues = _with_database(lambda session: check_data(session, data)[1])
     valid = not has_errors(issues)
     if as_json:
-        emit_json({"valid": valid, "issues": [issue.to_dict() for issue in issues],
-                   "loader": loader})
+        emit_json({"valid": valid, "issues": [issue.to_dict() for issue in issues]})
     else:
         print_issues(issues)
         errors = sum(issue.severity == "error" for issue in issues)
