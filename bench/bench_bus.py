@@ -356,6 +356,49 @@ def _better(a: Result, b: Result) -> bool:
     return a.pct(0.99) < b.pct(0.99)
 
 
+IDLE_TARGET_MS = 10.0
+IDLE_BUDGET_KIB = 256 + 256 + 256  # queue budget + transport high water + kernel buffer
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process, MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def run_idle_subscribers(sock: Path, server_pid: int, subscribers: int,
+                               messages: int) -> tuple[float, float, float, float]:
+    """`subscribers` connections that subscribe and never read; one publisher sends
+    `messages` 1 KiB events. Returns (worst publish ms, p99.9 ms, RSS before, after)."""
+    before = rss_mib(server_pid)
+    socks = []
+    for _ in range(subscribers):
+        raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        raw.connect(str(sock))
+        raw.sendall(b"SUB bench.>\n\x00\x00\x00\x00")
+        socks.append(raw)
+    pub = BusClient(sock, "bench-idle-pub", publish_timeout=30.0)
+    await pub.connect()
+    await pub.ping()
+    payload = {"pad": "x" * 1000}
+    times = []
+    for index in range(messages):
+        start = time.perf_counter()
+        await pub.publish(TOPIC, payload)
+        times.append(time.perf_counter() - start)
+        if index % 1000 == 999:
+            await pub.ping()
+    await pub.ping()
+    after = rss_mib(server_pid)
+    await pub.close()
+    for raw in socks:
+        raw.close()
+    times.sort()
+    return times[-1] * 1e3, times[int(0.999 * len(times))] * 1e3, before, after
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000,
@@ -366,6 +409,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per scenario; best kept")
     parser.add_argument("--nats-server", default=shutil.which("nats-server") or
                         "/usr/bin/nats-server")
+    parser.add_argument("--idle-subscribers", type=int, default=200,
+                        help="subscribers that never read, for the back-pressure scenario")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-bus-"))
@@ -389,6 +434,8 @@ def main() -> int:
         systems: list[System] = [DecnetSystem(sock), NatsSystem(f"nats://127.0.0.1:{port}")]
         load_before = os.getloadavg()
         results = asyncio.run(run_all(args, systems))
+        idle = [asyncio.run(run_idle_subscribers(sock, ours.pid, args.idle_subscribers, 20_000))
+                for _ in range(args.repeat)]
         load_after = os.getloadavg()
     finally:
         stop(ours)
@@ -397,6 +444,18 @@ def main() -> int:
     print(f"load average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f}")
     print(table(results))
     lines = verdicts(results)
+    worst = sorted(run[0] for run in idle)[len(idle) // 2]
+    grown = max(run[3] - run[2] for run in idle)
+    budget = args.idle_subscribers * IDLE_BUDGET_KIB / 1024
+    print(f"{args.idle_subscribers} subscribers that never read, 20,000 x 1 KiB events: worst "
+          f"publish per run {', '.join(f'{r[0]:.1f}' for r in idle)} ms (p99.9 "
+          f"{', '.join(f'{r[1]:.2f}' for r in idle)} ms); server RSS grew by at most "
+          f"{grown:.0f} MiB (budget {budget:.0f} MiB = {IDLE_BUDGET_KIB} KiB per subscriber)")
+    lines.append(f"{'PASS' if worst < IDLE_TARGET_MS else 'FAIL'}: median of the worst publish "
+                 f"with {args.idle_subscribers} idle subscribers {worst:.1f} ms "
+                 f"(target < {IDLE_TARGET_MS:.0f} ms)")
+    lines.append(f"{'PASS' if grown <= budget else 'FAIL'}: bus memory growth {grown:.0f} MiB "
+                 f"within the per-subscriber budget ({budget:.0f} MiB)")
     print("\n".join(lines))
     return 1 if any(line.startswith("FAIL") for line in lines) else 0
 

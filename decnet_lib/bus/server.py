@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from decnet_lib.bus.events import (
     new_id_prefix,
 )
 from decnet_lib.bus.protocol import EVT, MAX_BODY, encode_body, encode_header, pack_length
-from decnet_lib.bus.session import Session
+from decnet_lib.bus.session import Batch, Session
 from decnet_lib.bus.socketfile import SOCKET_GROUP, bind_socket, remove_socket
 from decnet_lib.bus.topics import SubscriptionIndex, validate_pattern, validate_topic
 
@@ -31,9 +32,13 @@ log = logging.getLogger("decnet.bus")
 
 HEALTH_TOPIC = "system.bus.health"
 DEFAULT_QUEUE_SIZE = 4096
-DEFAULT_QUEUE_BYTES = 16 * 1024 * 1024
+DEFAULT_QUEUE_BYTES = 256 * 1024
+"""The per-subscriber queue budget: events waiting for a slow reader beyond what its socket
+and the transport's 64 KiB write buffer hold; the oldest are dropped (counted) past it."""
 DEFAULT_HEALTH_INTERVAL = 10.0
 _ROUTE_CACHE = 4096
+FLUSH_SLICE = 0.002
+"""Seconds of socket writes per loop turn: then the loop reads again (publishers first)."""
 
 
 class BusServer:
@@ -62,6 +67,8 @@ class BusServer:
         self._inode = 0
         self._started = 0.0
         self._health_task: asyncio.Task[None] | None = None
+        self._to_flush: deque[Session] = deque()
+        self._flush_handle: asyncio.Handle | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -113,6 +120,29 @@ class BusServer:
             session.patterns.clear()
             self._routes.clear()
 
+    def want_flush(self, session: Session) -> None:
+        """Write `session`'s queue in a coming flush round."""
+        if session.flush_pending:
+            return
+        session.flush_pending = True
+        self._to_flush.append(session)
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush_round)
+
+    def _flush_round(self) -> None:
+        """Write queued events, subscriber by subscriber, for at most FLUSH_SLICE seconds;
+        the rest goes on at the next loop turn, after the loop has read its sockets again,
+        so that many subscribers never hold a publisher up for long."""
+        self._flush_handle = None
+        todo = self._to_flush
+        deadline = time.perf_counter() + FLUSH_SLICE
+        while todo:
+            todo.popleft().flush()
+            if time.perf_counter() > deadline:
+                break
+        if todo:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush_round)
+
     def subscribe(self, session: Session, pattern: str) -> None:
         validate_pattern(pattern)
         if self._index.add(pattern, session):
@@ -141,24 +171,47 @@ class BusServer:
 
     def publish(self, sender: Session | None, topic: str, raw: bytes, stamp: bytes) -> None:
         """Deliver one PUB (raw payload JSON, already validated) to every other subscriber."""
+        self.publish_batch(sender, [(topic, raw)], stamp)
+
+    def publish_batch(self, sender: Session | None, items: list[tuple[str, bytes]],
+                      stamp: bytes) -> None:
+        """Deliver consecutive PUBs of one read: each subscriber gets each run of frames of
+        one topic in one call, so fan-out costs one step per subscriber per run, not per
+        frame (a subscriber that never reads costs the publisher almost nothing)."""
+        start = 0
+        while start < len(items):
+            topic = items[start][0]
+            end = start + 1
+            while end < len(items) and items[end][0] == topic:
+                end += 1
+            self._publish_run(sender, topic, items[start:end], stamp)
+            start = end
+
+    def _publish_run(self, sender: Session | None, topic: str, items: list[tuple[str, bytes]],
+                     stamp: bytes) -> None:
         route = self._routes.get(topic) or self._route(topic)
         header, prefix, limit, targets = route
-        if len(raw) > limit:
-            raise ProtocolError(f"payload of {len(raw)} bytes does not fit an event body")
-        self.published += 1
+        for _topic, raw in items:
+            if len(raw) > limit:
+                raise ProtocolError(f"payload of {len(raw)} bytes does not fit an event body")
+        self.published += len(items)
         if not targets or (len(targets) == 1 and targets[0] is sender):
             return
-        self._seq += 1
-        raw = raw or b"{}"
-        id_suffix = b"%010x" % self._seq
-        length = len(prefix) + len(id_suffix) + len(stamp) + len(raw) + 1  # + the final "}"
-        frame = b"".join((header, pack_length(length), prefix, id_suffix, stamp, raw, b"}"))
+        frames = []
+        for _topic, raw in items:
+            self._seq += 1
+            raw = raw or b"{}"
+            id_suffix = b"%010x" % self._seq
+            length = len(prefix) + len(id_suffix) + len(stamp) + len(raw) + 1  # + the "}"
+            frames.append(b"".join((header, pack_length(length), prefix, id_suffix, stamp, raw,
+                                    b"}")))
+        batches = Batch.chunks(frames)
         count = 0
         for session in targets:
             if session is not sender:
-                session.deliver(frame)
+                session.deliver(batches)
                 count += 1
-        self.delivered += count
+        self.delivered += count * len(frames)
 
     def publish_local(self, topic: str, payload: dict[str, Any]) -> None:
         """Publish an event from the server itself (e.g. health)."""
@@ -177,7 +230,7 @@ class BusServer:
             "protocol_errors": self.protocol_errors,
             "connections": [
                 {"id": s.sid, "name": s.name, "patterns": sorted(s.patterns), "sent": s.sent,
-                 "dropped": s.dropped, "queued": s.queued()}
+                 "dropped": s.dropped, "queued": s.queued(), "queued_bytes": s.queued_bytes()}
                 for s in self._sessions.values()
             ],
         }

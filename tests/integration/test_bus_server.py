@@ -230,10 +230,13 @@ def test_garbage_between_good_frames_only_hurts_its_sender(sock: Path) -> None:
 
 
 # -- back-pressure -----------------------------------------------------------------------------
+QUEUE = 512  # frames a subscriber's queue holds while its socket is backed up
+
+
 async def _publish_burst(sock: Path, count: int, with_slow: bool,
                          health: bool = False) -> tuple[float, dict[str, Any], list[Any]]:
     payload = {"pad": "p" * 400}
-    async with BusServer(sock, queue_size=64, health_interval=0.2 if health else 0) as server, \
+    async with BusServer(sock, queue_size=QUEUE, health_interval=0.2 if health else 0) as server, \
             BusClient(sock, "pub") as pub, BusClient(sock, "fast") as fast:
         sub = await fast.subscribe("burst.>")
         health_sub = await fast.subscribe(HEALTH_TOPIC)
@@ -270,7 +273,7 @@ def test_slow_subscriber_neither_slows_others_nor_publisher(sock: Path) -> None:
     elapsed, stats, reports = run(_publish_burst(sock, count, with_slow=True, health=True))
     slow = next(c for c in stats["connections"] if c["name"] == "slow")
     assert slow["dropped"] > 0 and stats["dropped"] == slow["dropped"]
-    assert slow["queued"] <= 64
+    assert slow["queued"] <= QUEUE
     fast = next(c for c in stats["connections"] if c["name"] == "fast")
     assert fast["dropped"] == 0
     assert elapsed < max(3 * baseline, baseline + 1.0), (elapsed, baseline)
@@ -278,6 +281,30 @@ def test_slow_subscriber_neither_slows_others_nor_publisher(sock: Path) -> None:
     last = reports[-1]
     assert any(c["name"] == "slow" and c["dropped"] > 0 for c in last["connections"])
     assert last["dropped"] > 0
+
+
+def test_a_reader_that_never_reads_is_held_to_the_queue_budget(sock: Path) -> None:
+    budget = 128 * 1024
+
+    async def scenario() -> dict[str, Any]:
+        async with BusServer(sock, queue_bytes=budget, health_interval=0) as server, \
+                BusClient(sock, "pub") as pub:
+            dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            dead.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            dead.connect(str(sock))
+            dead.sendall(encode_frame("HELLO", "dead") + encode_frame("SUB", ">"))
+            while not any(c["patterns"] for c in server.stats()["connections"]):
+                await asyncio.sleep(0.01)
+            for i in range(4000):  # about 4 MiB: far past every buffer
+                await pub.publish("burst.x", {"pad": "p" * 1000, "i": i})
+            await pub.ping()
+            stats = server.stats()
+            dead.close()
+            return next(c for c in stats["connections"] if c["name"] == "dead")
+
+    dead = run(scenario())
+    assert 0 < dead["queued_bytes"] <= budget
+    assert dead["dropped"] > 0 and dead["sent"] == 4000
 
 
 # -- the socket file ---------------------------------------------------------------------------
