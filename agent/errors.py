@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from decnet_lib.deploy.failures import DeployError, one_line
+from decnet_lib.validation.issues import clip_message
 
 
 class AgentProblem(Exception):
@@ -21,12 +22,13 @@ class AgentProblem(Exception):
         super().__init__(reason)
         self.status = status
         self.code = code
-        self.reason = " ".join(reason.split())
+        self.reason = clip_message(" ".join(reason.split()))
         self.extra = extra
 
 
 def problem_response(status: int, code: str, reason: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"detail": " ".join(reason.split()), "code": code, **extra},
+    detail = clip_message(" ".join(reason.split()))
+    return JSONResponse({"detail": detail, "code": code, **extra},
                         status_code=status)
 
 

@@ -10,6 +10,9 @@ from typing import Any
 
 import orjson
 
+FILE_MODE = 0o600  # state files (the pinned topology, cursors) are for the service alone
+DIR_MODE = 0o700
+
 
 def write_json_atomic(path: Path, document: Any) -> None:
     """Write to a temporary file in the same directory, fsync, rename, fsync the directory.
@@ -17,10 +20,11 @@ def write_json_atomic(path: Path, document: Any) -> None:
     Each call has its own temporary file, so concurrent writers never mix their bytes:
     the last rename wins.
     """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "wb") as handle:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        with os.fdopen(fd, "wb") as handle:
             handle.write(orjson.dumps(document, option=orjson.OPT_INDENT_2))
             handle.flush()
             os.fsync(handle.fileno())

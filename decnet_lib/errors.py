@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from decnet_lib.validation.issues import Issue
+from decnet_lib.validation.issues import Issue, clip_message
 
 
 class DecnetError(Exception):
@@ -14,6 +14,7 @@ class DecnetError(Exception):
     exit_code = 1
 
     def __init__(self, message: str) -> None:
+        message = clip_message(message)
         super().__init__(message)
         self.message = message
 

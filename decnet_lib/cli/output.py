@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 import orjson
 import typer
 
-from decnet_lib.validation.issues import Issue
+from decnet_lib.validation.issues import Issue, clip_message
 
 
 def emit_json(document: Any) -> None:
@@ -29,7 +29,7 @@ def note(text: str) -> None:
 
 def fail(message: str, code: str = "ERROR", exit_code: int = 1) -> NoReturn:
     """Print `error[CODE]: message` on stderr and exit."""
-    first_line = " ".join(message.split())
+    first_line = clip_message(" ".join(message.split()))
     typer.echo(f"error[{code}]: {first_line}", err=True)
     raise typer.Exit(exit_code)
 

@@ -5,6 +5,7 @@ A database that cannot be reached, or a bad URL, raises `DatabaseUnavailable` wi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,11 +47,22 @@ def _sqlite_path(url: URL) -> Path | None:
     return Path(database)
 
 
+def _create_private(path: Path) -> None:
+    """The database's directory (0700 when made here) and file (0600 when made here, which
+    SQLite's -wal and -shm files then copy), whatever the umask."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
+
+
 def _make_sqlite(url: URL, immediate: bool, **kwargs: Any) -> Engine:
     path = _sqlite_path(url)
     if path is not None:
         try:
-            path.expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path.expanduser())
         except OSError as error:
             raise DatabaseUnavailable(
                 f"cannot create the directory of the SQLite database {path}: "

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Literal
 
 Severity = Literal["error", "warning"]
+
+QUOTE_LIMIT = 200
+"""Characters of one piece of user input that an error message may quote."""
+MESSAGE_LIMIT = 1000
+"""Characters of a whole message (several quoted inputs, or input with spaces)."""
+_LONG_RUN = re.compile(rf"\S{{{QUOTE_LIMIT + 1},}}")
+
+
+def clip_message(text: str) -> str:
+    """Shorten what a message quotes: each run of more than QUOTE_LIMIT non-space
+    characters, and the whole message past MESSAGE_LIMIT (a 120 KB decky name must not
+    make a 120 KB error line)."""
+    if len(text) <= QUOTE_LIMIT:
+        return text
+    text = _LONG_RUN.sub(lambda m: f"{m.group(0)[:QUOTE_LIMIT]}...[{len(m.group(0))} chars]",
+                         text)
+    if len(text) > MESSAGE_LIMIT:
+        text = f"{text[:MESSAGE_LIMIT]}...[{len(text)} chars]"
+    return text
 
 
 class Code(StrEnum):
@@ -46,6 +66,10 @@ class Issue:
     code: str
     message: str
     target: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", clip_message(self.message))
+        object.__setattr__(self, "target", clip_message(self.target))
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
