@@ -3,17 +3,54 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Protocol = Literal["tcp", "udp"]
 
 
+MAX_TEXT = 4096
+"""Characters of one config value: each reaches its container as an environment variable,
+and a few MB there fail at deploy ("argument list too long")."""
+MAX_ITEMS = 64
+"""Items of one list value (e.g. `accept` credentials)."""
+
+
+def _value_problem(value: object) -> str | None:
+    """Why one config value cannot deploy; None when it can."""
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            return f"a text value is longer than {MAX_TEXT} characters"
+        if "\x00" in value:
+            return "a text value contains a NUL character"
+    elif isinstance(value, list | tuple):
+        if len(value) > MAX_ITEMS:
+            return f"a list has more than {MAX_ITEMS} items"
+        return next((p for p in (_value_problem(v) for v in value) if p), None)
+    elif isinstance(value, dict):
+        if len(value) > MAX_ITEMS:
+            return f"a mapping has more than {MAX_ITEMS} keys"
+        items = [*value.keys(), *value.values()]
+        return next((p for p in (_value_problem(v) for v in items) if p), None)
+    elif isinstance(value, BaseModel):
+        return _value_problem(value.model_dump())
+    return None
+
+
 class ServiceConfig(BaseModel):
-    """Base of every service's config schema: unknown keys and wrong types are refused."""
+    """Base of every service's config schema: unknown keys and wrong types are refused, and
+    values are bounded (length, no NUL) so that whatever validates also deploys."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        problem = _value_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     banner: str | None = Field(default=None, description="First line the emulator sends.")
 

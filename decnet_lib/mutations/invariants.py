@@ -8,12 +8,13 @@ from pydantic import ValidationError
 
 from decnet_lib.catalog import ARCHETYPES
 from decnet_lib.errors import InvalidTopology
+from decnet_lib.topology.addressing import parse_ip, parse_subnet
 from decnet_lib.topology.document import TopologyDoc
 from decnet_lib.topology.export import to_document
 from decnet_lib.topology.loader import schema_issues
 from decnet_lib.topology.resolved import ResolvedTopology
 from decnet_lib.validation.context import EMPTY_CONTEXT, ValidationContext
-from decnet_lib.validation.issues import Issue
+from decnet_lib.validation.issues import Code, Issue, error
 from decnet_lib.validation.validate import validate_document
 
 
@@ -25,6 +26,34 @@ def _shape_errors(topology: ResolvedTopology) -> list[Issue]:
     except ValidationError as exc:
         return schema_issues(exc)
     return []
+
+
+def gateway_errors(topology: ResolvedTopology) -> list[Issue]:
+    """Each LAN's gateway (only in the resolved form) is a usable address of its subnet that
+    no decky holds."""
+    taken: dict[tuple[str, str], str] = {}
+    for decky in topology.deckies:
+        for lan_name, ip in decky.lans.items():
+            taken[(lan_name, ip)] = decky.name
+    issues = []
+    for lan in topology.lans:
+        target = f"lans.{lan.name}.gateway"
+        network, gateway = parse_subnet(lan.subnet), parse_ip(lan.gateway)
+        if network is None:
+            continue  # SUBNET_MALFORMED says it
+        if gateway is None:
+            issues.append(error(Code.IP_MALFORMED, target,
+                                f"gateway {lan.gateway!r} is not an IPv4 address"))
+        elif gateway not in network:
+            issues.append(error(Code.IP_OUT_OF_SUBNET, target,
+                                f"gateway {gateway} is outside {network}"))
+        elif gateway in (network.network_address, network.broadcast_address):
+            issues.append(error(Code.IP_RESERVED, target,
+                                f"gateway {gateway} is the network or broadcast address"))
+        elif (lan.name, str(gateway)) in taken:
+            issues.append(error(Code.IP_COLLISION, target, f"gateway {gateway} is held by "
+                                f"decky {taken[(lan.name, str(gateway))]}"))
+    return issues
 
 
 def _checked_document(topology: ResolvedTopology) -> dict[str, Any]:
@@ -50,7 +79,8 @@ def invariant_errors(
         doc = TopologyDoc.model_validate(_checked_document(topology))
     except ValidationError as exc:
         return schema_issues(exc)
-    return [issue for issue in validate_document(doc, context) if issue.severity == "error"]
+    issues = [issue for issue in validate_document(doc, context) if issue.severity == "error"]
+    return issues + gateway_errors(topology)
 
 
 def ensure_invariants(

@@ -75,3 +75,22 @@ class Allocator:
         self._taken.add(address)
         self._next += 1
         return IPv4Address(address)
+
+
+RESERVED_NETWORKS: tuple[tuple[IPv4Network, str], ...] = (
+    (IPv4Network("0.0.0.0/8"), "'this network' (0.0.0.0/8)"),
+    (IPv4Network("127.0.0.0/8"), "loopback (127.0.0.0/8)"),
+    (IPv4Network("169.254.0.0/16"), "link-local (169.254.0.0/16)"),
+    (IPv4Network("224.0.0.0/4"), "multicast (224.0.0.0/4)"),
+    (IPv4Network("240.0.0.0/4"), "reserved and broadcast (240.0.0.0/4)"),
+)
+"""Address ranges a LAN must not overlap: a decky there could not be reached, or would
+shadow the host's own loopback, link-local or multicast traffic."""
+
+
+def reserved_overlap(network: IPv4Network) -> str | None:
+    """The reserved range `network` overlaps, described; None when it overlaps none."""
+    for reserved, label in RESERVED_NETWORKS:
+        if network.overlaps(reserved):
+            return label
+    return None

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-LAN_FIELDS = ("name", "subnet", "dmz", "driver", "parent")
+LAN_FIELDS = ("name", "subnet", "gateway", "dmz", "driver", "parent")
 DECKY_FIELDS = ("name", "services", "service_config", "forwards_l3", "expose", "images")
 
 

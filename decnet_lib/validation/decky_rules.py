@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from decnet_lib.catalog import ARCHETYPES, SERVICES
 from decnet_lib.topology.addressing import parse_ip_int, reserved_ints
 from decnet_lib.topology.document import DeckyDoc
+from decnet_lib.topology.image_refs import image_problem
 from decnet_lib.topology.resolve import effective_services
 from decnet_lib.validation.context import ValidationContext
 from decnet_lib.validation.issues import Code, Issue, error
@@ -127,6 +128,8 @@ def check_service_config(decky: DeckyDoc, services: list[str]) -> list[Issue]:
                                 "does not run"))
         elif service in SERVICES and not image.strip():
             issues.append(error(Code.SERVICE_CFG_INVALID, target, "image must not be empty"))
+        elif (problem := image_problem(image)) is not None:
+            issues.append(error(Code.IMAGE_INVALID, target, f"{image!r}: {problem}"))
     return issues
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from ipaddress import IPv4Network
 
-from decnet_lib.topology.addressing import MIN_PREFIX, parse_subnet, usable_count
+from decnet_lib.topology.addressing import (
+    MIN_PREFIX,
+    parse_subnet,
+    reserved_overlap,
+    usable_count,
+)
 from decnet_lib.topology.document import LanDoc
 from decnet_lib.validation.context import ValidationContext
 from decnet_lib.validation.issues import Code, Issue, error, warning
@@ -52,6 +57,11 @@ def parse_subnets(lans: list[LanDoc], issues: list[Issue]) -> dict[str, IPv4Netw
         if network.prefixlen > MIN_PREFIX:
             issues.append(error(Code.SUBNET_TOO_SMALL, lan_target(lan, "subnet"),
                                 f"{network} is smaller than /{MIN_PREFIX}"))
+            continue
+        reserved = reserved_overlap(network)
+        if reserved is not None:
+            issues.append(error(Code.SUBNET_RESERVED, lan_target(lan, "subnet"),
+                                f"{network} overlaps the {reserved} range"))
             continue
         networks.setdefault(lan.name, network)
     return networks

@@ -85,10 +85,17 @@ def test_hash_is_sha256_hex_of_the_resolved_form() -> None:
 def test_canonical_view_is_an_allow_list() -> None:
     view = canonical_view(resolved(BASE).model_dump())
     assert set(view) == {"name", "lans", "deckies"}
-    assert set(view["lans"][0]) == {"name", "subnet", "dmz", "driver", "parent"}
+    assert set(view["lans"][0]) == {"name", "subnet", "gateway", "dmz", "driver", "parent"}
     assert set(view["deckies"][0]) == {
         "name", "services", "service_config", "forwards_l3", "expose", "images", "lans",
     }
+
+
+def test_a_lan_gateway_changes_the_hash() -> None:
+    dumped = resolved(BASE).model_dump()
+    before = canonical_hash(dumped)
+    dumped["lans"][0]["gateway"] = "172.20.0.5"
+    assert canonical_hash(dumped) != before
 
 
 # --- what must not change the hash ----------------------------------------------------------
@@ -277,3 +284,18 @@ def test_a_change_is_seen_whatever_the_order(change: str, rng: random.Random) ->
     rng.shuffle(data["deckies"])
     rng.shuffle(data["lans"])
     assert doc_hash(data) != BASE_HASH
+
+
+def test_a_gateway_held_by_a_decky_or_outside_the_subnet_is_refused() -> None:
+    from decnet_lib.mutations.invariants import invariant_errors
+
+    topology = resolved(BASE)
+    assert invariant_errors(topology) == []
+    dmz = next(lan for lan in topology.lans if lan.dmz)
+    holder = next(d for d in topology.deckies if dmz.name in d.lans)
+    cases = ((holder.lans[dmz.name], "IP_COLLISION"), ("10.99.0.1", "IP_OUT_OF_SUBNET"),
+             ("nonsense", "IP_MALFORMED"))
+    for gateway, code in cases:
+        dmz.gateway = gateway
+        issues = invariant_errors(topology)
+        assert [(i.code, i.target) for i in issues] == [(code, f"lans.{dmz.name}.gateway")]
