@@ -7,7 +7,8 @@
  * it the way PyYAML's safe loader does. Anything this builder does not handle returns the
  * FALLBACK object, and the caller loads the document with PyYAML instead (which then gives
  * the result or the error): parse errors, tags, anchors and aliases, several documents,
- * a collection used as a key, nesting deeper than max_depth, and any exception `plain` raises.
+ * a collection used as a key, a key used twice in one mapping, nesting deeper than max_depth,
+ * and any exception `plain` raises.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -94,6 +95,15 @@ static Outcome attach(Frame *frame, PyObject *value, int value_is_collection) {
         }
         frame->key = value;
         return BUILD_OK;
+    }
+    int present = PyDict_Contains(frame->container, frame->key);
+    if (present != 0) { /* a duplicate key (or a key that cannot be hashed): PyYAML decides */
+        Py_CLEAR(frame->key);
+        Py_DECREF(value);
+        if (present < 0) {
+            return failed_call();
+        }
+        return BUILD_FALLBACK;
     }
     int failed = PyDict_SetItem(frame->container, frame->key, value);
     Py_CLEAR(frame->key);

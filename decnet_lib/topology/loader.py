@@ -18,7 +18,9 @@ that they give SCHEMA issues where they land in a typed field.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,7 @@ from decnet_lib.topology.safe_yaml import (
     check_data_depth,
     gc_paused,
     one_line,
+    with_duplicates,
 )
 from decnet_lib.topology.yaml_events import fast_path_status, load_yaml
 from decnet_lib.validation.issues import Code, Issue, error
@@ -99,6 +102,60 @@ def _json_shallow(raw: bytes) -> bool:
     return not brackets
 
 
+_SPACED_KEY_END = re.compile(rb'"[ \t\r\n]+:')
+
+
+def _json_key_count(text: bytes) -> int:
+    """How many object keys a JSON text holds: an unescaped quote followed by a colon ends
+    one, and nothing else (inside a string a quote is always escaped)."""
+    escaped = 0
+    if b"\\" in text:
+        text = text.replace(b"\\\\", b"")
+        escaped = text.count(b'\\":')
+    spaced = sum(1 for m in _SPACED_KEY_END.finditer(text)
+                 if m.start() == 0 or text[m.start() - 1] != 0x5C)
+    return text.count(b'":') - escaped + spaced
+
+
+def _count_keys(data: Any) -> int:
+    """Keys of every object in decoded JSON (iterative)."""
+    count, stack = 0, [data]
+    while stack:
+        value = stack.pop()
+        if type(value) is dict:
+            count += len(value)
+            stack.extend(value.values())
+        elif type(value) is list:
+            stack.extend(value)
+    return count
+
+
+def _json_duplicate_keys(raw: bytes, data: Any) -> list[str]:
+    """Keys a JSON document uses twice in one object (orjson keeps the last silently).
+
+    The keys of the text and of the decoded data are counted at C speed; only when they
+    differ is the text decoded again, slowly, to name the duplicates.
+    """
+    try:
+        decoded = _json_key_count(orjson.dumps(data))
+    except TypeError:  # deeper than orjson writes (255 levels): count them by walking
+        decoded = _count_keys(data)
+    if _json_key_count(raw) == decoded:
+        return []
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _value in items:
+            if key in seen:
+                found.append(repr(one_line(key, 80)))
+            seen.add(key)
+        return dict(items)
+
+    json.loads(raw, object_pairs_hook=pairs)
+    return found
+
+
 def _looks_like_json(raw: bytes) -> bool:
     return raw.lstrip()[:1] in (b"{", b"[")
 
@@ -134,7 +191,7 @@ def decode_document(raw: bytes, source: str = "<input>") -> Any:
                 data = orjson.loads(raw)
             if not _json_shallow(raw):
                 check_data_depth(data)
-            return data
+            return with_duplicates(data, _json_duplicate_keys(raw, data))
         except YamlRefused as exc:
             message = f"{source} {exc}"
         except orjson.JSONDecodeError as exc:
@@ -194,7 +251,10 @@ def parse_document(data: Any) -> tuple[TopologyDoc | None, list[Issue]]:
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
         return None, [error(Code.SCHEMA, "document", f"expected a mapping, got {kind}")]
+    duplicates = [error(Code.SCHEMA, "document", f"key {key} is used twice in one mapping "
+                        "(the document must say each key once)")
+                  for key in getattr(data, "duplicate_keys", ())]
     try:
-        return TopologyDoc.model_validate(data), []
+        return TopologyDoc.model_validate(data), duplicates
     except ValidationError as exc:
-        return None, schema_issues(exc)
+        return None, duplicates + schema_issues(exc)

@@ -54,6 +54,49 @@ _NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
 _QUOTED = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^']|'')*'""")
 
 
+class WithDuplicateKeys(dict):  # type: ignore[type-arg]
+    """A decoded mapping whose source used keys twice in one mapping (the last value won):
+    validation reports each as a SCHEMA issue instead of storing a silent choice."""
+
+    duplicate_keys: list[str]
+
+
+def with_duplicates(data: Any, duplicates: list[str]) -> Any:
+    """`data`, marked with the duplicate keys found while decoding it (if any)."""
+    if not duplicates or not isinstance(data, dict):
+        return data
+    marked = WithDuplicateKeys(data)
+    marked.duplicate_keys = duplicates
+    return marked
+
+
+def _key_text(node: Any) -> str:
+    mark = getattr(node, "start_mark", None)
+    where = f" (line {mark.line + 1})" if mark else ""
+    return f"{one_line(str(node.value), 80)!r}{where}"
+
+
+def duplicate_keys_of(root: Any) -> list[str]:
+    """Scalar keys used twice in one mapping of a node graph (iterative; merge keys aside)."""
+    found: list[str] = []
+    seen_nodes: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node is None or type(node) is _SCALAR or id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: set[tuple[str, str]] = set()
+            for key_node, _value in node.value:
+                if type(key_node) is _SCALAR and key_node.tag != _TAG + "merge":
+                    if (key_node.tag, key_node.value) in keys:
+                        found.append(_key_text(key_node))
+                    keys.add((key_node.tag, key_node.value))
+        stack.extend(_children(node))
+    return found
+
+
 class _Fallback(Exception):
     """The fast constructor met something only the standard one handles."""
 
@@ -201,6 +244,7 @@ class _FastSafeLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
     def construct_document(self, node: Any) -> Any:
         self._measures = _Measures()
         self._aliased = 0
+        self.duplicates: list[str] = []
         try:
             data = self._build(node, {}, 1)
             if self.state_generators:
@@ -212,6 +256,7 @@ class _FastSafeLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
             self.state_generators, self.deep_construct = [], False
             if self.checked:
                 check_node_graph(node, self.alias_limit)
+                self.duplicates = duplicate_keys_of(node)
             return super().construct_document(node)
         finally:
             self._measures = _Measures()
@@ -279,6 +324,8 @@ class _FastSafeLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
                     hash(key)
                 except TypeError:
                     raise _Fallback from None
+            if self.checked and key in data:
+                self.duplicates.append(_key_text(key_node))
             if type(value_node) is _SCALAR and value_node.tag == _STR:
                 data[key] = value_node.value
             else:
@@ -426,7 +473,9 @@ def load_with_pyyaml(text: str, alias_limit: int = DEFAULT_MAX_ALIAS_NODES) -> A
     loader.alias_limit = alias_limit
     try:
         node = _compose(loader, text)
-        return None if node is None else loader.construct_document(node)
+        if node is None:
+            return None
+        return with_duplicates(loader.construct_document(node), loader.duplicates)
     except yaml.YAMLError as exc:
         if is_libyaml_nesting_error(exc):
             raise _too_deep() from None

@@ -84,7 +84,7 @@ def validate_data(
     if doc is None:
         issues += _raw_name_issues(data)
         return None, issues
-    return doc, validate_document(doc, context)
+    return doc, issues + validate_document(doc, context)
 
 
 def _raw_name_issues(data: Any) -> list[Issue]:

@@ -103,8 +103,12 @@ def test_typical_document() -> None:
     assert data["deckies"][0]["when"] == date(2001, 12, 14)
 
 
-def test_duplicate_keys_keep_the_last_like_pyyaml() -> None:
-    assert assert_same("a: 1\na: 2\nb: 3\n") == {"a": 2, "b": 3}
+def test_duplicate_keys_are_handed_to_pyyaml_which_names_them() -> None:
+    text = "a: 1\na: 2\nb: 3\n"
+    assert load_with_libyaml_events(text) is FALLBACK
+    data = load_yaml(text)
+    assert data == {"a": 2, "b": 3} == yaml.load(text, Loader=yaml.CSafeLoader)
+    assert data.duplicate_keys == ["'a' (line 2)"]
 
 
 def test_empty_documents() -> None:

@@ -3,6 +3,7 @@ recursive aliases, alias bombs, values the decoders cannot build, deep nesting, 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -755,3 +756,64 @@ def test_validate_says_when_the_c_builder_stands_aside(
     assert result.exit_code == 0, result.output
     assert orjson.loads(result.stdout) == {"valid": True, "issues": []}  # the contract
     assert "PyYAML alone (slower): the C YAML builder is not built" in result.stderr
+
+
+# --- duplicate keys: a SCHEMA issue naming the key, never a silent last-wins ---------------
+
+
+@pytest.mark.parametrize("raw", [
+    b"name: acme\nname: other\nlans: []\ndeckies: []\n",
+    b'{"name": "acme", "name": "other", "lans": [], "deckies": []}',
+    b'{"name":"acme","lans":[],"deckies":[{"name":"d","name" : "e","lans":{}}]}',
+    b"name: acme\nlans: []\ndeckies:\n  - {name: d, lans: {}, meta: {a: 1, a: 2}}\n",
+], ids=["yaml-top", "json-top", "json-spaced-nested", "yaml-nested-flow"])
+def test_duplicate_keys_are_schema_issues(raw: bytes, yaml_path: str) -> None:
+    _doc, issues = validate_data(decode_document(raw))
+    duplicates = [i for i in issues if i.code == "SCHEMA" and "used twice" in i.message]
+    assert len(duplicates) == 1, issues
+    assert "'name'" in duplicates[0].message or "'a'" in duplicates[0].message
+
+
+def test_cli_refuses_a_document_with_a_duplicate_name(tmp_path: Path) -> None:
+    path = write(tmp_path, "maze.yaml", VALID_HEAD.replace(b"name: acme\n",
+                                                           b"name: acme\nname: evil\n"))
+    result = run_validate(tmp_path, path, "--json")
+    assert result.returncode == 1
+    report = orjson.loads(result.stdout)
+    assert any(i["code"] == "SCHEMA" and "'name'" in i["message"] for i in report["issues"])
+
+
+json_keys = st.sampled_from(["a", "b", 'q"', "s\\", "x y", " :", '":', "\\\\"])
+json_values = st.recursive(
+    st.one_of(st.none(), st.integers(), st.sampled_from(['"', "\\", '":', " : ", "k"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.lists(st.tuples(json_keys, inner), max_size=4)),
+    max_leaves=20,
+)
+
+
+def _render(value: Any, spaced: bool) -> str:
+    """JSON text with objects given as pair lists, so duplicates can be written."""
+    if isinstance(value, list) and value and all(isinstance(v, tuple) for v in value):
+        sep = " : " if spaced else ":"
+        return "{" + ",".join(json.dumps(k) + sep + _render(v, spaced) for k, v in value) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_render(v, spaced) for v in value) + "]"
+    return json.dumps(value)
+
+
+@given(json_values, st.booleans())
+@settings(max_examples=400, deadline=None)
+def test_json_duplicate_keys_are_found_exactly(value: Any, spaced: bool) -> None:
+    text = _render(value, spaced)
+    wrapped = ("{" + text[1:]) if text.startswith("{") else '{"v":' + text + "}"
+    expected: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        expected.extend(k for i, k in enumerate(keys) if k in keys[:i])
+        return dict(items)
+
+    json.loads(wrapped, object_pairs_hook=pairs)
+    data = decode_document(wrapped.encode())
+    assert len(getattr(data, "duplicate_keys", [])) == len(expected)
