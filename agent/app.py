@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from agent.deployers import DeployerFactory, DeployerProvider
 from agent.deps import AgentRuntime
 from agent.errors import install_handlers
+from agent.openapi import install_openapi
 from agent.routes import router
 from decnet_lib import __version__
 from decnet_lib.settings import Settings, get_settings
@@ -42,4 +43,5 @@ def create_app(
     app.state.on_shutdown = runtime.hooks.on_shutdown
     install_handlers(app)
     app.include_router(router)
+    install_openapi(app)
     return app

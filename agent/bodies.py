@@ -42,11 +42,29 @@ class TeardownBody(BaseModel):
     topology_id: str | None = None
 
 
+def _too_large() -> AgentProblem:
+    return AgentProblem(413, "BODY_TOO_LARGE", f"body is larger than {MAX_BODY} bytes")
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, refused (413) as soon as it passes MAX_BODY: a declared Content-Length
+    before reading anything, a chunked body while it streams (never read whole)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise _too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def json_object(request: Request, *, required: bool = True) -> dict[str, Any]:
     """The request body as a JSON object (an empty body is `{}` unless `required`)."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise AgentProblem(413, "BODY_TOO_LARGE", f"body is larger than {MAX_BODY} bytes")
+    raw = await read_body(request)
     if not raw.strip():
         if required:
             raise AgentProblem(400, "BAD_REQUEST", "empty body: expected a JSON object")

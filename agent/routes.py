@@ -16,11 +16,14 @@ from agent.bodies import (
     teardown_body,
 )
 from agent.deps import get_service
+from agent.openapi import APPLY_BODY, problem
 from agent.service import AgentService
 from decnet_lib import __version__
 
 router = APIRouter()
-JSON_BODY = {"content": {"application/json": {"schema": {"type": "object"}}}, "required": True}
+BAD_BODY = {400: problem("Malformed body, bad topology id or hash mismatch")}
+TOO_LARGE = {413: problem("Body larger than the agent's limit (refused while streaming)")}
+NO_DOCKER = {503: problem("Docker Engine does not answer")}
 
 
 @router.get("/health")
@@ -29,7 +32,9 @@ async def health() -> dict[str, Any]:
     return {"ok": True, "version": __version__}
 
 
-@router.post("/topology/apply", openapi_extra={"requestBody": JSON_BODY})
+@router.post("/topology/apply", openapi_extra={"requestBody": APPLY_BODY}, responses={
+    **BAD_BODY, **TOO_LARGE, 422: problem("Invalid topology (with `issues`)"),
+    502: problem("The predecessor could not be torn down"), **NO_DOCKER})
 async def apply(
     body: ApplyBody = Depends(apply_body), service: AgentService = Depends(get_service)
 ) -> dict[str, Any]:
@@ -42,7 +47,7 @@ async def apply(
     return await run_in_threadpool(service.apply, resolved, hash_)
 
 
-@router.post("/topology/teardown")
+@router.post("/topology/teardown", responses={**BAD_BODY, **TOO_LARGE, **NO_DOCKER})
 async def teardown(
     body: TeardownBody = Depends(teardown_body), service: AgentService = Depends(get_service)
 ) -> dict[str, Any]:
@@ -50,7 +55,7 @@ async def teardown(
     return await run_in_threadpool(service.teardown, body.topology_id)
 
 
-@router.get("/topology")
+@router.get("/topology", responses={**BAD_BODY, **NO_DOCKER})
 async def topology(
     service: AgentService = Depends(get_service),
     topology_id: str | None = Query(None, description="Report Docker objects of this id."),

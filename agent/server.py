@@ -9,7 +9,10 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import HTTP_PROTOCOLS
+from uvicorn.importer import import_from_string
 
+from agent.tls_gate import HandshakeGate, gated_protocol, server_context
 from decnet_lib.errors import DecnetError
 from decnet_lib.logs.collector import LogCollector
 from decnet_lib.logs.sink import check_log_paths
@@ -17,6 +20,7 @@ from decnet_lib.settings import Settings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+MAX_CONNECTIONS = 256  # authenticated connections and tasks; more get 503 at once
 log = logging.getLogger("decnet.agent")
 
 
@@ -64,17 +68,18 @@ def uvicorn_config(
     tls: TlsFiles | None = None,
     log_level: str = "info",
 ) -> uvicorn.Config:
-    """A uvicorn config; with `tls`, clients must present a certificate from its CA."""
+    """A uvicorn config; with `tls`, clients must present a certificate from its CA, and
+    the TLS handshakes run under a gate (bounded in number and time, see tls_gate)."""
     options: dict[str, object] = {}
     if tls is not None:
-        options = {
-            "ssl_certfile": str(tls.cert),
-            "ssl_keyfile": str(tls.key),
-            "ssl_ca_certs": str(tls.ca),
-            "ssl_cert_reqs": ssl.CERT_REQUIRED,
-        }
+        gate = HandshakeGate(server_context(str(tls.cert), str(tls.key), str(tls.ca)))
+        inner = import_from_string(HTTP_PROTOCOLS["auto"])
+        options = {"http": gated_protocol(inner, gate)}
+        app.state.tls_gate = gate
     return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
-                          proxy_headers=False, server_header=False, **options)  # type: ignore[arg-type]
+                          proxy_headers=False, server_header=False,
+                          limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5,
+                          **options)  # type: ignore[arg-type]
 
 
 def serve(
