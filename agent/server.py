@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from uvicorn.config import HTTP_PROTOCOLS
 from uvicorn.importer import import_from_string
 
+from agent.deps import STATE_SUBDIR
+from agent.state import StateStore
 from agent.tls_gate import HandshakeGate, gated_protocol, server_context
 from decnet_lib.errors import DecnetError
 from decnet_lib.logs.collector import LogCollector
@@ -105,8 +107,10 @@ def serve(
 
 
 def attach_collector(app: FastAPI, settings: Settings) -> LogCollector:
-    """The log collector starts on the first successful apply and stops with the app."""
-    collector = LogCollector(settings)
+    """The log collector starts on the first successful apply and stops with the app; it
+    follows only the containers of the topologies this agent holds."""
+    store = StateStore(settings.state_dir / STATE_SUBDIR)
+    collector = LogCollector(settings, held_topologies=store.held_ids)
     app.state.hooks.on_first_successful_apply.append(collector.start)
     app.state.hooks.on_shutdown.append(collector.stop)
     return collector

@@ -142,6 +142,11 @@ class StateStore:
     def clear_error(self) -> None:
         remove_durably(self.last_error_path)
 
+    def held_ids(self) -> set[str]:
+        """The topologies this agent answers for: the pinned one and the last failed one
+        (whose containers may still run until a teardown)."""
+        return {record.id for record in (self.pinned(), self.last_error()) if record is not None}
+
     def known(self, topology_id: str) -> _Record | None:
         """The pinned or last-error record of a topology id (the pinned one first)."""
         for record in (self.pinned(), self.last_error()):

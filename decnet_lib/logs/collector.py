@@ -23,7 +23,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,10 +84,15 @@ def parse_docker_timestamp(raw: bytes) -> int | None:
     return seconds * 1_000_000_000 + int(frac.ljust(9, b"0") or b"0")
 
 
-def is_collected(labels: dict[str, str] | None) -> bool:
-    """True for the containers the collector follows (both labels say true)."""
+def is_collected(labels: dict[str, str] | None,
+                 held: Callable[[], Collection[str]] | None = None) -> bool:
+    """True for the containers the collector follows: both labels say true and, when
+    `held` is given, the container belongs to one of the topologies it returns (an agent
+    follows only what it holds, never another agent's topology on the same host)."""
     labels = labels or {}
-    return labels.get(L.MANAGED) == "true" and labels.get(L.TOPOLOGY_SERVICE) == "true"
+    if labels.get(L.MANAGED) != "true" or labels.get(L.TOPOLOGY_SERVICE) != "true":
+        return False
+    return held is None or labels.get(L.TOPOLOGY_ID) in held()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,7 @@ class LogCollector:
         facility: int = LOCAL0,
         hostname: str | None = None,
         cursor_file: Path | None = None,
+        held_topologies: Callable[[], Collection[str]] | None = None,
     ) -> None:
         if not 0 <= facility <= 23:
             raise ValueError(f"syslog facility must be 0..23, not {facility}")
@@ -141,6 +147,7 @@ class LogCollector:
         self.facility = facility
         self.hostname = hostname or socket.gethostname()
         self._client_factory = client_factory or default_client_factory
+        self._held = held_topologies
         self._life = threading.Lock()  # serialises start() and stop()
         self._lock = threading.Lock()  # followers, streams
         self._stats_lock = threading.Lock()
@@ -299,7 +306,7 @@ class LogCollector:
                     break
                 # subscribed first, listed second: no start can fall between the two
                 for item in self._api.containers(filters={"label": LABEL_FILTER}):
-                    if is_collected(item.get("Labels")):
+                    if is_collected(item.get("Labels"), self._held):
                         self._ensure_follower(item["Id"])
                 self._ready.set()
                 if failing:
@@ -327,7 +334,7 @@ class LogCollector:
         if not container_id:
             return
         if action in ("start", "restart"):
-            if is_collected(actor.get("Attributes")):
+            if is_collected(actor.get("Attributes"), self._held):
                 self._ensure_follower(container_id)
         elif action == "destroy":
             with self._lock:
@@ -364,7 +371,7 @@ class LogCollector:
                 try:
                     info = self._api.inspect_container(followed.id)
                     labels = (info.get("Config") or {}).get("Labels") or {}
-                    if not is_collected(labels):
+                    if not is_collected(labels, self._held):
                         return
                     if not (info.get("State") or {}).get("Running"):
                         followed.wake.wait(RECHECK_STOPPED)

@@ -181,8 +181,9 @@ class World:
         return f"{name}-{self.token}"
 
     def run(self, decky: str, service: str, runs: dict[int, list[str]],
-            collected: bool = True) -> Any:
-        labels = {**self.owner, L.MANAGED: "true", L.TOPOLOGY_ID: self.topology_id,
+            collected: bool = True, topology_id: str | None = None) -> Any:
+        labels = {**self.owner, L.MANAGED: "true",
+                  L.TOPOLOGY_ID: topology_id or self.topology_id,
                   L.TOPOLOGY_NAME: f"collector {self.token}", L.DECKY: decky,
                   L.ROLE: L.ROLE_SERVICE, L.SERVICE: service}
         if collected:
@@ -221,6 +222,29 @@ def published() -> Iterator[list[tuple[str, dict[str, Any]]]]:
 
 
 # -- the scenario ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_an_agent_follows_only_the_topologies_it_holds(world: World, tmp_path: Path) -> None:
+    log_file = tmp_path / "agent.log"
+    settings = Settings(tmp_path, "sqlite://", tmp_path / "bus.sock", log_file,
+                        tmp_path / "ingest.log", "agent")
+    ours, theirs = world.decky("ours"), world.decky("theirs")
+    world.run(ours, "ssh", {1: [emulator_line("ssh", ours, "o1", "203.0.113.7", 40001)]})
+    world.run(theirs, "ssh", {1: [emulator_line("ssh", theirs, "t1", "203.0.113.8", 40002)]},
+              topology_id=f"other{world.token}")  # another agent's topology on this host
+    collector = LogCollector(settings, hostname="agent-test",
+                             held_topologies=lambda: {world.topology_id})
+    collector.start()
+    try:
+        assert collector.wait_ready(15)
+        wait_for(lambda: any(ours in line for line in read_lines(log_file)), what="our line")
+        time.sleep(1.0)  # time enough for the other's line, were it followed
+        assert not any(theirs in line for line in read_lines(log_file))
+        assert len(collector.followed_ids(attached=False)) == 1
+    finally:
+        collector.stop()
+
 
 
 @pytest.mark.slow
