@@ -23,7 +23,7 @@ from decnet_lib.db import (
 )
 from decnet_lib.errors import DecnetError
 from decnet_lib.master.lifecycle import push_hook
-from decnet_lib.mutations.apply import apply_op
+from decnet_lib.mutations.apply import Applied, already_there, apply_op
 from decnet_lib.mutations.payloads import parse_payload
 from decnet_lib.mutations.queue import (
     ENQUEUE_STATUSES,
@@ -114,7 +114,10 @@ def _mutation(connection: Connection, topology: str, op: str, payload: dict[str,
             try:
                 applied = apply_op(projected, op, payload, validation_context=context)
             except DecnetError as exc:
-                raise from_decnet_error(exc, prefix=f"{op} on {topology} would fail: ") from None
+                if not already_there(op, exc):
+                    raise from_decnet_error(exc, prefix=f"{op} on {topology} would fail: ") \
+                        from None
+                applied = Applied(projected, False)
             diff = {"before": as_document(projected), "after": as_document(applied.topology)}
             last_open = queued[-1].id if queued else None
         finally:
@@ -159,15 +162,19 @@ def _wait(connection: Connection, mutation_id: int, timeout: float) -> dict[str,
     with connection.engine(immediate=True) as engine:
         assert engine is not None
         try:
-            final = wait_for_mutation(engine, mutation_id, push_hook(connection.targets()),
-                                      timeout)
+            waited = wait_for_mutation(engine, mutation_id, push_hook(connection.targets()),
+                                       timeout)
         except TimeoutError as exc:
             raise AutomationError(str(exc), code="TIMEOUT", mutation_id=mutation_id) from None
-        view = mutation_view(final)
+        view = mutation_view(waited.mutation)
     if view["state"] == "failed":
         error = view["error"] or {}
         raise AutomationError(
             f"mutation {view['id']} ({view['op']}) failed: {error.get('code')}: "
             f"{error.get('message')}", code=str(error.get("code") or "MUTATION_FAILED"),
             mutation=view, issues=error.get("issues", []))
+    if waited.push_error:
+        raise AutomationError(
+            f"mutation {view['id']} ({view['op']}) was applied to the record but the target "
+            f"did not follow: {waited.push_error}", code="PUSH_FAILED", mutation=view)
     return view

@@ -49,10 +49,10 @@ def mutate(
     engine = open_engine(sqlite_immediate=True)
     try:
         try:
-            mutation = wait_for_mutation(engine, mutation_id, push_hook(), timeout)
+            waited = wait_for_mutation(engine, mutation_id, push_hook(), timeout)
         except TimeoutError as exc:
             fail(str(exc), code="TIMEOUT")
-        view = mutation_view(mutation)
+        view = mutation_view(waited.mutation)
     finally:
         engine.dispose()
     _report(view, as_json)
@@ -60,6 +60,9 @@ def mutate(
         error = view["error"] or {}
         fail(f"mutation {view['id']} failed: {error.get('code')}: {error.get('message')}",
              code=str(error.get("code", "FAILED")))
+    if waited.push_error:
+        fail(f"mutation {view['id']} was applied to the record but the target did not follow "
+             f"({waited.push_error}); {name} is degraded", code="PUSH_FAILED")
 
 
 def _report(view: dict[str, Any], as_json: bool) -> None:

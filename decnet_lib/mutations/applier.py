@@ -47,7 +47,7 @@ def degrade(session: Session, topology: Topology, reason: str) -> None:
 
 
 def apply_claimed(session: Session, claim: Claim) -> Outcome:
-    """Apply a claimed mutation and commit; a failing op marks it failed and degrades."""
+    """Apply a claimed mutation and commit; a failing op marks it failed (nothing else)."""
     topology = session.execute(
         select(Topology).where(Topology.id == claim.topology_id).with_for_update()
     ).scalar_one()
@@ -79,12 +79,11 @@ def apply_claimed(session: Session, claim: Claim) -> Outcome:
 
 
 def _fail(session: Session, claim: Claim, error: dict[str, Any]) -> Outcome:
-    topology = session.execute(
-        select(Topology).where(Topology.id == claim.topology_id).with_for_update()
-    ).scalar_one()
+    """Record the failure. The topology's status stays: a failed op changed nothing (its
+    transaction rolled back and nothing was pushed), so the record still matches reality;
+    only a push that leaves the target different degrades it (reconciler.push_topology)."""
     if not finish_mutation(session, claim, "failed", error):
         session.rollback()
         return Outcome(claim.mutation_id, "lost")
-    degrade(session, topology, f"mutation {claim.mutation_id} failed: {error['code']}")
     session.commit()
     return Outcome(claim.mutation_id, "failed", error=error)

@@ -53,3 +53,9 @@ def apply_op(
     ensure_invariants(candidate, validation_context)
     candidate.hash = canonical_hash(candidate.model_dump())
     return Applied(candidate, True)
+
+
+def already_there(op: str, error: Exception) -> bool:
+    """Is this refusal the op's effect being there already (what an idempotent caller such
+    as the Ansible module reports as `changed: false`)? Removing a decky that is gone."""
+    return op == "remove_decky" and getattr(error, "code", "") == "NOT_FOUND"

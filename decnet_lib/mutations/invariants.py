@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from decnet_lib.catalog import ARCHETYPES
 from decnet_lib.errors import InvalidTopology
-from decnet_lib.topology.addressing import parse_ip, parse_subnet
+from decnet_lib.topology.addressing import gateway_of, parse_ip, parse_subnet
 from decnet_lib.topology.document import TopologyDoc
 from decnet_lib.topology.export import to_document
 from decnet_lib.topology.loader import schema_issues
@@ -50,7 +50,8 @@ def gateway_errors(topology: ResolvedTopology) -> list[Issue]:
         elif gateway in (network.network_address, network.broadcast_address):
             issues.append(error(Code.IP_RESERVED, target,
                                 f"gateway {gateway} is the network or broadcast address"))
-        elif (lan.name, str(gateway)) in taken:
+        elif gateway != gateway_of(network) and (lan.name, str(gateway)) in taken:
+            # (a decky on the default gateway address is IP_RESERVED already)
             issues.append(error(Code.IP_COLLISION, target, f"gateway {gateway} is held by "
                                 f"decky {taken[(lan.name, str(gateway))]}"))
     return issues

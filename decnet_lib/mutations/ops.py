@@ -214,8 +214,7 @@ def update_decky(topology: ResolvedTopology, payload: p.UpdateDecky, context: Op
 
 
 def remove_decky(topology: ResolvedTopology, payload: p.RemoveDecky, context: OpContext) -> bool:
-    if topology.decky(payload.decky) is None:
-        return False
+    _decky(topology, payload.decky)  # a missing decky is refused (NOT_FOUND), not "applied"
     topology.deckies = [d for d in topology.deckies if d.name != payload.decky]
     return True
 

@@ -79,12 +79,13 @@ def drain_topology(
     return report
 
 
-def push_topology(session: Session, topology_id: str, push: PushHook) -> None:
+def push_topology(session: Session, topology_id: str, push: PushHook) -> str | None:
     """Send a topology's current resolved form to its target, then settle its status:
-    degraded when the target does not match, active again (healed) when it does."""
+    degraded when the target does not match, active again (healed) when it does. Returns
+    why the target does not match (None when it does)."""
     topology = session.get(Topology, topology_id)
     if topology is None:
-        return
+        return None
     resolved, agent = load_resolved(session, topology), topology.agent
     session.rollback()
     try:
@@ -101,6 +102,7 @@ def push_topology(session: Session, topology_id: str, push: PushHook) -> None:
     elif topology.status == "degraded":
         transition(session, topology, "active", reason)
     session.commit()
+    return None if ok else reason
 
 
 ROUND_SAMPLE = 128  # heads fetched at a time by a reconcile round
@@ -172,14 +174,25 @@ def run_watch_loop(
     return rounds
 
 
+@dataclass(frozen=True, slots=True)
+class Waited:
+    """A finished mutation, and why pushing its topology failed (None: it did not)."""
+
+    mutation: Mutation
+    push_error: str | None = None
+
+
 def wait_for_mutation(
     engine: Engine, mutation_id: int, push: PushHook | None = None, timeout: float = 60.0,
-) -> Mutation:
-    """Drain the mutation's topology in-process until it is applied or failed.
+) -> Waited:
+    """Drain the mutation's topology in-process until it is applied or failed, pushing
+    what changed. An applied mutation whose push failed comes back with `push_error`:
+    the record changed, the target did not follow (the topology is degraded).
 
     Uses the same atomic claims as every reconciler, so it is safe beside running ones;
     while another holds the head of the queue it polls. Raises TimeoutError.
     """
+    push_error: str | None = None
     deadline = time.monotonic() + timeout
     with autocommit_connection(engine) as claims, new_session(engine) as session:
         while True:
@@ -187,12 +200,12 @@ def wait_for_mutation(
             if mutation is None:
                 raise LookupError(f"mutation {mutation_id} does not exist")
             if mutation.state in ("applied", "failed"):
-                return mutation
+                return Waited(mutation, push_error)
             topology_id = mutation.topology_id
             session.rollback()
             report = drain_topology(session, claims, topology_id, stop_after=mutation_id)
             if push is not None and report.changed:
-                push_topology(session, topology_id, push)
+                push_error = push_topology(session, topology_id, push)
             if not report.outcomes:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"mutation {mutation_id} did not finish in {timeout}s")

@@ -278,7 +278,15 @@ def test_mutate_mutations_and_reconcile(decnet, docker_env, tmp_path: Path) -> N
         code, out, _ = decnet("topology", "mutations", "live", "--state", "failed", "--json")
         assert [m["error"]["code"] for m in json.loads(out)] == ["INVALID_TOPOLOGY"]
         code, out, _ = decnet("topology", "show", "live", "--json")
-        assert json.loads(out)["status"] == "degraded"
+        assert json.loads(out)["status"] == "active"  # refused: nothing changed (14.5)
+
+        # a change the target cannot take: applied to the record, the push fails, exit 1
+        code, out, err = decnet("topology", "mutate", "live", "update_decky", "--wait",
+                                "--payload", '{"decky": "web", "patch": {"images": '
+                                '{"http": "decnet/does-not-exist:never"}}}')
+        assert code == 1 and "PUSH_FAILED" in err and "Traceback" not in err, err
+        code, out, _ = decnet("topology", "show", "live", "--json")
+        assert json.loads(out)["status"] == "degraded"  # the target did not follow
     finally:
         decnet("topology", "teardown", "live")
 

@@ -163,7 +163,9 @@ def test_reconcile_applies_in_order_and_pushes(engine: Engine, live: str) -> Non
         assert topologies_with_work(session) == []
 
 
-def test_failure_marks_failed_degrades_and_stops_the_round(engine: Engine, live: str) -> None:
+def test_failure_marks_failed_changes_nothing_and_stops_the_round(
+    engine: Engine, live: str
+) -> None:
     before = topology_of(engine)
     bad = enqueue(engine, "add_decky", {"name": "x1", "lan": "office", "ip": "172.20.1.1"})
     after = enqueue(engine, "remove_decky", {"decky": "db01"})
@@ -174,13 +176,14 @@ def test_failure_marks_failed_degrades_and_stops_the_round(engine: Engine, live:
     assert [i["code"] for i in failed.error["issues"]] == ["IP_RESERVED"]
     assert state_of(engine, after).state == "pending"
     topology = topology_of(engine)
-    assert topology.status == "degraded"
-    assert topology.model_dump(exclude={"status"}) == before.model_dump(exclude={"status"})
+    # refused by validation, nothing changed: the record still matches reality (issue 14.5)
+    assert topology.status == "active"
+    assert topology.model_dump() == before.model_dump()
     with new_session(engine) as session:
-        reasons = session.scalars(select(TopologyEvent.reason).where(
+        degraded = session.scalars(select(TopologyEvent.reason).where(
             TopologyEvent.to_status == "degraded")).all()
-    assert reasons and "failed" in reasons[0]
-    # degraded topologies still drain: the next round applies the rest
+    assert degraded == []
+    # the next round applies the rest
     reports = reconcile_topologies(engine)
     assert [o.state for o in reports[0].outcomes] == ["applied"]
 
@@ -192,9 +195,30 @@ def test_idempotent_op_is_applied_without_change(engine: Engine, live: str) -> N
     assert [(o.state, o.changed) for o in outcomes] == [("applied", True), ("applied", False)]
 
 
+def test_removing_a_missing_decky_is_refused_not_applied(engine: Engine, live: str) -> None:
+    missing = enqueue(engine, "remove_decky", {"decky": "nobody"})
+    reconcile_topologies(engine)
+    row = state_of(engine, missing)
+    assert row.state == "failed" and row.error["code"] == "NOT_FOUND"
+    assert topology_of(engine).status == "active"
+
+
+def test_a_push_that_fails_is_reported_by_the_wait(engine: Engine, live: str) -> None:
+    from decnet_lib.errors import DecnetError
+
+    def broken(topology: ResolvedTopology, agent: str | None) -> bool:
+        raise DecnetError("No such image: nope:latest")
+
+    mutation_id = enqueue(engine, "add_decky", ADD_X)
+    waited = wait_for_mutation(engine, mutation_id, push=broken, timeout=10)
+    assert waited.mutation.state == "applied"
+    assert waited.push_error is not None and "nope:latest" in waited.push_error
+    assert topology_of(engine).status == "degraded"
+
+
 def test_wait_for_mutation_drains_in_process(engine: Engine, live: str) -> None:
     mutation_id = enqueue(engine, "add_decky", ADD_X)
-    row = wait_for_mutation(engine, mutation_id, timeout=10)
+    row = wait_for_mutation(engine, mutation_id, timeout=10).mutation
     assert row.state == "applied"
     assert topology_of(engine).decky("x1") is not None
 
@@ -231,8 +255,9 @@ def test_list_mutations_by_state(engine: Engine, live: str) -> None:
     enqueue(engine, "remove_decky", {"decky": "ghost"})
     reconcile_topologies(engine)
     with new_session(engine) as session:
-        assert [m.op for m in list_mutations(session, "acme", "applied")] == [
-            "add_decky", "remove_decky"]
+        assert [m.op for m in list_mutations(session, "acme", "applied")] == ["add_decky"]
+        # a missing decky is refused, not "applied" (issue 14.5)
+        assert [m.op for m in list_mutations(session, "acme", "failed")] == ["remove_decky"]
         assert list_mutations(session, "acme", "pending") == []
 
 

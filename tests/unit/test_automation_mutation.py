@@ -16,6 +16,7 @@ from decnet_lib.automation import (
     topology_present,
 )
 from decnet_lib.db import Mutation, get_topology, make_engine, new_session
+from decnet_lib.mutations.reconciler import Waited
 
 ADD = {"name": "db01", "lan": "office", "services": ["mysql"]}
 
@@ -127,7 +128,7 @@ def test_a_failed_mutation_fails_the_module(
             row.state = "failed"
             row.error = {"code": "IP_COLLISION", "message": "10.231.1.99 is taken"}
             session.commit()
-            return row
+            return Waited(row)
 
     url = f"sqlite:///{tmp_path / 'd.db'}"
     conn = connection(url, world)

@@ -642,9 +642,12 @@ def test_remove_decky(topo: ResolvedTopology) -> None:
     assert result.topology.hash != topo.hash
 
 
-def test_remove_absent_decky_is_idempotent(topo: ResolvedTopology) -> None:
-    result = apply(topo, "remove_decky", {"decky": "ghost"})
-    assert not result.changed and result.topology is topo
+def test_remove_absent_decky_is_refused_as_already_there(topo: ResolvedTopology) -> None:
+    from decnet_lib.mutations.apply import already_there
+
+    with pytest.raises(OpRefused) as caught:
+        apply(topo, "remove_decky", {"decky": "ghost"})
+    assert caught.value.code == "NOT_FOUND" and already_there("remove_decky", caught.value)
 
 
 def test_remove_the_only_bridge_of_a_populated_lan(topo: ResolvedTopology) -> None:
