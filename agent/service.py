@@ -18,7 +18,7 @@ from agent.hooks import Hooks
 from agent.state import LastError, Pinned, StateStore
 from decnet_lib.deploy.deployer import ApplyResult
 from decnet_lib.deploy.failures import DeployError, one_line
-from decnet_lib.deploy.spec import desired_state
+from decnet_lib.deploy.reality import reality_facts
 from decnet_lib.deploy.teardown import TeardownResult
 from decnet_lib.topology.resolved import ResolvedTopology
 
@@ -193,25 +193,8 @@ class AgentService:
 
 def _reality(record: Pinned | LastError | None, inventory: dict[str, Any]) -> dict[str, Any]:
     """Whether Docker has exactly the expected containers, all running (when known)."""
-    containers = inventory["containers"]
-    facts: dict[str, Any] = {
-        "all_running": all(c["state"] == "running" for c in containers),
-        "running": sum(c["state"] == "running" for c in containers),
-    }
-    if record is None:
-        return facts
     try:
-        desired = desired_state(ResolvedTopology.model_validate(record.topology))
+        resolved = ResolvedTopology.model_validate(record.topology) if record else None
     except ValueError:
-        return facts
-    have = {c["name"] for c in containers}
-    missing = sorted(set(desired.containers) - have)
-    facts.update(
-        expected_containers=len(desired.containers),
-        expected_networks=len(desired.networks),
-        missing=missing,
-        matches=not missing and facts["all_running"]
-        and have == set(desired.containers)
-        and {n["name"] for n in inventory["networks"]} == set(desired.networks),
-    )
-    return facts
+        resolved = None
+    return reality_facts(resolved, inventory)

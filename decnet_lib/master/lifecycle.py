@@ -19,6 +19,8 @@ from decnet_lib.db.status import allowed, transition
 from decnet_lib.deploy.pool import ProgressFn
 from decnet_lib.errors import DecnetError, Refused
 from decnet_lib.master.decky_events import decky_states, publish_decky_states
+from decnet_lib.master.deploy_lease import held_lease, recover_expired
+from decnet_lib.master.drift import record_predecessors
 from decnet_lib.master.targets import LOCAL, ApplyReport, TargetFactory, target_for
 from decnet_lib.mutations.reconciler import PushHook
 from decnet_lib.topology.resolved import ResolvedTopology
@@ -79,6 +81,8 @@ def deploy(
         if row.agent not in (None, where) and row.status not in ("torn_down", "pending"):
             raise Refused(f"topology {name} is deployed on {row.agent}; tear it down before "
                           f"moving it to {where}")
+        if row.status == "deploying":
+            recover_expired(session, row)  # a deploy that died: failed, with the reason
         if row.status not in LIVE:
             if not allowed(row.status, "deploying"):
                 raise Refused(f"topology {name} is {row.status}: it cannot be deployed now")
@@ -88,10 +92,14 @@ def deploy(
         topology_id, before = row.id, row.status
         session.commit()
     try:
-        report = targets(where).apply(resolved, progress)
+        with held_lease(engine, topology_id):
+            report = targets(where).apply(resolved, progress)
     except DecnetError as exc:
         report = ApplyReport("failed", exc.message)
     publish_decky_states(resolved, decky_states(resolved, report.details))
+    predecessors = report.details.get("predecessors") or []
+    if predecessors:  # what the agent tore down to take this one is torn down now
+        record_predecessors(engine, predecessors, where, name)
     with new_session(engine) as session:
         row = _locked(session, topology_id)
         settle_status(session, row, report.status, report.message)

@@ -29,11 +29,20 @@ class ApplyReport:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Observation:
+    """Whether a target really holds a topology as recorded, and if not, why."""
+
+    matches: bool
+    reason: str
+
+
 class Target(Protocol):
     """Where topologies are deployed."""
 
     name: str
 
+    def observe(self, resolved: ResolvedTopology) -> Observation: ...
     def plan(self, resolved: ResolvedTopology) -> dict[str, Any]: ...
     def apply(self, resolved: ResolvedTopology, progress: ProgressFn | None = None
               ) -> ApplyReport: ...
@@ -81,6 +90,16 @@ class LocalTarget:
 
         return running_containers(topology_id)
 
+    def observe(self, resolved: ResolvedTopology) -> Observation:
+        from decnet_lib.deploy.reality import mismatch_reason, reality_facts
+
+        with self._deployer() as deployer:
+            inventory = deployer.inventory(resolved.id).to_dict()
+        facts = reality_facts(resolved, inventory)
+        if facts["matches"]:
+            return Observation(True, "Docker matches the topology")
+        return Observation(False, f"Docker differs: {mismatch_reason(facts)}")
+
 
 def master_credentials() -> tuple[Path, Path, Path]:
     """(client cert, client key, CA) for talking to agents; DECNET_MASTER_CERT/KEY, DECNET_CA."""
@@ -126,6 +145,24 @@ class AgentTarget:
     def teardown(self, topology_id: str) -> tuple[bool, str]:
         answer = self._client().teardown(topology_id)
         return bool(answer.get("ok", True)), answer.get("message", "torn down by the agent")
+
+    def observe(self, resolved: ResolvedTopology) -> Observation:
+        from decnet_lib.deploy.reality import mismatch_reason
+
+        state = self._client().topology()
+        held = state.get("id")
+        if held != resolved.id:
+            other = state.get("name") or held
+            return Observation(False, f"agent {self.name} holds "
+                               f"{'topology ' + str(other) if other else 'no topology'} "
+                               f"instead of {resolved.name}")
+        if state.get("hash") != resolved.hash:
+            return Observation(False, f"agent {self.name} holds another version of "
+                               f"{resolved.name} (hash {str(state.get('hash'))[:12]})")
+        facts = state.get("docker") or {}
+        if facts.get("matches"):
+            return Observation(True, f"agent {self.name} matches the topology")
+        return Observation(False, f"agent {self.name}: {mismatch_reason(facts)}")
 
     def running(self, topology_id: str) -> list[str]:
         state = self._client().topology()

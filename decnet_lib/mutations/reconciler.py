@@ -147,16 +147,20 @@ def run_watch_loop(
     wake: threading.Event | None = None,
     stop: threading.Event | None = None,
     max_ticks: int | None = None,
+    drift: Callable[[], object] | None = None,
+    drift_interval: float = 30.0,
 ) -> int:
     """Tick until `stop` is set: reconcile only when the guard says there is work.
 
-    `wake` (set by the bus on `topology.*.mutation.enqueued`) ends the wait at once. A
-    round that fails on the database (locked, connection lost) is logged and retried on
-    the next tick. Returns the number of rounds that reconciled.
+    Every `drift_interval` seconds `drift` (if given) compares live topologies with
+    their targets. `wake` (set by the bus on `topology.*.mutation.enqueued`) ends the
+    wait at once. A round that fails on the database (locked, connection lost) is logged
+    and retried on the next tick. Returns the number of rounds that reconciled.
     """
     wake = wake or threading.Event()
     stop = stop or threading.Event()
     rounds = ticks = 0
+    next_drift = time.monotonic()
     while not stop.is_set() and (max_ticks is None or ticks < max_ticks):
         ticks += 1
         publish(worker_health_topic("reconciler"),
@@ -165,6 +169,9 @@ def run_watch_loop(
             if pending_guard(engine):
                 reconcile_topologies(engine, push)
                 rounds += 1
+            if drift is not None and time.monotonic() >= next_drift:
+                next_drift = time.monotonic() + drift_interval
+                drift()  # compare live topologies with what their targets hold
         except DecnetError as exc:
             log.warning("reconcile round failed: %s", exc.message)
         except SQLAlchemyError as exc:  # a lock timeout, a lost connection: try next tick
