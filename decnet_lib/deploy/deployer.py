@@ -22,9 +22,11 @@ from docker import DockerClient
 from docker.constants import DEFAULT_MAX_POOL_SIZE
 from docker.errors import DockerException
 
+from decnet_lib.deploy import labels as L
 from decnet_lib.deploy.execute import execute
 from decnet_lib.deploy.failures import DeployError, ObjectError, one_line
 from decnet_lib.deploy.host_lock import LOCK_TIMEOUT, topology_lock
+from decnet_lib.deploy.host_routes import check_host_routes
 from decnet_lib.deploy.inventory import Inventory, inventory
 from decnet_lib.deploy.naming import BASE_IMAGE
 from decnet_lib.deploy.observe import local_image_ids, observe
@@ -142,6 +144,7 @@ class Deployer:
         """
         with topology_lock(resolved.id, timeout=self.lock_timeout):
             plan = self.plan(resolved)
+            self._check_new_subnets(resolved.id, plan)
             result = ApplyResult(plan)
             since = None
             if plan.changed:
@@ -152,6 +155,17 @@ class Deployer:
                 result.crashed = verify(self.client, resolved.id, since=since,
                                         settle=self.settle)
         return result
+
+    def _check_new_subnets(self, topology_id: str, plan: Plan) -> None:
+        """Networks about to be created must not overlap the host's own routes (the routes
+        of this topology's existing bridges are ours)."""
+        creations = plan.network_creations()
+        if not creations:
+            return
+        with docker_errors("cannot list Docker networks"):
+            ours = {f"br-{net['Id'][:12]}" for net in
+                    self.client.api.networks(filters=L.topology_filter(topology_id))}
+        check_host_routes((spec.subnet for spec in creations), ours)
 
     def teardown(self, topology_id: str, progress: ProgressFn | None = None) -> TeardownResult:
         """Remove every container then network labelled with this topology id (holding the
@@ -176,3 +190,4 @@ class Deployer:
         """What Docker really has for this topology: names, states, ids."""
         with docker_errors("cannot list Docker objects"):
             return inventory(self.client, topology_id)
+
