@@ -106,6 +106,7 @@ def test_stalled_handshakes_neither_grow_the_agent_nor_starve_clients(
     finally:
         for sock in stalled:
             sock.close()
+    print(f"agent RSS with 2,000 stalled connections: idle {idle:.0f} MiB, peak {peak:.0f} MiB")
     assert peak - idle < RSS_BOUND_MIB, (idle, peak)
 
 
@@ -146,4 +147,7 @@ def test_an_oversized_chunked_body_is_refused_while_it_streams(
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert b"BODY_TOO_LARGE" in answer or b"\r\n\r\n" in answer
     assert sent <= 64 * len(chunk)  # refused at the 16 MiB limit, not after 300 MiB
-    assert rss_mib(pid) - idle < RSS_BOUND_MIB
+    after = rss_mib(pid)
+    print(f"agent RSS with a 300 MiB chunked body: {idle:.0f} -> {after:.0f} MiB, "
+          f"{sent >> 20} MiB sent before the 413")
+    assert after - idle < RSS_BOUND_MIB
