@@ -36,6 +36,7 @@ class Settings:
     agent_log_file: Path
     ingest_log_file: Path
     mode: Mode
+    containment: bool = True  # DECNET_CONTAINMENT=off only to measure what it costs
 
     @property
     def is_master(self) -> bool:
@@ -55,4 +56,6 @@ def get_settings() -> Settings:
         agent_log_file=Path(env.get("DECNET_AGENT_LOG_FILE") or state_dir / "agent-decky.log"),
         ingest_log_file=Path(env.get("DECNET_INGEST_LOG_FILE") or state_dir / "ingest.log"),
         mode=mode,
+        containment=(env.get("DECNET_CONTAINMENT") or "on").strip().lower()
+        not in ("off", "0", "false", "no"),
     )

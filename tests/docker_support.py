@@ -30,6 +30,7 @@ from docker import DockerClient
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from decnet_lib.deploy import labels as L
+from decnet_lib.deploy.containment import Firewall
 from decnet_lib.deploy.deployer import Deployer
 from decnet_lib.topology.loader import decode_document
 from decnet_lib.topology.resolve import resolve
@@ -281,6 +282,7 @@ class DockerEnv:
         """Remove by label every object this test created, then its host links."""
         for topology_id in self.topology_ids:
             remove_labelled(self.client, L.topology_filter(topology_id))
+            Firewall().remove(topology_id)  # its containment rules, found by their label
         remove_labelled(self.client, {"label": [f"{OWNER}={self.token}"]})
         for image_id in self.image_ids:  # after the containers that used them
             with contextlib.suppress(ImageNotFound, APIError):

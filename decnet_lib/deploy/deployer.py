@@ -23,18 +23,20 @@ from docker.constants import DEFAULT_MAX_POOL_SIZE
 from docker.errors import DockerException
 
 from decnet_lib.deploy import labels as L
+from decnet_lib.deploy.containment import Firewall, drop_default_route
 from decnet_lib.deploy.execute import execute
 from decnet_lib.deploy.failures import DeployError, ObjectError, one_line
 from decnet_lib.deploy.host_lock import LOCK_TIMEOUT, topology_lock
 from decnet_lib.deploy.host_routes import check_host_routes
 from decnet_lib.deploy.inventory import Inventory, inventory
-from decnet_lib.deploy.naming import BASE_IMAGE
+from decnet_lib.deploy.naming import BASE_IMAGE, base_container_name
 from decnet_lib.deploy.observe import local_image_ids, observe
 from decnet_lib.deploy.plan import Plan, diff
 from decnet_lib.deploy.pool import DEFAULT_WORKERS, ProgressFn
 from decnet_lib.deploy.spec import DesiredState, desired_state
 from decnet_lib.deploy.teardown import ReapResult, TeardownResult, reap_orphans, teardown
 from decnet_lib.deploy.verify import DEFAULT_SETTLE, Crash, verify
+from decnet_lib.settings import get_settings
 from decnet_lib.topology.resolved import ResolvedTopology
 
 DOCKER_TIMEOUT = 120  # seconds per Docker API call
@@ -94,9 +96,12 @@ class Deployer:
         workers: int = DEFAULT_WORKERS,
         settle: float = DEFAULT_SETTLE,
         lock_timeout: float = LOCK_TIMEOUT,
+        containment: bool | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
+        self.containment = get_settings().containment if containment is None else containment
+        self.firewall = Firewall()
         self._client = client
         self._own_client = client is None
         self.base_image = base_image
@@ -145,16 +150,37 @@ class Deployer:
         with topology_lock(resolved.id, timeout=self.lock_timeout):
             plan = self.plan(resolved)
             self._check_new_subnets(resolved.id, plan)
+            if self.containment:  # before any container of the topology starts
+                self.firewall.apply(resolved.id, [lan.subnet for lan in resolved.lans])
             result = ApplyResult(plan)
             since = None
             if plan.changed:
                 done = execute(self.client, plan, workers=self.workers, progress=progress)
                 result.errors = done.errors
                 since = done.last_start
+            if self.containment:
+                self._drop_internal_default_routes(resolved)
             with docker_errors("cannot check containers"):
                 result.crashed = verify(self.client, resolved.id, since=since,
                                         settle=self.settle)
         return result
+
+    def _drop_internal_default_routes(self, resolved: ResolvedTopology) -> None:
+        """Deckies homed on a non-DMZ LAN get no default route (from the host, by pid)."""
+        dmz = {lan.name for lan in resolved.lans if lan.dmz}
+        pids = []
+        with docker_errors("cannot inspect base containers"):
+            for decky in resolved.deckies:
+                if decky.home in dmz or not decky.lans:
+                    continue
+                try:
+                    state = self.client.api.inspect_container(
+                        base_container_name(resolved.id, decky.name))["State"]
+                except docker.errors.NotFound:
+                    continue
+                if state.get("Running") and state.get("Pid"):
+                    pids.append(int(state["Pid"]))
+        drop_default_route(pids)
 
     def _check_new_subnets(self, topology_id: str, plan: Plan) -> None:
         """Networks about to be created must not overlap the host's own routes (the routes
@@ -170,9 +196,13 @@ class Deployer:
     def teardown(self, topology_id: str, progress: ProgressFn | None = None) -> TeardownResult:
         """Remove every container then network labelled with this topology id (holding the
         topology's host-wide lock)."""
-        with topology_lock(topology_id, timeout=self.lock_timeout), \
-                docker_errors("cannot tear down"):
-            return teardown(self.client, topology_id, workers=self.workers, progress=progress)
+        with topology_lock(topology_id, timeout=self.lock_timeout):
+            with docker_errors("cannot tear down"):
+                result = teardown(self.client, topology_id, workers=self.workers,
+                                  progress=progress)
+            if result.ok:  # the rules go after the last container
+                self.firewall.remove(topology_id)
+            return result
 
     def reap_orphans(
         self,
@@ -183,8 +213,14 @@ class Deployer:
     ) -> ReapResult:
         """Tear down managed objects of topologies not in `keep_topology_ids`."""
         with docker_errors("cannot reap orphans"):
-            return reap_orphans(self.client, keep_topology_ids, within=within,
-                                dry_run=dry_run, workers=self.workers)
+            result = reap_orphans(self.client, keep_topology_ids, within=within,
+                                  dry_run=dry_run, workers=self.workers)
+        if not dry_run:  # firewall rules of topologies that are gone, found by their label
+            keep = set(keep_topology_ids)
+            for topology_id in self.firewall.topologies():
+                if topology_id not in keep and (within is None or topology_id in within):
+                    self.firewall.remove(topology_id)
+        return result
 
     def inventory(self, topology_id: str) -> Inventory:
         """What Docker really has for this topology: names, states, ids."""

@@ -1,0 +1,138 @@
+"""Containment against the real engine (issue 13.2), held to what a user sees: a decky
+answers whoever reaches it, but cannot open connections to the Docker host (any of its
+addresses), to another topology, or anywhere outside its own topology's LANs; internal
+deckies have no default route; teardown leaves no labelled rule, and rules that are not
+this topology's are never touched."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+from typing import TYPE_CHECKING
+
+import pytest
+
+from decnet_lib.catalog import SERVICES
+from decnet_lib.deploy.containment import Firewall, chains
+from decnet_lib.deploy.naming import base_container_name
+from decnet_lib.images.build import build_images
+
+if TYPE_CHECKING:
+    from docker_support import DockerEnv
+
+pytest_plugins = ["docker_support"]
+BUSYBOX = "/bin/busybox"
+
+
+def maze(name: str, dmz: str, office: str) -> str:
+    return f"""
+name: {name}
+lans:
+  - {{name: dmz, subnet: {dmz}, dmz: true}}
+  - {{name: office, subnet: {office}}}
+deckies:
+  - {{name: gw, services: [ssh], lans: {{dmz: null, office: null}}, forwards_l3: true}}
+  - {{name: ws, services: [ssh], lans: {{office: null}}}}
+"""
+
+
+class Listener:
+    """A TCP listener on every host address; counts who got through."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("0.0.0.0", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[str] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted.append(peer[0])
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+def connects(env: DockerEnv, container: str, ip: str, port: int) -> bool:
+    """Can this container open a TCP connection to ip:port (busybox nc, 2 s)?"""
+    code, _ = env.client.containers.get(container).exec_run(
+        [BUSYBOX, "sh", "-c", f"echo probe | {BUSYBOX} nc -w 2 {ip} {port}"])
+    return code == 0
+
+
+def iptables_rules() -> str:
+    return subprocess.run(["iptables", "-S"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@pytest.mark.slow
+def test_deckies_answer_but_cannot_reach_out(docker_env: DockerEnv) -> None:
+    env = docker_env
+    build_images(env.client)
+    ssh = {"ssh": SERVICES["ssh"].image}  # the emulator: it answers on port 22
+    s = env.subnets(3)
+    ours = env.resolved(maze("contained", str(s[0]), str(s[1])), images=ssh)
+    theirs = env.resolved(f"""
+name: neighbour
+lans:
+  - {{name: dmz, subnet: {s[2]}, dmz: true}}
+deckies:
+  - {{name: web, services: [ssh], lans: {{dmz: null}}}}
+""", images=ssh)
+    # a foreign rule (no label) and another topology's labelled rule must survive us
+    foreign = ["DOCKER-USER", "-s", "198.18.77.0/24", "-j", "RETURN"]
+    subprocess.run(["iptables", "-I", *foreign], check=True)
+    listener = Listener()
+    deployer = env.deployer()
+    try:
+        assert deployer.apply(ours).ok
+        assert deployer.apply(theirs).ok
+        gw = base_container_name(ours.id, "gw")
+        ws = base_container_name(ours.id, "ws")
+        dmz_gateway = ours.lan("dmz").gateway
+        office_gateway = ours.lan("office").gateway
+        ws_ip = ours.decky("ws").lans["office"]
+        neighbour_ip = theirs.decky("web").lans["dmz"]
+
+        # inbound still works: the host reaches both deckies' services
+        for ip in (ours.decky("gw").lans["dmz"], ws_ip):
+            with socket.create_connection((ip, 22), timeout=5) as probe:
+                assert probe.recv(64)  # the banner: the reply crossed the containment
+        # inside the topology: the bridge decky reaches the inner decky
+        assert connects(env, gw, ws_ip, 22)
+        # outward: not the host (any address), not the neighbour topology
+        for container in (gw, ws):
+            for ip in (dmz_gateway, office_gateway):
+                assert not connects(env, container, ip, listener.port), (container, ip)
+            assert not connects(env, container, neighbour_ip, 22), container
+        assert listener.accepted == []
+        # internal deckies have no default route
+        code, routes = env.client.containers.get(ws).exec_run([BUSYBOX, "ip", "route"])
+        assert code == 0 and b"default" not in routes, routes
+
+        rules = iptables_rules()
+        assert all(chain in rules for chain in chains(ours.id))
+        assert deployer.teardown(ours.id).ok
+        rules = iptables_rules()
+        assert ours.id not in rules and not any(c in rules for c in chains(ours.id))
+        assert theirs.id in rules  # the neighbour's rules are untouched
+        assert "198.18.77.0/24" in rules  # and so is the unlabelled one
+        assert Firewall().topologies() >= {theirs.id}
+    finally:
+        listener.close()
+        subprocess.run(["iptables", "-D", *foreign], check=False)
+        deployer.close()
