@@ -132,8 +132,10 @@ def _create_kwargs(api: APIClient, spec: ContainerSpec) -> dict[str, Any]:
         network_mode=spec.network_mode,
         init=spec.init,
         sysctls=spec.sysctls or None,
-        port_bindings={f"{port}/{proto}": port for port, proto in spec.ports} or None,
+        port_bindings={f"{port}/{proto}": (spec.bind_address, port)
+                       for port, proto in spec.ports} or None,
         restart_policy={"Name": spec.restart_policy} if spec.restart_policy else None,
+        **spec.hardening.host_config(),
     )
     networking = None
     if spec.base is None and spec.networks:
@@ -146,7 +148,7 @@ def _create_kwargs(api: APIClient, spec: ContainerSpec) -> dict[str, Any]:
         "environment": spec.environment or None, "labels": spec.labels,
         "ports": [(port, proto) for port, proto in spec.ports] or None,
         "host_config": host_config, "networking_config": networking,
-        "detach": True, "use_config_proxy": False,
+        "user": spec.hardening.user, "detach": True, "use_config_proxy": False,
     }
 
 

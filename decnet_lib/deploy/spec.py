@@ -21,6 +21,13 @@ import orjson
 
 from decnet_lib.catalog import SERVICES
 from decnet_lib.deploy import labels as L
+from decnet_lib.deploy.hardening import (
+    SERVICE_LIMITS,
+    UNPRIVILEGED_PORTS,
+    Hardening,
+    Limits,
+    hardening_for,
+)
 from decnet_lib.deploy.naming import (
     BASE_IMAGE,
     base_container_name,
@@ -72,6 +79,8 @@ class ContainerSpec:
     networks: tuple[tuple[str, str], ...] = ()  # (network name, IPv4), home first
     sysctls: dict[str, str] = field(default_factory=dict)
     ports: tuple[tuple[int, str], ...] = ()  # (port, protocol), published as host port = port
+    bind_address: str = "0.0.0.0"  # the host address published ports bind to
+    hardening: Hardening = field(default_factory=Hardening)
     init: bool = True
     restart_policy: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
@@ -150,15 +159,21 @@ def base_spec(
     """The base container of a decky: one static IP per LAN, home network first."""
     nets = tuple((network_name(topology.id, lan), ip) for lan, ip in decky.lans.items())
     ports = published_ports(decky) if decky.expose else ()
+    bind = decky.expose.get("address", "0.0.0.0") if isinstance(decky.expose, dict) \
+        else "0.0.0.0"
+    hardening = hardening_for("base")
     fields: dict[str, Any] = {
         "name": base_container_name(topology.id, decky.name),
         "image": image,
         "hostname": decky.name,
         "networks": [list(item) for item in nets],
-        "sysctls": {IP_FORWARD: "1"} if decky.forwards_l3 else {},
+        # forwarding only where the decky routes; low ports for its unprivileged services
+        "sysctls": {IP_FORWARD: "1" if decky.forwards_l3 else "0", UNPRIVILEGED_PORTS: "0"},
         "ports": [list(item) for item in ports],
+        "bind_address": bind,
         "init": True,
         "restart_policy": None,
+        "hardening": hardening.fields(),
     }
     net_hashes = [networks[net].spec_hash for net, _ in nets if net in networks]
     labels = {**_common_labels(topology), L.DECKY: decky.name, L.ROLE: L.ROLE_BASE}
@@ -172,6 +187,8 @@ def base_spec(
         networks=nets,
         sysctls=fields["sysctls"],
         ports=ports,
+        bind_address=bind,
+        hardening=hardening,
         labels=labels,
     )
 
@@ -186,6 +203,11 @@ def service_spec(
     env = service_environment(
         topology.name, decky.name, service, decky.service_config.get(service, {})
     )
+    limits = decky.resources or {}
+    hardening = hardening_for("service", service, Limits(
+        memory=limits.get("memory", SERVICE_LIMITS.memory),
+        pids=limits.get("pids", SERVICE_LIMITS.pids),
+        cpus=limits.get("cpus", SERVICE_LIMITS.cpus)) if limits else None)
     fields: dict[str, Any] = {
         "name": service_container_name(topology.id, decky.name, service),
         "image": image,
@@ -194,6 +216,7 @@ def service_spec(
         "init": True,
         "restart_policy": None,
         "base_hash": base.spec_hash,
+        "hardening": hardening.fields(),
     }
     labels = {
         **_common_labels(topology),
@@ -210,6 +233,7 @@ def service_spec(
         service=service,
         base=base.name,
         environment=env,
+        hardening=hardening,
         labels=_with_hash(labels, fields),
     )
 

@@ -41,10 +41,11 @@ class _DeckyPatchable(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     forwards_l3: bool = False
-    expose: bool = False
+    expose: bool | dict[str, str] = False
     service_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
     images: dict[str, str] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict)
+    resources: dict[str, Any] = Field(default_factory=dict)
 
 
 class OpRefused(DecnetError):

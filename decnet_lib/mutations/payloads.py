@@ -15,7 +15,8 @@ OpName = Literal[
 ]
 
 
-DECKY_PATCHABLE = frozenset({"forwards_l3", "expose", "service_config", "images", "meta"})
+DECKY_PATCHABLE = frozenset({"forwards_l3", "expose", "service_config", "images", "meta",
+                             "resources"})
 LAN_PATCHABLE = frozenset({"meta", "driver", "parent"})
 LAN_FROZEN_WHILE_LIVE = frozenset({"subnet", "dmz"})
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 LanDriver = Literal["bridge", "macvlan", "ipvlan"]
 
@@ -28,6 +29,33 @@ class LanDoc(_DocModel):
     )
 
 
+class ResourcesDoc(_DocModel):
+    """Limits of each of a decky's service containers (defaults: 128m, 128 pids, 0.5 CPU)."""
+
+    memory: str | None = Field(default=None, pattern=r"^[1-9][0-9]{0,5}[kmg]$",
+                               description="e.g. 256m")
+    pids: int | None = Field(default=None, ge=16, le=4096)
+    cpus: float | None = Field(default=None, gt=0, le=16)
+
+
+class ExposeDoc(_DocModel):
+    """Publish the decky's service ports on one host address (not loopback)."""
+
+    address: str = Field(default="0.0.0.0", description="Host address to bind.")
+
+    @field_validator("address")
+    @classmethod
+    def _a_public_address(cls, value: str) -> str:
+        try:
+            address = ip_address(value)
+        except ValueError:
+            raise ValueError(f"{value[:64]!r} is not an IP address") from None
+        if address.is_loopback:
+            raise ValueError("publishing on loopback is refused: the deckies would answer "
+                             "the host's own local services' clients")
+        return value
+
+
 class DeckyDoc(_DocModel):
     """A decoy host: a base container and one container per service."""
 
@@ -39,9 +67,11 @@ class DeckyDoc(_DocModel):
         description="LAN name to IPv4 address (null = allocate). The first LAN is home.",
     )
     forwards_l3: bool = Field(default=False, description="Routes between its LANs.")
-    expose: bool = Field(
-        default=False, description="Publish service ports on the agent host (DMZ-homed only)."
+    expose: bool | ExposeDoc = Field(
+        default=False, description="Publish service ports on the agent host (DMZ-homed only); "
+        "true binds 0.0.0.0, {address: A} binds A."
     )
+    resources: ResourcesDoc | None = Field(default=None, description="Container limits.")
     service_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
     images: dict[str, str] = Field(
         default_factory=dict, description="Service name to a replacement image."

@@ -31,6 +31,8 @@ def to_document(topology: ResolvedTopology) -> dict[str, Any]:
         entry["lans"] = dict(decky.lans)
         entry["forwards_l3"] = decky.forwards_l3
         entry["expose"] = decky.expose
+        if decky.resources:
+            entry["resources"] = dict(decky.resources)
         if decky.service_config:
             entry["service_config"] = decky.service_config
         images = {

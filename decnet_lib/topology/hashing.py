@@ -12,7 +12,8 @@ from typing import Any
 import orjson
 
 LAN_FIELDS = ("name", "subnet", "gateway", "dmz", "driver", "parent")
-DECKY_FIELDS = ("name", "services", "service_config", "forwards_l3", "expose", "images")
+DECKY_FIELDS = ("name", "services", "service_config", "forwards_l3", "expose", "images",
+                "resources")
 
 
 def canonical_view(topology: Mapping[str, Any]) -> dict[str, Any]:
@@ -27,6 +28,8 @@ def canonical_view(topology: Mapping[str, Any]) -> dict[str, Any]:
         view["services"] = sorted(view["services"] or [])
         view["service_config"] = view["service_config"] or {}
         view["images"] = view["images"] or {}
+        if not view["resources"]:
+            del view["resources"]  # no limits set: the same hash as before the field existed
         # order matters: the first LAN is the home LAN
         view["lans"] = [[lan, ip] for lan, ip in (decky.get("lans") or {}).items()]
         deckies.append(view)

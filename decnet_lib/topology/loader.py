@@ -230,11 +230,26 @@ def _loc_to_target(loc: tuple[Any, ...]) -> str:
     return target or "document"
 
 
+_SCALAR_BRANCHES = frozenset({"str", "none", "bool", "int", "float"})
+_UNION_BRANCHES = _SCALAR_BRANCHES | {"function-after", "ExposeDoc", "ResourcesDoc"}
+
+
+def _said_deeper(loc: tuple[Any, ...], errors: list[Any]) -> bool:
+    """Does another error of the same field point inside it (a union's other branch)?"""
+    prefix = loc[:-1]
+    return any(len(e["loc"]) > len(loc) and tuple(e["loc"][:len(prefix)]) == prefix
+               for e in errors)
+
+
 def schema_issues(exc: ValidationError) -> list[Issue]:
     """Turn pydantic's errors into SCHEMA issues naming the field."""
+    errors = exc.errors(include_url=False)
     issues = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if p not in ("str", "none", "function-after"))
+    for err in errors:
+        raw = tuple(err["loc"])
+        if raw and raw[-1] in _SCALAR_BRANCHES and _said_deeper(raw, errors):
+            continue  # a union's scalar branch, when its structured branch says more
+        loc = tuple(p for p in raw if p not in _UNION_BRANCHES)
         target = _loc_to_target(loc)
         if err["type"] == "extra_forbidden":
             message = f"unknown field '{loc[-1]}'" if loc else "unknown field"
@@ -242,7 +257,9 @@ def schema_issues(exc: ValidationError) -> list[Issue]:
             message = err["msg"]
         issues.append(error(Code.SCHEMA, target, message))
     # one issue per field: a union type reports each alternative separately
-    unique = {(i.target, i.message): i for i in issues}
+    unique: dict[str, Issue] = {}
+    for issue in issues:
+        unique.setdefault(issue.target, issue)
     return list(unique.values())
 
 

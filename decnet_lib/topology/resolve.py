@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
+from pydantic import BaseModel
+
 from decnet_lib.catalog import ARCHETYPES, SERVICES
 from decnet_lib.topology.addressing import Allocator, gateway_of, parse_ip, parse_subnet
 from decnet_lib.topology.document import DeckyDoc, TopologyDoc
@@ -47,7 +49,9 @@ def resolve_decky(
         services=services,
         lans=lans,
         forwards_l3=decky.forwards_l3,
-        expose=decky.expose,
+        expose=decky.expose.model_dump() if isinstance(decky.expose, BaseModel)
+        else decky.expose,
+        resources=decky.resources.model_dump(exclude_none=True) if decky.resources else {},
         service_config=decky.service_config,
         images=image_map(services, decky.images),
         meta=decky.meta,

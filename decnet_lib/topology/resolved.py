@@ -34,7 +34,8 @@ class ResolvedDecky(_Resolved):
     services: list[str] = Field(default_factory=list)
     lans: dict[str, str] = Field(description="LAN name to IP, home first.")
     forwards_l3: bool = False
-    expose: bool = False
+    expose: bool | dict[str, str] = False
+    resources: dict[str, Any] = Field(default_factory=dict)
     service_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
     images: dict[str, str] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict)

@@ -136,3 +136,68 @@ deckies:
         listener.close()
         subprocess.run(["iptables", "-D", *foreign], check=False)
         deployer.close()
+
+
+@pytest.mark.slow
+def test_every_container_is_hardened(docker_env: DockerEnv) -> None:
+    from decnet_lib.deploy.naming import service_container_name
+
+    env = docker_env
+    build_images(env.client)
+    dmz, office = env.subnets(2)
+    topo = env.resolved(f"""
+name: hardened
+lans:
+  - {{name: dmz, subnet: {dmz}, dmz: true}}
+  - {{name: office, subnet: {office}}}
+deckies:
+  - name: web
+    services: [ssh]
+    lans: {{dmz: null, office: null}}
+    expose: {{address: 0.0.0.0}}
+    resources: {{memory: 96m, pids: 64, cpus: 0.25}}
+  - {{name: ws, services: [ssh], lans: {{office: null}}}}
+""", images={"ssh": SERVICES["ssh"].image})
+    deployer = env.deployer()
+    try:
+        assert deployer.apply(topo).ok
+        api = env.client.api
+        for decky in ("web", "ws"):
+            base = api.inspect_container(base_container_name(topo.id, decky))
+            service = api.inspect_container(service_container_name(topo.id, decky, "ssh"))
+            for info in (base, service):
+                host = info["HostConfig"]
+                assert host["CapDrop"] == ["ALL"] and not host.get("CapAdd")
+                assert "no-new-privileges:true" in host["SecurityOpt"]
+                assert host["ReadonlyRootfs"] is True and "/tmp" in host["Tmpfs"]
+                assert host["PidsLimit"] > 0 and host["Memory"] > 0 and host["NanoCpus"] > 0
+                assert host["LogConfig"] == {"Type": "json-file",
+                                             "Config": {"max-size": "10m", "max-file": "3"}}
+                assert info["Config"]["User"] == "65534:65534"
+            assert base["HostConfig"]["Sysctls"]["net.ipv4.ip_forward"] == "0"
+            code, _ = env.client.containers.get(service["Id"]).exec_run(
+                [BUSYBOX, "touch", "/probe-rw"])
+            assert code != 0  # a read-only root
+        web = api.inspect_container(service_container_name(topo.id, "web", "ssh"))["HostConfig"]
+        assert (web["Memory"], web["PidsLimit"], web["NanoCpus"]) == (
+            96 * 1024 * 1024, 64, 250_000_000)  # the decky's own limits
+        ports = api.inspect_container(base_container_name(topo.id, "web"))["HostConfig"][
+            "PortBindings"]
+        assert ports["22/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": "22"}]
+    finally:
+        deployer.teardown(topo.id)
+        deployer.close()
+
+
+def test_publishing_on_loopback_is_refused() -> None:
+    from decnet_lib.topology.loader import decode_document
+    from decnet_lib.validation.validate import validate_data
+
+    doc, issues = validate_data(decode_document(b"""
+name: loop
+lans: [{name: dmz, subnet: 10.77.0.0/24, dmz: true}]
+deckies: [{name: web, services: [http], lans: {dmz: null}, expose: {address: 127.0.0.1}}]
+"""))
+    assert doc is None
+    assert [(i.code, i.target) for i in issues] == [("SCHEMA", "deckies[0].expose.address")]
+    assert "loopback" in issues[0].message

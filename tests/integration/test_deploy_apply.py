@@ -60,13 +60,14 @@ def test_maze_deploys_with_ips_internal_lans_forwarding_and_labels(docker_env: D
         assert labels[L.ROLE] == "base" and labels[L.DECKY] == decky.name
         assert labels[L.TOPOLOGY_ID] == topo.id and labels[L.SPEC_HASH]
         sysctls = base["HostConfig"].get("Sysctls") or {}
+        assert sysctls["net.ipv4.ip_unprivileged_port_start"] == "0"
         if decky.forwards_l3:
-            assert sysctls == {"net.ipv4.ip_forward": "1"}
+            assert sysctls["net.ipv4.ip_forward"] == "1"
             code, out = env.client.containers.get(base["Id"]).exec_run(
                 [BUSYBOX, "cat", "/proc/sys/net/ipv4/ip_forward"])
             assert code == 0 and out.strip() == b"1"
-        else:
-            assert "net.ipv4.ip_forward" not in sysctls
+        else:  # off unless the decky routes (issue 13.3)
+            assert sysctls["net.ipv4.ip_forward"] == "0"
         for svc in decky.services:
             ctr = api.inspect_container(service_container_name(topo.id, decky.name, svc))
             assert ctr["HostConfig"]["NetworkMode"] == f"container:{base['Id']}"

@@ -10,6 +10,7 @@ from typing import Any
 from helpers import resolve_yaml
 
 from decnet_lib.deploy import labels as L
+from decnet_lib.deploy.hardening import UNPRIVILEGED_PORTS
 from decnet_lib.deploy.naming import base_container_name, network_name, service_container_name
 from decnet_lib.deploy.observe import Observed, ObservedContainer, ObservedNetwork
 from decnet_lib.deploy.plan import Plan, diff
@@ -104,12 +105,12 @@ def test_base_spec_ips_forwarding_ports_and_labels() -> None:
         (network_name(topo.id, "office"), "10.50.1.10"),
     )
     assert gw.network_mode == network_name(topo.id, "dmz")
-    assert gw.sysctls == {IP_FORWARD: "1"}
+    assert gw.sysctls == {IP_FORWARD: "1", UNPRIVILEGED_PORTS: "0"}
     assert gw.ports == ()  # forwards_l3 does not publish anything
     assert gw.hostname == "gw"
     assert gw.labels[L.DECKY] == "gw" and gw.labels[L.ROLE] == "base"
     web = containers[base_container_name(topo.id, "web")]
-    assert web.sysctls == {}
+    assert web.sysctls == {IP_FORWARD: "0", UNPRIVILEGED_PORTS: "0"}  # forwarding off
     assert web.ports == ((80, "tcp"), (53, "tcp"), (53, "udp"))  # protocol kept
 
 
