@@ -16,6 +16,9 @@ from typing import Any, TypeVar
 
 import yaml
 
+from decnet_lib.topology.duplicate_keys import duplicate_keys_of, key_text, with_duplicates
+from decnet_lib.topology.yaml_nodes import children, one_line
+
 MAX_NESTING = 512
 """Collections inside one another, ours on every path (JSON, the C builder, PyYAML with any
 libyaml): below libyaml 0.2.6's own limit (1,000 flow or block levels), so that limit can
@@ -54,49 +57,6 @@ _NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
 _QUOTED = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^']|'')*'""")
 
 
-class WithDuplicateKeys(dict):  # type: ignore[type-arg]
-    """A decoded mapping whose source used keys twice in one mapping (the last value won):
-    validation reports each as a SCHEMA issue instead of storing a silent choice."""
-
-    duplicate_keys: list[str]
-
-
-def with_duplicates(data: Any, duplicates: list[str]) -> Any:
-    """`data`, marked with the duplicate keys found while decoding it (if any)."""
-    if not duplicates or not isinstance(data, dict):
-        return data
-    marked = WithDuplicateKeys(data)
-    marked.duplicate_keys = duplicates
-    return marked
-
-
-def _key_text(node: Any) -> str:
-    mark = getattr(node, "start_mark", None)
-    where = f" (line {mark.line + 1})" if mark else ""
-    return f"{one_line(str(node.value), 80)!r}{where}"
-
-
-def duplicate_keys_of(root: Any) -> list[str]:
-    """Scalar keys used twice in one mapping of a node graph (iterative; merge keys aside)."""
-    found: list[str] = []
-    seen_nodes: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node is None or type(node) is _SCALAR or id(node) in seen_nodes:
-            continue
-        seen_nodes.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            keys: set[tuple[str, str]] = set()
-            for key_node, _value in node.value:
-                if type(key_node) is _SCALAR and key_node.tag != _TAG + "merge":
-                    if (key_node.tag, key_node.value) in keys:
-                        found.append(_key_text(key_node))
-                    keys.add((key_node.tag, key_node.value))
-        stack.extend(_children(node))
-    return found
-
-
 class _Fallback(Exception):
     """The fast constructor met something only the standard one handles."""
 
@@ -109,21 +69,9 @@ class YamlRefused(Exception):
     """The document decodes, but into something that must not be used (message: one line)."""
 
 
-def one_line(text: str, limit: int = 300) -> str:
-    """Collapse whitespace (newlines included) and shorten an error message."""
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def _where(node: Any) -> str:
     mark = getattr(node, "start_mark", None)
     return f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-
-
-def _children(node: Any) -> list[Any]:
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return list(node.value)
 
 
 TOO_DEEP = f"nests collections deeper than {MAX_NESTING} levels"
@@ -172,13 +120,13 @@ class _Measures:
             if node in known:
                 stack.pop()
                 continue
-            children = _children(node)
-            pending = [c for c in children if type(c) is not _SCALAR and c not in known]
+            inside = children(node)
+            pending = [c for c in inside if type(c) is not _SCALAR and c not in known]
             if pending:
                 stack.extend(pending)
                 continue
             size, height = 1, 0
-            for child in children:
+            for child in inside:
                 if type(child) is _SCALAR:
                     size += 1
                 else:
@@ -222,7 +170,7 @@ def check_node_graph(root: Any, alias_limit: int) -> None:
             raise _too_deep()
         on_path.add(node)
         stack.append((node, depth, True))
-        stack.extend((child, depth + 1, False) for child in reversed(_children(node)))
+        stack.extend((child, depth + 1, False) for child in reversed(children(node)))
 
 
 class _FastSafeLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
@@ -325,7 +273,7 @@ class _FastSafeLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
                 except TypeError:
                     raise _Fallback from None
             if self.checked and key in data:
-                self.duplicates.append(_key_text(key_node))
+                self.duplicates.append(key_text(key_node))
             if type(value_node) is _SCALAR and value_node.tag == _STR:
                 data[key] = value_node.value
             else:
