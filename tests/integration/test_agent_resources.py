@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import socket
 import ssl
 import subprocess
@@ -81,6 +82,9 @@ def test_stalled_handshakes_neither_grow_the_agent_nor_starve_clients(
     agent: tuple[int, int, Path],
 ) -> None:
     pid, port, pki = agent
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2100:  # 2,000 sockets of our own: raise our limit as far as we may
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
     with client(port, pki) as http:
         assert http.get("/health").json()["ok"] is True
     idle = rss_mib(pid)
