@@ -37,6 +37,7 @@ class Settings:
     ingest_log_file: Path
     mode: Mode
     containment: bool = True  # DECNET_CONTAINMENT=off only to measure what it costs
+    deploy_lease_seconds: float = 60.0  # DECNET_DEPLOY_LEASE_SECONDS
 
     @property
     def is_master(self) -> bool:
@@ -58,4 +59,14 @@ def get_settings() -> Settings:
         mode=mode,
         containment=(env.get("DECNET_CONTAINMENT") or "on").strip().lower()
         not in ("off", "0", "false", "no"),
+        deploy_lease_seconds=_positive(env.get("DECNET_DEPLOY_LEASE_SECONDS"), 60.0),
     )
+
+
+def _positive(raw: str | None, default: float) -> float:
+    """A positive number from the environment, else the default."""
+    try:
+        value = float(raw or "")
+    except ValueError:
+        return default
+    return value if value > 0 else default

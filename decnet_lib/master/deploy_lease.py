@@ -8,7 +8,6 @@ topology `failed` with the reason, and re-deploying works instead of being refus
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,18 +19,12 @@ from sqlalchemy.orm import Session
 from decnet_lib.db import Topology, new_session
 from decnet_lib.db.models import utcnow
 from decnet_lib.db.status import transition
-
-DEFAULT_LEASE_SECONDS = 60.0
+from decnet_lib.settings import get_settings
 
 
 def lease_seconds() -> float:
-    """Deploy lease length, from DECNET_DEPLOY_LEASE_SECONDS (default 60)."""
-    raw = os.environ.get("DECNET_DEPLOY_LEASE_SECONDS", "")
-    try:
-        value = float(raw)
-    except ValueError:
-        return DEFAULT_LEASE_SECONDS
-    return value if value > 0 else DEFAULT_LEASE_SECONDS
+    """Deploy lease length (Settings: DECNET_DEPLOY_LEASE_SECONDS, default 60)."""
+    return get_settings().deploy_lease_seconds
 
 
 def _aware(moment: datetime) -> datetime:
