@@ -11,6 +11,8 @@ cd "$REPO_ROOT"
 ensure_venv dev
 ensure_mariadb
 ensure_docker
+# the emulator tests: debootstrap builds their bookworm root; the real clients drive them
+apt_install debootstrap openssh-client sshpass nmap
 
 log "ruff"
 ruff check .
