@@ -21,17 +21,15 @@ Debian 12's `iptables` is iptables-nft, the backend Docker 20.10 programs too.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from decnet_lib.deploy import firewall_rules as R
 from decnet_lib.deploy.failures import DeployError
 
-CHAIN_PREFIX = "DN-"
-COMMENT_KEY = "decnet.topology.id"
-_COMMENT = re.compile(r'--comment "?decnet\.topology\.id=([A-Za-z0-9_.-]+)"?')
+chains = R.chains  # re-exported: the tests and the reaper name the chains through here
 
 
 class ContainmentError(DeployError):
@@ -40,107 +38,81 @@ class ContainmentError(DeployError):
     code = "CONTAINMENT_FAILED"
 
 
-def chains(topology_id: str) -> tuple[str, str]:
-    """(forward chain, input chain) of one topology."""
-    short = topology_id[:12]
-    return f"{CHAIN_PREFIX}{short}-FWD", f"{CHAIN_PREFIX}{short}-IN"
-
-
-def comment(topology_id: str) -> list[str]:
-    return ["-m", "comment", "--comment", f"{COMMENT_KEY}={topology_id}"]
-
-
 @dataclass
 class Firewall:
-    """iptables, driven by subprocess; every call checked, errors one line."""
+    """iptables (the binary Docker uses), driven by subprocess; errors are one line.
+
+    Reads are one `iptables -S` of the filter table; every change is one
+    `iptables-restore --noflush` transaction (atomic: no moment without containment).
+    """
 
     binary: str = "iptables"
 
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        path = shutil.which(self.binary)
+    def _path(self, name: str) -> str:
+        path = shutil.which(name)
         if path is None:
-            raise ContainmentError(f"{self.binary} is not installed: containment needs it "
+            raise ContainmentError(f"{name} is not installed: containment needs it "
                                    "(apt-get install -y iptables)")
-        result = subprocess.run([path, "-w", "10", *args], capture_output=True, text=True,
+        return path
+
+    def _run(self, argv: list[str], stdin: str | None = None) -> str:
+        result = subprocess.run(argv, input=stdin, capture_output=True, text=True,
                                 timeout=60, check=False)
-        if check and result.returncode != 0:
+        if result.returncode != 0:
             detail = " ".join((result.stderr or result.stdout).split())[:300]
-            raise ContainmentError(f"{self.binary} {' '.join(args)}: {detail}")
-        return result
+            raise ContainmentError(f"{' '.join(argv[:3])}: {detail}")
+        return result.stdout
 
-    def _rules(self, chain: str) -> list[str]:
-        result = self._run("-S", chain, check=False)
-        return result.stdout.splitlines() if result.returncode == 0 else []
+    def listing(self) -> str:
+        """`iptables -S` of the filter table (every chain)."""
+        return self._run([self._path(self.binary), "-w", "10", "-S"])
 
-    def _has_chain(self, chain: str) -> bool:
-        return self._run("-S", chain, check=False).returncode == 0
+    def _restore(self, script: str) -> None:
+        self._run([self._path(f"{self.binary}-restore"), "-w", "10", "--noflush"], script)
 
     # -- one topology -------------------------------------------------------------------
-    def apply(self, topology_id: str, subnets: Sequence[str]) -> None:
-        """Create or refresh the topology's chains and jumps (idempotent)."""
-        forward, into_host = chains(topology_id)
-        label = comment(topology_id)
-        self.remove_jumps(topology_id)
-        for chain in (forward, into_host):
-            if self._has_chain(chain):
-                self._run("-F", chain)
-            else:
-                self._run("-N", chain)
-        replies = ["-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED"]
-        self._run("-A", forward, *replies, *label, "-j", "RETURN")
-        for subnet in subnets:
-            self._run("-A", forward, "-d", subnet, *label, "-j", "RETURN")
-        self._run("-A", forward, *label, "-j", "DROP")
-        self._run("-A", into_host, *replies, *label, "-j", "RETURN")
-        self._run("-A", into_host, *label, "-j", "DROP")
-        if not self._has_chain("DOCKER-USER"):
+    def pending(self, topology_id: str, subnets: Sequence[str]) -> str | None:
+        """What `apply` would do: 'create', 'update' or None (the rules are in place)."""
+        have = R.parse(self.listing()).get(topology_id)
+        return R.changes(R.desired(topology_id, subnets), have)
+
+    def apply(self, topology_id: str, subnets: Sequence[str]) -> str | None:
+        """Create or refresh the topology's chains and jumps in one transaction; returns
+        what it did ('create', 'update', or None when they were already right)."""
+        listing = self.listing()
+        if "-N DOCKER-USER" not in listing.splitlines():
             raise ContainmentError("the DOCKER-USER chain is missing: is Docker's iptables "
                                    "integration on?")
-        for subnet in subnets:
-            self._run("-I", "DOCKER-USER", "1", "-s", subnet, *label, "-j", forward)
-            self._run("-I", "INPUT", "1", "-s", subnet, *label, "-j", into_host)
+        want = R.desired(topology_id, subnets)
+        have = R.parse(listing).get(topology_id)
+        action = R.changes(want, have)
+        if action is not None:
+            self._restore(R.restore_script(want, have))
+        return action
 
-    def remove_jumps(self, topology_id: str) -> None:
-        """Delete the jumps carrying this topology's label from DOCKER-USER and INPUT."""
-        for chain in ("DOCKER-USER", "INPUT"):
-            for rule in self._rules(chain):
-                if labelled(rule) == topology_id and rule.startswith(f"-A {chain} "):
-                    self._run("-D", *split_rule(rule)[1:])
-
-    def remove(self, topology_id: str) -> None:
-        """Remove every rule and chain of the topology (nothing else)."""
-        self.remove_jumps(topology_id)
-        for chain in chains(topology_id):
-            if self._has_chain(chain):
-                self._run("-F", chain)
-                self._run("-X", chain)
+    def remove(self, topology_id: str, listing: str | None = None) -> bool:
+        """Remove every rule and chain of the topology (nothing else); True if any was there."""
+        listing = self.listing() if listing is None else listing
+        have = R.parse(listing).get(topology_id)
+        existing = R.owned_chains(listing, topology_id)
+        if (have is None or have.empty) and not existing:
+            return False
+        self._restore(R.restore_script(None, have, existing))
+        return True
 
     def topologies(self) -> set[str]:
         """Topology ids that have rules on this host (from the labels)."""
-        found = set()
-        for chain in ("DOCKER-USER", "INPUT"):
-            found.update(t for t in (labelled(rule) for rule in self._rules(chain)) if t)
-        for line in self._run("-S", check=False).stdout.splitlines():
-            if line.startswith(f"-N {CHAIN_PREFIX}"):
-                for rule in self._rules(line.split()[1]):
-                    topology = labelled(rule)
-                    if topology:
-                        found.add(topology)
-                        break
-        return found
+        return set(R.parse(self.listing()))
 
-
-def labelled(rule: str) -> str | None:
-    """The topology id in a rule's decnet comment, if any."""
-    match = _COMMENT.search(rule)
-    return match.group(1) if match else None
-
-
-def split_rule(rule: str) -> list[str]:
-    """`-A CHAIN ...` as arguments (iptables -S quotes comments with double quotes)."""
-    import shlex
-
-    return shlex.split(rule)
+    def remove_unkept(self, keep: Iterable[str], within: Iterable[str] | None = None) -> list[str]:
+        """Remove the rules of every labelled topology not in `keep` (limited to `within`)."""
+        listing = self.listing()
+        keep, limit = set(keep), None if within is None else set(within)
+        gone = sorted(t for t in R.parse(listing)
+                      if t not in keep and (limit is None or t in limit))
+        for topology_id in gone:
+            self.remove(topology_id, listing)
+        return gone
 
 
 def drop_default_route(pids: Iterable[int]) -> None:

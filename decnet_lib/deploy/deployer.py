@@ -11,6 +11,7 @@ single objects is collected in the result instead.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -22,14 +23,15 @@ from docker import DockerClient
 from docker.constants import DEFAULT_MAX_POOL_SIZE
 from docker.errors import DockerException
 
+from decnet_lib.deploy import containment_steps as contain
 from decnet_lib.deploy import labels as L
-from decnet_lib.deploy.containment import Firewall, drop_default_route
+from decnet_lib.deploy.containment import Firewall
 from decnet_lib.deploy.execute import execute
 from decnet_lib.deploy.failures import DeployError, ObjectError, one_line
 from decnet_lib.deploy.host_lock import LOCK_TIMEOUT, topology_lock
 from decnet_lib.deploy.host_routes import check_host_routes
 from decnet_lib.deploy.inventory import Inventory, inventory
-from decnet_lib.deploy.naming import BASE_IMAGE, base_container_name
+from decnet_lib.deploy.naming import BASE_IMAGE
 from decnet_lib.deploy.observe import local_image_ids, observe
 from decnet_lib.deploy.plan import Plan, diff
 from decnet_lib.deploy.pool import DEFAULT_WORKERS, ProgressFn
@@ -140,7 +142,11 @@ class Deployer:
             found = observe(self.client, resolved.id)
             images = local_image_ids(self.client,
                                      (spec.image for spec in desired.containers.values()))
-        return diff(desired, found, images)
+        plan = diff(desired, found, images)
+        if self.containment:  # the host's rules are part of what a deploy changes
+            pending = self.firewall.pending(resolved.id, contain.subnets(resolved))
+            plan = dataclasses.replace(plan, firewall=pending)
+        return plan
 
     def apply(self, resolved: ResolvedTopology, progress: ProgressFn | None = None) -> ApplyResult:
         """Plan, execute on the pool, then check every container of the topology runs.
@@ -151,7 +157,7 @@ class Deployer:
             plan = self.plan(resolved)
             self._check_new_subnets(resolved.id, plan)
             if self.containment:  # before any container of the topology starts
-                self.firewall.apply(resolved.id, [lan.subnet for lan in resolved.lans])
+                self.firewall.apply(resolved.id, contain.subnets_during(resolved, plan))
             result = ApplyResult(plan)
             since = None
             if plan.changed:
@@ -159,28 +165,13 @@ class Deployer:
                 result.errors = done.errors
                 since = done.last_start
             if self.containment:
-                self._drop_internal_default_routes(resolved)
+                self.firewall.apply(resolved.id, contain.subnets(resolved))
+                with docker_errors("cannot inspect base containers"):
+                    contain.drop_internal_default_routes(self.client, resolved)
             with docker_errors("cannot check containers"):
                 result.crashed = verify(self.client, resolved.id, since=since,
                                         settle=self.settle)
         return result
-
-    def _drop_internal_default_routes(self, resolved: ResolvedTopology) -> None:
-        """Deckies homed on a non-DMZ LAN get no default route (from the host, by pid)."""
-        dmz = {lan.name for lan in resolved.lans if lan.dmz}
-        pids = []
-        with docker_errors("cannot inspect base containers"):
-            for decky in resolved.deckies:
-                if decky.home in dmz or not decky.lans:
-                    continue
-                try:
-                    state = self.client.api.inspect_container(
-                        base_container_name(resolved.id, decky.name))["State"]
-                except docker.errors.NotFound:
-                    continue
-                if state.get("Running") and state.get("Pid"):
-                    pids.append(int(state["Pid"]))
-        drop_default_route(pids)
 
     def _check_new_subnets(self, topology_id: str, plan: Plan) -> None:
         """Networks about to be created must not overlap the host's own routes (the routes
@@ -215,11 +206,9 @@ class Deployer:
         with docker_errors("cannot reap orphans"):
             result = reap_orphans(self.client, keep_topology_ids, within=within,
                                   dry_run=dry_run, workers=self.workers)
-        if not dry_run:  # firewall rules of topologies that are gone, found by their label
-            keep = set(keep_topology_ids)
-            for topology_id in self.firewall.topologies():
-                if topology_id not in keep and (within is None or topology_id in within):
-                    self.firewall.remove(topology_id)
+        if not dry_run:  # rules of topologies whose containers are gone, by their label
+            with docker_errors("cannot reap orphan rules"):
+                contain.reap_rules(self.firewall, self.client, keep_topology_ids, within)
         return result
 
     def inventory(self, topology_id: str) -> Inventory:

@@ -41,6 +41,7 @@ class Plan:
     restart_containers: list[ContainerSpec] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     image_ids: Mapping[str, str] = field(default_factory=dict)  # image name -> current id
+    firewall: str | None = None  # containment rules: 'create', 'update' or None (in place)
 
     # -- what the executor needs -------------------------------------------------------
     def network_removals(self) -> list[ObservedNetwork]:
@@ -61,7 +62,7 @@ class Plan:
         return any((
             self.create_networks, self.recreate_networks, self.remove_networks,
             self.create_containers, self.recreate_containers, self.remove_containers,
-            self.start_containers, self.restart_containers,
+            self.start_containers, self.restart_containers, self.firewall,
         ))
 
     @property
@@ -90,6 +91,7 @@ class Plan:
                 "restart": len(self.restart_containers),
             },
             "unchanged": len(self.unchanged),
+            "firewall": self.firewall,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,6 +118,9 @@ class Plan:
             f">{ctrs['start'] + ctrs['restart']}, {s['unchanged']} unchanged"
         )
         lines = [head]
+        if self.firewall:
+            lines.append(f"  {'+' if self.firewall == 'create' else '~'} firewall  "
+                         f"containment rules of {topo8(self.topology_id)} ({self.firewall})")
         for net in self.create_networks:
             lines.append(f"  + network   {net.name}  {_net_text(net)}")
         for _, net in self.recreate_networks:

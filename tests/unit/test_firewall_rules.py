@@ -1,0 +1,56 @@
+"""Containment rules as data: the desired set, parsing `iptables -S`, the one transaction."""
+
+from __future__ import annotations
+
+from decnet_lib.deploy import firewall_rules as R
+
+TOPO = "0123456789abcdef0123456789abcdef"
+OTHER = "fedcba9876543210fedcba9876543210"
+SUBNETS = ["10.1.0.0/24", "10.1.1.0/24"]
+
+
+def listing(*rulesets: R.Ruleset, extra: str = "") -> str:
+    """What `iptables -S` would print for these rulesets (plus foreign lines)."""
+    lines = ["-P INPUT ACCEPT", "-N DOCKER-USER", "-A DOCKER-USER -j RETURN"]
+    for ruleset in rulesets:
+        lines += [f"-N {chain}" for chain in ruleset.bodies]
+        for rule in [*sorted(ruleset.jumps), *(r for b in ruleset.bodies.values() for r in b)]:
+            lines.append(R._line("-A", rule).replace("'", '"'))
+    return "\n".join([*lines, extra]) + "\n"
+
+
+def test_desired_rules_drop_new_connections_outside_the_topology() -> None:
+    want = R.desired(TOPO, SUBNETS)
+    forward, into_host = R.chains(TOPO)
+    assert forward == "DN-0123456789ab-FWD" and into_host == "DN-0123456789ab-IN"
+    fwd = want.bodies[forward]
+    assert fwd[0][-2:] == ("-j", "RETURN") and "RELATED,ESTABLISHED" in fwd[0]
+    assert [r[2] for r in fwd[1:3]] == SUBNETS and fwd[-1][-2:] == ("-j", "DROP")
+    assert want.bodies[into_host][-1][-2:] == ("-j", "DROP")
+    assert len(want.jumps) == 4  # per subnet: DOCKER-USER and INPUT
+    every = [*want.jumps, *(r for b in want.bodies.values() for r in b)]
+    assert all(f"decnet.topology.id={TOPO}" in rule for rule in every)
+
+
+def test_parse_finds_each_topology_by_label_and_ignores_foreign_rules() -> None:
+    ours, theirs = R.desired(TOPO, SUBNETS), R.desired(OTHER, ["10.9.0.0/24"])
+    text = listing(ours, theirs, extra="-A DOCKER-USER -s 198.18.0.0/24 -j RETURN")
+    found = R.parse(text)
+    assert set(found) == {TOPO, OTHER}
+    assert found[TOPO] == ours and found[OTHER] == theirs
+    assert R.changes(ours, found[TOPO]) is None
+    assert R.changes(R.desired(TOPO, SUBNETS[:1]), found[TOPO]) == "update"
+    assert R.changes(ours, None) == "create"
+
+
+def test_one_transaction_swaps_rules_and_removal_names_only_ours() -> None:
+    have = R.desired(TOPO, SUBNETS)
+    want = R.desired(TOPO, [*SUBNETS, "10.1.2.0/24"])
+    script = R.restore_script(want, have)
+    lines = script.splitlines()
+    assert lines[0] == "*filter" and lines[-1] == "COMMIT"
+    assert sum(line.startswith("-I ") for line in lines) == 2  # only the new subnet's jumps
+    assert not any(line.startswith("-D ") for line in lines)
+    removal = R.restore_script(None, have, R.chains(TOPO))
+    assert removal.count("-D ") == 4 and removal.count("-X ") == 2
+    assert OTHER not in removal and "198.18" not in removal
