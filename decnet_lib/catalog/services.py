@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from decnet_lib.catalog.credentials import ACCEPT_FIELD, Credential
+
 Protocol = Literal["tcp", "udp"]
 
 
@@ -57,11 +59,13 @@ class ServiceConfig(BaseModel):
 
 class SshConfig(ServiceConfig):
     banner: str | None = Field(default="SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3")
+    accept: list[Credential] | None = ACCEPT_FIELD
 
 
 class TelnetConfig(ServiceConfig):
     login_prompt: str = "login: "
     motd: str | None = None
+    accept: list[Credential] | None = ACCEPT_FIELD
 
 
 class HttpConfig(ServiceConfig):

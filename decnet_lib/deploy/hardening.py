@@ -2,21 +2,35 @@
 gain, a read-only root with tmpfs where writing is needed, bounded pids, memory and CPU,
 rotated logs, a non-root user where the service allows it (DESIGN.md, "containment").
 
-The needs of each kind of container are listed here and nowhere else (images/README.md
-quotes this table). Service containers bind their low ports without a capability: the
-base container sets `net.ipv4.ip_unprivileged_port_start=0` in the decky's network
-namespace, which its services share.
+The needs of each kind of container are listed in PROFILES and nowhere else
+(images/README.md quotes this table). Service containers bind their low ports without a
+capability: the base container sets `net.ipv4.ip_unprivileged_port_start=0` in the
+decky's network namespace, which its services share. To support a new image, add a
+profile: `<emulation>` for every service of that emulation, `<emulation>:<service>` for
+one service that needs more (the real sshd of a foothold).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 NOBODY = "65534:65534"
+ROOT = "0:0"
 UNPRIVILEGED_PORTS = "net.ipv4.ip_unprivileged_port_start"
 LOG_CONFIG = {"type": "json-file", "config": {"max-size": "10m", "max-file": "3"}}
-TMPFS = {"/tmp": "rw,noexec,nosuid,size=16m,mode=1777", "/run": "rw,noexec,nosuid,size=4m"}
+_SMALL = "rw,noexec,nosuid,nodev"
+TMPFS = {"/tmp": f"{_SMALL},size=16m,mode=1777", "/run": f"{_SMALL},size=4m"}
+FOOTHOLD_TMPFS = {  # a foothold's home and scratch space: lost when it is recreated
+    **TMPFS, "/run": f"{_SMALL},size=8m,mode=755",
+    "/home": f"{_SMALL},size=16m,mode=755", "/root": f"{_SMALL},size=4m,mode=700",
+}
+SSHD_CAPS = ("SETUID", "SETGID", "CHOWN", "DAC_OVERRIDE", "SYS_CHROOT", "AUDIT_WRITE",
+             "KILL", "NET_BIND_SERVICE", "FOWNER")
+"""What OpenSSH's sshd needs as root: privilege separation (SETUID, SETGID, SYS_CHROOT),
+session set-up (CHOWN, FOWNER, DAC_OVERRIDE on the pty and home), its audit lines, signals
+to its children, port 22 even without the base's sysctl."""
 
 
 @dataclass(frozen=True)
@@ -27,9 +41,16 @@ class Limits:
     pids: int
     cpus: float
 
+    def merged(self, overrides: Mapping[str, Any] | None) -> Limits:
+        """These limits with a decky's `resources` (memory, pids, cpus) on top."""
+        known = {k: v for k, v in (overrides or {}).items()
+                 if k in ("memory", "pids", "cpus") and v is not None}
+        return replace(self, **known) if known else self
+
 
 BASE_LIMITS = Limits(memory="32m", pids=32, cpus=0.25)
 SERVICE_LIMITS = Limits(memory="128m", pids=128, cpus=0.5)
+FOOTHOLD_LIMITS = Limits(memory="128m", pids=256, cpus=0.5)
 
 
 @dataclass(frozen=True)
@@ -58,20 +79,34 @@ class Hardening:
                 "log_config": LOG_CONFIG}
 
 
-NEEDS: dict[str, Hardening] = {
-    # role "base": holds the addresses, sleeps; nothing to write, no capability
+PROFILES: dict[str, Hardening] = {
+    # decnet/base: holds the decky's addresses and sleeps; nothing to write, no capability
     "base": Hardening(limits=BASE_LIMITS),
-    # every emulator of the catalog: ports bind without a capability (see above)
-    "service": Hardening(),
+    # decnet/svc-* (busybox emulators) and replacement images: nobody, no capability
+    "light": Hardening(),
+    # the Python emulators (decnet_emu): nobody, no capability, like the light ones
+    "full": Hardening(),
+    # the real sshd of a foothold: root for privilege separation, a shell's home on tmpfs
+    "full:ssh": Hardening(user=ROOT, cap_add=SSHD_CAPS, tmpfs=dict(FOOTHOLD_TMPFS),
+                          limits=FOOTHOLD_LIMITS),
 }
-"""The needs of each kind of container; a service that needs more gets its own entry
-(its catalog name as the key)."""
+"""The needs of each kind of container (see the module docstring for the keys)."""
+
+
+def profile_key(role: str, service: str | None = None, emulation: str = "light") -> str:
+    """The PROFILES key of a base (role "base") or of one service's container."""
+    if role == "base":
+        return "base"
+    specific = f"{emulation}:{service}"
+    if specific in PROFILES:
+        return specific
+    return emulation if emulation in PROFILES else "light"
 
 
 def hardening_for(role: str, service: str | None = None,
-                  limits: Limits | None = None) -> Hardening:
-    """The hardening of a base (role "base") or of one service's container."""
-    chosen = NEEDS.get(service or "", NEEDS[role] if role in NEEDS else NEEDS["service"])
-    if limits is None:
-        return chosen
-    return Hardening(chosen.user, chosen.cap_add, chosen.read_only, chosen.tmpfs, limits)
+                  resources: Mapping[str, Any] | None = None,
+                  emulation: str = "light") -> Hardening:
+    """The hardening of a container, with a decky's `resources` over its profile's limits."""
+    chosen = PROFILES[profile_key(role, service, emulation)]
+    limits = chosen.limits.merged(resources)
+    return chosen if limits is chosen.limits else replace(chosen, limits=limits)

@@ -22,10 +22,8 @@ import orjson
 from decnet_lib.catalog import SERVICES
 from decnet_lib.deploy import labels as L
 from decnet_lib.deploy.hardening import (
-    SERVICE_LIMITS,
     UNPRIVILEGED_PORTS,
     Hardening,
-    Limits,
     hardening_for,
 )
 from decnet_lib.deploy.naming import (
@@ -203,11 +201,7 @@ def service_spec(
     env = service_environment(
         topology.name, decky.name, service, decky.service_config.get(service, {})
     )
-    limits = decky.resources or {}
-    hardening = hardening_for("service", service, Limits(
-        memory=limits.get("memory", SERVICE_LIMITS.memory),
-        pids=limits.get("pids", SERVICE_LIMITS.pids),
-        cpus=limits.get("cpus", SERVICE_LIMITS.cpus)) if limits else None)
+    hardening = hardening_for("service", service, decky.resources)
     fields: dict[str, Any] = {
         "name": service_container_name(topology.id, decky.name, service),
         "image": image,
