@@ -80,6 +80,10 @@ def generate_cmd(
     base: str = typer.Option("172.20.0.0/14", help="Address pool the subnets come from."),
     prefix: int = typer.Option(24, help="Prefix length of each LAN."),
     expose_p: float = typer.Option(0.0, help="Probability that a DMZ decky is exposed."),
+    footholds: bool = typer.Option(
+        False, "--footholds",
+        help="ssh logins (service_config.ssh.accept, from the seed) on the bridge deckies "
+        "from the DMZ to the deepest LAN: a maze an attacker can walk."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write to FILE."),
 ) -> None:
     """Generate a random valid maze document."""
@@ -90,7 +94,7 @@ def generate_cmd(
             cross_edge_p=cross_edge_p,
             services=tuple(s.strip() for s in services.split(",") if s.strip())
             if services else None,
-            seed=seed, base=base, prefix=prefix, expose_p=expose_p,
+            seed=seed, base=base, prefix=prefix, expose_p=expose_p, footholds=footholds,
         )
     except ValueError as exc:
         fail(str(exc), code="BAD_PARAMETER", exit_code=2)

@@ -21,6 +21,7 @@ import yaml
 
 from decnet_lib.catalog import SERVICES
 from decnet_lib.topology.addressing import MIN_PREFIX
+from decnet_lib.topology.footholds import plant_footholds
 from decnet_lib.topology.names import NAME_RULE, is_valid_name
 from decnet_lib.topology.safe_yaml import gc_paused
 
@@ -73,6 +74,7 @@ class GeneratorParams:
     base: str = "172.20.0.0/14"
     prefix: int = 24
     expose_p: float = 0.0
+    footholds: bool = False  # ssh logins on the bridges from the DMZ to the deepest LAN
 
     def __post_init__(self) -> None:
         if self.services is not None and not isinstance(self.services, tuple):
@@ -355,7 +357,10 @@ def generate(
     ]
     lans[0]["dmz"] = True
     lans[0]["meta"] = {"generator": {"seed": seed}}
-    return {"name": params.name, "lans": lans, "deckies": maze.deckies}
+    doc = {"name": params.name, "lans": lans, "deckies": maze.deckies}
+    if params.footholds:
+        plant_footholds(doc, seed)
+    return doc
 
 
 def dump_document(doc: Any, fmt: Format = "yaml") -> str:
