@@ -1,5 +1,5 @@
-"""Where containment meets a deploy: which subnets to hold, the default routes of internal
-deckies, and which topologies' rules the reaper may remove.
+"""Where containment meets a deploy: which subnets to hold, what is done in the deckies'
+namespaces after they start, and which topologies' rules the reaper may remove.
 
 Order (see Deployer.apply): the rules of every subnet the topology has or is about to have
 are in place before a container starts; a LAN being removed keeps its rules until its
@@ -15,6 +15,7 @@ from docker.errors import NotFound
 
 from decnet_lib.deploy.containment import Firewall, drop_default_route
 from decnet_lib.deploy.naming import base_container_name
+from decnet_lib.deploy.netns_guard import install_guard
 from decnet_lib.deploy.observe import observe_managed
 from decnet_lib.deploy.plan import Plan
 from decnet_lib.topology.resolved import ResolvedTopology
@@ -32,16 +33,14 @@ def subnets_during(resolved: ResolvedTopology, plan: Plan) -> list[str]:
     return list(dict.fromkeys([*subnets(resolved), *going]))
 
 
-def internal_base_pids(client: DockerClient, resolved: ResolvedTopology) -> list[int]:
-    """Pids of the running base containers of deckies homed on a non-DMZ LAN."""
-    dmz = {lan.name for lan in resolved.lans if lan.dmz}
+def base_pids(client: DockerClient, resolved: ResolvedTopology,
+              deckies: Collection[str]) -> list[int]:
+    """Pids of the running base containers of these deckies."""
     pids = []
-    for decky in resolved.deckies:
-        if not decky.lans or decky.home in dmz:
-            continue
+    for decky in deckies:
         try:
             state = client.api.inspect_container(
-                base_container_name(resolved.id, decky.name))["State"]
+                base_container_name(resolved.id, decky))["State"]
         except NotFound:
             continue
         if state.get("Running") and state.get("Pid"):
@@ -49,9 +48,24 @@ def internal_base_pids(client: DockerClient, resolved: ResolvedTopology) -> list
     return pids
 
 
-def drop_internal_default_routes(client: DockerClient, resolved: ResolvedTopology) -> None:
-    """Deckies homed on a non-DMZ LAN get no default route (from the host, by pid)."""
-    drop_default_route(internal_base_pids(client, resolved))
+def internal_deckies(resolved: ResolvedTopology) -> list[str]:
+    """Deckies homed on a non-DMZ LAN: they get no default route."""
+    dmz = {lan.name for lan in resolved.lans if lan.dmz}
+    return [d.name for d in resolved.deckies if d.lans and d.home not in dmz]
+
+
+def l2_deckies(resolved: ResolvedTopology) -> list[str]:
+    """Deckies on a macvlan/ipvlan LAN: their egress is guarded in their own namespace."""
+    l2 = {lan.name for lan in resolved.lans if lan.driver != "bridge"}
+    return [d.name for d in resolved.deckies if l2.intersection(d.lans)]
+
+
+def after_start(client: DockerClient, resolved: ResolvedTopology) -> None:
+    """From the host, in the deckies' namespaces: no default route on internal deckies,
+    the egress guard on deckies of macvlan/ipvlan LANs. Idempotent."""
+    drop_default_route(base_pids(client, resolved, internal_deckies(resolved)))
+    for pid in base_pids(client, resolved, l2_deckies(resolved)):
+        install_guard(pid, subnets(resolved))
 
 
 def reap_rules(firewall: Firewall, client: DockerClient, keep: Collection[str],

@@ -167,7 +167,7 @@ class Deployer:
             if self.containment:
                 self.firewall.apply(resolved.id, contain.subnets(resolved))
                 with docker_errors("cannot inspect base containers"):
-                    contain.drop_internal_default_routes(self.client, resolved)
+                    contain.after_start(self.client, resolved)
             with docker_errors("cannot check containers"):
                 result.crashed = verify(self.client, resolved.id, since=since,
                                         settle=self.settle)

@@ -221,3 +221,39 @@ def test_the_reaper_removes_rules_only_once_their_containers_are_gone(
         assert live.id not in firewall.topologies()
     finally:
         deployer.close()
+
+
+def test_deckies_on_a_macvlan_lan_are_guarded_in_their_own_namespace(
+    docker_env: DockerEnv,
+) -> None:
+    env = docker_env
+    parent = env.parent_link()  # a dummy link: nothing sent on it leaves the machine
+    env.require_link_type("macvlan", parent)
+    build_images(env.client)
+    s = env.subnets(2)
+    topo = env.resolved(f"""
+name: l2-walled
+lans:
+  - {{name: dmz, subnet: {s[0]}, dmz: true, driver: macvlan, parent: {parent}}}
+  - {{name: lab, subnet: {s[1]}}}
+deckies:
+  - {{name: gw, services: [ssh], lans: {{dmz: null, lab: null}}, forwards_l3: true}}
+  - {{name: ws, services: [ssh], lans: {{lab: null}}}}
+""", images={"ssh": SERVICES["ssh"].image})
+    deployer = env.deployer()
+    try:
+        assert deployer.apply(topo).ok
+        foothold = service_container_name(topo.id, "gw", "ssh")
+        assert connects(env, foothold, topo.decky("ws").lans["lab"], 22)  # inside: fine
+        outside = ("198.51.100.7", 9)  # TEST-NET-2, routed to the dummy link if anywhere
+        assert reachable(env, foothold, [outside]) == []
+        pid = env.client.api.inspect_container(base_container_name(topo.id, "gw"))["State"][
+            "Pid"]
+        rules = subprocess.run(["nsenter", "-t", str(pid), "-n", "iptables", "-v", "-S",
+                                "OUTPUT"], capture_output=True, text=True, check=True).stdout
+        drop = next(line for line in rules.splitlines() if line.endswith("-j DROP"))
+        assert int(drop.split("-c ")[1].split()[0]) > 0  # the guard dropped the probe
+        assert deployer.apply(topo).ok  # the guard is idempotent
+    finally:
+        deployer.teardown(topo.id)
+        deployer.close()

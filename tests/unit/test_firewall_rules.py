@@ -54,3 +54,15 @@ def test_one_transaction_swaps_rules_and_removal_names_only_ours() -> None:
     removal = R.restore_script(None, have, R.chains(TOPO))
     assert removal.count("-D ") == 4 and removal.count("-X ") == 2
     assert OTHER not in removal and "198.18" not in removal
+
+
+def test_the_namespace_guard_lets_out_replies_loopback_and_own_subnets_only() -> None:
+    from decnet_lib.deploy.netns_guard import guard_script
+
+    lines = guard_script(SUBNETS).splitlines()
+    assert lines[0] == "*filter" and lines[-1] == "COMMIT"
+    for chain in ("OUTPUT", "FORWARD"):
+        mine = [line for line in lines if line.startswith(f"-A {chain} ")]
+        assert "ESTABLISHED" in mine[0] and mine[-1] == f"-A {chain} -j DROP"
+        assert [line.split()[3] for line in mine if " -d " in line] == SUBNETS
+    assert "-A OUTPUT -o lo -j ACCEPT" in lines and "-A FORWARD -o lo -j ACCEPT" not in lines
