@@ -9,6 +9,7 @@ containers are gone; rules go after the last container of their topology.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from docker import DockerClient
 from docker.errors import NotFound
@@ -74,3 +75,27 @@ def reap_rules(firewall: Firewall, client: DockerClient, keep: Collection[str],
     whose teardown failed keeps its rules: its deckies stay contained)."""
     alive = {ctr.topology_id for ctr in observe_managed(client).containers if ctr.topology_id}
     return firewall.remove_unkept({*keep, *alive}, within)
+
+
+@dataclass
+class AroundDeploy:
+    """Containment around one apply: `before` any container starts, `after` execute."""
+
+    firewall: Firewall
+    client: DockerClient
+    resolved: ResolvedTopology
+    plan: Plan
+
+    def before(self) -> None:
+        """Rules for every subnet the topology has or is losing (only when they differ)."""
+        during = subnets_during(self.resolved, self.plan)
+        if self.plan.firewall or during != subnets(self.resolved):
+            self.firewall.apply(self.resolved.id, during)
+
+    def after(self, execute_failed: bool) -> None:
+        """Drop the rules of removed LANs (once their containers are surely gone), then
+        the per-namespace steps (after_start)."""
+        final = subnets(self.resolved)
+        if not execute_failed and subnets_during(self.resolved, self.plan) != final:
+            self.firewall.apply(self.resolved.id, final)
+        after_start(self.client, self.resolved)

@@ -156,18 +156,19 @@ class Deployer:
         with topology_lock(resolved.id, timeout=self.lock_timeout):
             plan = self.plan(resolved)
             self._check_new_subnets(resolved.id, plan)
-            if self.containment:  # before any container of the topology starts
-                self.firewall.apply(resolved.id, contain.subnets_during(resolved, plan))
+            around = (contain.AroundDeploy(self.firewall, self.client, resolved, plan)
+                      if self.containment else None)
+            if around is not None:  # before any container of the topology starts
+                around.before()
             result = ApplyResult(plan)
             since = None
             if plan.changed:
                 done = execute(self.client, plan, workers=self.workers, progress=progress)
                 result.errors = done.errors
                 since = done.last_start
-            if self.containment:
-                self.firewall.apply(resolved.id, contain.subnets(resolved))
+            if around is not None:
                 with docker_errors("cannot inspect base containers"):
-                    contain.after_start(self.client, resolved)
+                    around.after(execute_failed=bool(result.errors))
             with docker_errors("cannot check containers"):
                 result.crashed = verify(self.client, resolved.id, since=since,
                                         settle=self.settle)

@@ -66,3 +66,17 @@ def test_the_namespace_guard_lets_out_replies_loopback_and_own_subnets_only() ->
         assert "ESTABLISHED" in mine[0] and mine[-1] == f"-A {chain} -j DROP"
         assert [line.split()[3] for line in mine if " -d " in line] == SUBNETS
     assert "-A OUTPUT -o lo -j ACCEPT" in lines and "-A FORWARD -o lo -j ACCEPT" not in lines
+
+
+def test_a_lan_being_removed_stays_contained_until_the_deploy_is_done() -> None:
+    from decnet_lib.deploy.containment_steps import subnets, subnets_during
+    from decnet_lib.deploy.observe import ObservedNetwork
+    from decnet_lib.deploy.plan import Plan
+    from decnet_lib.topology.resolved import ResolvedLan, ResolvedTopology
+
+    topo = ResolvedTopology(id=TOPO, name="t", lans=[
+        ResolvedLan(id="l0", name="dmz", subnet=SUBNETS[0], gateway="10.1.0.1", dmz=True)])
+    going = ObservedNetwork(name="dn-x-old", id="n1", subnets=(SUBNETS[1],))
+    assert subnets(topo) == SUBNETS[:1]
+    assert subnets_during(topo, Plan(TOPO, remove_networks=[going])) == SUBNETS
+    assert subnets_during(topo, Plan(TOPO)) == SUBNETS[:1]
