@@ -80,3 +80,15 @@ def test_a_lan_being_removed_stays_contained_until_the_deploy_is_done() -> None:
     assert subnets(topo) == SUBNETS[:1]
     assert subnets_during(topo, Plan(TOPO, remove_networks=[going])) == SUBNETS
     assert subnets_during(topo, Plan(TOPO)) == SUBNETS[:1]
+
+
+def test_a_missing_iptables_is_one_clear_decnet_error() -> None:
+    import pytest
+
+    from decnet_lib.deploy.containment import ContainmentError, Firewall
+    from decnet_lib.errors import DecnetError
+
+    with pytest.raises(ContainmentError) as caught:
+        Firewall(binary="iptables-not-installed").pending(TOPO, SUBNETS)
+    assert isinstance(caught.value, DecnetError)
+    assert "iptables-not-installed is not installed" in str(caught.value)
