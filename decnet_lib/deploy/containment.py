@@ -63,6 +63,10 @@ class Firewall:
             raise ContainmentError(f"{' '.join(argv[:3])}: {detail}")
         return result.stdout
 
+    def available(self) -> bool:
+        """True when iptables and iptables-restore are installed."""
+        return all(shutil.which(name) for name in (self.binary, f"{self.binary}-restore"))
+
     def listing(self) -> str:
         """`iptables -S` of the filter table (every chain)."""
         return self._run([self._path(self.binary), "-w", "10", "-S"])

@@ -174,6 +174,11 @@ class Deployer:
                                         settle=self.settle)
         return result
 
+    def _rules_possible(self) -> bool:
+        """Containment on (iptables must work), or off on a host that has iptables (rules
+        of an earlier deploy may be left): then teardown and the reaper remove rules."""
+        return self.containment or self.firewall.available()
+
     def _check_new_subnets(self, topology_id: str, plan: Plan) -> None:
         """Networks about to be created must not overlap the host's own routes (the routes
         of this topology's existing bridges are ours)."""
@@ -192,7 +197,7 @@ class Deployer:
             with docker_errors("cannot tear down"):
                 result = teardown(self.client, topology_id, workers=self.workers,
                                   progress=progress)
-            if result.ok:  # the rules go after the last container
+            if result.ok and self._rules_possible():  # the rules go after the last container
                 self.firewall.remove(topology_id)
             return result
 
@@ -207,7 +212,7 @@ class Deployer:
         with docker_errors("cannot reap orphans"):
             result = reap_orphans(self.client, keep_topology_ids, within=within,
                                   dry_run=dry_run, workers=self.workers)
-        if not dry_run:  # rules of topologies whose containers are gone, by their label
+        if not dry_run and self._rules_possible():  # rules of topologies without containers
             with docker_errors("cannot reap orphan rules"):
                 contain.reap_rules(self.firewall, self.client, keep_topology_ids, within)
         return result
