@@ -257,8 +257,28 @@ class DockerEnv:
     def maze_yaml(name: str, subnets: list[ipaddress.IPv4Network]) -> str:
         return maze_yaml(name, subnets)
 
+    @staticmethod
+    def walled_yaml(name: str, dmz: str, office: str, accept: bool = False) -> str:
+        return walled_yaml(name, dmz, office, accept)
+
     def container_ids(self, topology_id: str) -> dict[str, str]:
         return container_ids(self.client, topology_id)
+
+    def reachable(self, container: str,
+                  targets: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        """The targets a shell in this container (as its own user) opens a TCP connection
+        to (busybox nc, 2 s each, probed in parallel)."""
+        nc = f"{BUSYBOX} nc -w 2"
+        probes = " ".join(f"( echo probe | {nc} {ip} {port} >/dev/null 2>&1 && "
+                          f"echo {ip}:{port} ) &" for ip, port in targets)
+        _, out = self.client.containers.get(container).exec_run(
+            [str(BUSYBOX), "sh", "-c", f"{probes} wait"])
+        got = set(out.decode().split())
+        return [(ip, port) for ip, port in targets if f"{ip}:{port}" in got]
+
+    def connects(self, container: str, ip: str, port: int) -> bool:
+        """Can a shell in this container open ip:port?"""
+        return self.reachable(container, [(ip, port)]) == [(ip, port)]
 
     def labelled_count(self, topology_id: str) -> tuple[int, int]:
         return labelled_count(self.client, topology_id)
@@ -333,6 +353,22 @@ deckies:
     services: [mysql]
     lans: {{vault: {host(s[2], 30)}}}
     service_config: {{mysql: {{version: "8.0.36"}}}}
+"""
+
+
+def walled_yaml(name: str, dmz: str, office: str, accept: bool = False) -> str:
+    """DMZ + office: a forwarding bridge decky `gw` (ssh; with `accept`, a foothold) and
+    `ws`, which sits only on the internal office LAN."""
+    config = ', service_config: {ssh: {accept: [{user: admin, password: "123456"}]}}'
+    return f"""
+name: {name}
+lans:
+  - {{name: dmz, subnet: {dmz}, dmz: true}}
+  - {{name: office, subnet: {office}}}
+deckies:
+  - {{name: gw, services: [ssh], lans: {{dmz: null, office: null}}, forwards_l3: true
+      {config if accept else ""}}}
+  - {{name: ws, services: [ssh], lans: {{office: null}}}}
 """
 
 

@@ -25,18 +25,6 @@ pytest_plugins = ["docker_support"]
 BUSYBOX = "/bin/busybox"
 
 
-def maze(name: str, dmz: str, office: str) -> str:
-    return f"""
-name: {name}
-lans:
-  - {{name: dmz, subnet: {dmz}, dmz: true}}
-  - {{name: office, subnet: {office}}}
-deckies:
-  - {{name: gw, services: [ssh], lans: {{dmz: null, office: null}}, forwards_l3: true}}
-  - {{name: ws, services: [ssh], lans: {{office: null}}}}
-"""
-
-
 class Listener:
     """A TCP listener on every host address; counts who got through."""
 
@@ -67,13 +55,6 @@ class Listener:
         self.sock.close()
 
 
-def connects(env: DockerEnv, container: str, ip: str, port: int) -> bool:
-    """Can this container open a TCP connection to ip:port (busybox nc, 2 s)?"""
-    code, _ = env.client.containers.get(container).exec_run(
-        [BUSYBOX, "sh", "-c", f"echo probe | {BUSYBOX} nc -w 2 {ip} {port}"])
-    return code == 0
-
-
 def iptables_rules() -> str:
     return subprocess.run(["iptables", "-S"], capture_output=True, text=True,
                           check=True).stdout
@@ -85,7 +66,7 @@ def test_deckies_answer_but_cannot_reach_out(docker_env: DockerEnv) -> None:
     build_images(env.client)
     ssh = {"ssh": SERVICES["ssh"].image}  # the emulator: it answers on port 22
     s = env.subnets(3)
-    ours = env.resolved(maze("contained", str(s[0]), str(s[1])), images=ssh)
+    ours = env.resolved(env.walled_yaml("contained", str(s[0]), str(s[1])), images=ssh)
     theirs = env.resolved(f"""
 name: neighbour
 lans:
@@ -113,12 +94,12 @@ deckies:
             with socket.create_connection((ip, 22), timeout=5) as probe:
                 assert probe.recv(64)  # the banner: the reply crossed the containment
         # inside the topology: the bridge decky reaches the inner decky
-        assert connects(env, gw, ws_ip, 22)
+        assert env.connects(gw, ws_ip, 22)
         # outward: not the host (any address), not the neighbour topology
         for container in (gw, ws):
             for ip in (dmz_gateway, office_gateway):
-                assert not connects(env, container, ip, listener.port), (container, ip)
-            assert not connects(env, container, neighbour_ip, 22), container
+                assert not env.connects(container, ip, listener.port), (container, ip)
+            assert not env.connects(container, neighbour_ip, 22), container
         assert listener.accepted == []
         # internal deckies have no default route
         code, routes = env.client.containers.get(ws).exec_run([BUSYBOX, "ip", "route"])

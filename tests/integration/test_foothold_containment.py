@@ -41,22 +41,6 @@ BUSYBOX = "/bin/busybox"
 FOREIGN = ["DOCKER-USER", "-s", "198.18.93.0/24", "-j", "RETURN"]  # nobody's label
 
 
-def maze(name: str, dmz: str, office: str) -> str:
-    return f"""
-name: {name}
-lans:
-  - {{name: dmz, subnet: {dmz}, dmz: true}}
-  - {{name: office, subnet: {office}}}
-deckies:
-  - name: gw
-    services: [ssh]
-    lans: {{dmz: null, office: null}}
-    forwards_l3: true
-    service_config: {{ssh: {{accept: [{{user: admin, password: "123456"}}]}}}}
-  - {{name: ws, services: [ssh], lans: {{office: null}}}}
-"""
-
-
 def host_addresses(env: DockerEnv) -> list[str]:
     """The host's own IPv4 addresses (global scope) and docker0's gateway."""
     out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
@@ -117,23 +101,6 @@ def agent(address: str) -> Iterator[int]:
             proc.wait(10)
 
 
-def connects(env: DockerEnv, container: str, ip: str, port: int) -> bool:
-    """Can a shell in this container (as its own user) open ip:port (busybox nc, 2 s)?"""
-    return reachable(env, container, [(ip, port)]) == [(ip, port)]
-
-
-def reachable(env: DockerEnv, container: str,
-              targets: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    """The targets a shell in this container opens a connection to (probed in parallel)."""
-    probes = " ".join(
-        f"( echo probe | {BUSYBOX} nc -w 2 {ip} {port} >/dev/null 2>&1 && echo {ip}:{port} ) &"
-        for ip, port in targets)
-    _, out = env.client.containers.get(container).exec_run(
-        [BUSYBOX, "sh", "-c", f"{probes} wait"])
-    got = set(out.decode().split())
-    return [(ip, port) for ip, port in targets if f"{ip}:{port}" in got]
-
-
 def banner(ip: str) -> bytes:
     with socket.create_connection((ip, 22), timeout=5) as probe:
         return probe.recv(64)
@@ -146,7 +113,8 @@ def test_footholds_and_internal_deckies_reach_nothing_outside_their_topology(
     build_images(env.client)
     ssh = {"ssh": SERVICES["ssh"].image}
     s = env.subnets(3)
-    ours = env.resolved(maze("walled", str(s[0]), str(s[1])), images=ssh)
+    ours = env.resolved(env.walled_yaml("walled", str(s[0]), str(s[1]), accept=True),
+                        images=ssh)
     theirs = env.resolved(f"""
 name: next-door
 lans: [{{name: dmz, subnet: {s[2]}, dmz: true}}]
@@ -172,14 +140,14 @@ deckies: [{{name: web, services: [ssh], lans: {{dmz: null}}}}]
         for ip in (ours.decky("gw").lans["dmz"], ws_ip):
             assert banner(ip).startswith(b"SSH-2.0-")
         # the foothold sees the next LAN
-        assert connects(env, foothold, ws_ip, 22)
+        assert env.connects(foothold, ws_ip, 22)
 
         with listener() as (port, peers), agent(gateways[0]) as agent_port:
             targets = [(ip, p) for ip in (*gateways, *host_addresses(env))
                        for p in (port, agent_port)]
             targets.append((theirs.decky("web").lans["dmz"], 22))
             for container in (foothold, *internal):
-                assert reachable(env, container, targets) == [], container
+                assert env.reachable(container, targets) == [], container
             assert httpx.get(f"http://{gateways[0]}:{agent_port}/health").status_code == 200
         assert peers == []
 
@@ -205,7 +173,7 @@ def test_the_reaper_removes_rules_only_once_their_containers_are_gone(
 ) -> None:
     env = docker_env
     s = env.subnets(2)
-    live = env.resolved(maze("live", str(s[0]), str(s[1])))
+    live = env.resolved(env.walled_yaml("live", str(s[0]), str(s[1])))
     deployer = env.deployer()
     firewall = Firewall()
     orphan = env.topology_id()  # rules left behind by a crash: no container of its own
@@ -244,9 +212,9 @@ deckies:
     try:
         assert deployer.apply(topo).ok
         foothold = service_container_name(topo.id, "gw", "ssh")
-        assert connects(env, foothold, topo.decky("ws").lans["lab"], 22)  # inside: fine
+        assert env.connects(foothold, topo.decky("ws").lans["lab"], 22)  # inside: fine
         outside = ("198.51.100.7", 9)  # TEST-NET-2, routed to the dummy link if anywhere
-        assert reachable(env, foothold, [outside]) == []
+        assert env.reachable(foothold, [outside]) == []
         pid = env.client.api.inspect_container(base_container_name(topo.id, "gw"))["State"][
             "Pid"]
         rules = subprocess.run(["nsenter", "-t", str(pid), "-n", "iptables", "-v", "-S",
