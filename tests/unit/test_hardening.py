@@ -34,7 +34,8 @@ def test_every_profile_drops_everything_it_does_not_name() -> None:
             assert profile.user == NOBODY and not profile.cap_add, key
     sshd = hardening_for("service", "ssh", emulation="full")
     assert sshd.cap_add == SSHD_CAPS and "NET_RAW" not in sshd.cap_add
-    assert {"/home", "/root", "/tmp"} <= set(sshd.tmpfs) and sshd.limits == FOOTHOLD_LIMITS
+    assert {"/home", "/root", "/tmp", "/var/log"} <= set(sshd.tmpfs)
+    assert sshd.limits == FOOTHOLD_LIMITS
 
 
 def test_a_deckys_resources_override_its_profile_limits() -> None:
