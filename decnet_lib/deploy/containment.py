@@ -14,9 +14,12 @@ touch a rule that is not theirs:
   (any of its addresses: the LAN gateways, the uplink, the agent's port): replies to what
   the host opened pass, everything else is dropped.
 
-Deckies homed on a non-DMZ LAN also lose their default route (removed in the base
-container's network namespace from the host with nsenter: no capability is left to them).
-Debian 12's `iptables` is iptables-nft, the backend Docker 20.10 programs too.
+The rules as data are in firewall_rules.py; this module reads them with one `iptables -S`
+and changes them with one `iptables-restore --noflush` transaction. Deckies homed on a
+non-DMZ LAN also lose their default route (removed in the base container's network
+namespace from the host with nsenter: no capability is left to them). Debian 12's
+`iptables` is iptables-nft, the backend Docker 20.10 programs too. docs/containment.md
+has the whole design.
 """
 
 from __future__ import annotations
