@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +48,20 @@ def test_footholds_are_deterministic_and_off_by_default() -> None:
     plain = generate(GeneratorParams(name="walk", depth=2, seed=5))
     assert not any("service_config" in decky for decky in plain["deckies"])
     assert credential(5, "decky-3") != credential(6, "decky-3")
+
+
+def test_the_cli_flag_plants_the_footholds(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    env = {**os.environ, "DECNET_STATE_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "decnet_lib.cli", "topology", "generate", "--name", "walk",
+         "--depth", "2", "--seed", "9", "--footholds"],
+        capture_output=True, text=True, env=env, check=True).stdout
+    doc = yaml.safe_load(out)
+    assert doc == generate(GeneratorParams(name="walk", depth=2, seed=9, footholds=True))
+    assert len(path_to_deepest(doc)) == 2
