@@ -14,7 +14,7 @@ import sys
 from dataclasses import replace
 
 from decnet_emu.config import from_environment, parse_ports
-from decnet_emu.server import Emulator
+from decnet_emu.server import Emulator, load_protocol
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     if not config.service or not config.ports:
         print("decnet_emu: no service or no ports (DECNET_SERVICE, DECNET_PORTS)", file=sys.stderr)
         return 2
+    protocol = load_protocol(config.service)
+    if hasattr(protocol, "main"):  # a supervisor of a real server (ssh): it runs everything
+        return int(protocol.main(config))
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(Emulator(config).serve_forever())
     return 0
