@@ -59,7 +59,7 @@ FIRST_UID = 1000
 USERS_GID = 100
 
 SYSLOG_RE = re.compile(
-    r"^<\d{1,3}>(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d )?([^\s\[:]+)\[(\d+)\]: (.*)$", re.S)
+    r"^<(\d{1,3})>(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d )?([^\s\[:]+)\[(\d+)\]: (.*)$", re.S)
 CONNECTION_RE = re.compile(r"^Connection from (\S+) port (\d+) on (\S+) port (\d+)")
 AUTH_RE = re.compile(r"^(Accepted|Failed) (\S+) for (invalid user )?(.*) from (\S+) port (\d+)"
                      r" ssh2(?:: (.*))?$")
@@ -306,7 +306,8 @@ def render_config(config: EmulatorConfig, key_paths: list[Path], banner_path: Pa
 
 def prepare(config: EmulatorConfig) -> Path:
     """Everything sshd needs under /run; returns the sshd_config path."""
-    for path, mode in ((RUN, 0o700), (SSH_RUN, 0o700), (PRIVSEP_DIR, 0o755),
+    # /run/decnet/etc holds the account files every user reads; keys and sockets are 0600
+    for path, mode in ((RUN, 0o755), (SSH_RUN, 0o700), (PRIVSEP_DIR, 0o755),
                        (NSCD_SOCKET.parent, 0o755)):
         path.mkdir(parents=True, exist_ok=True)
         os.chmod(path, mode)
@@ -329,10 +330,27 @@ def prepare(config: EmulatorConfig) -> Path:
         banner_path = SSH_RUN / "banner"
         banner_path.write_text(pre_auth if pre_auth.endswith("\n") else pre_auth + "\n")
     os.chmod(SSH_RUN, 0o755)  # pam_motd (root) and sshd read from here; keys stay 0600
+    for record, mode in (("/var/log/lastlog", 0o664), ("/var/log/wtmp", 0o664),
+                         ("/var/log/btmp", 0o660), ("/run/utmp", 0o664)):
+        with contextlib.suppress(OSError):  # login records, as on a real host
+            if not os.path.exists(record):
+                os.close(os.open(record, os.O_WRONLY | os.O_CREAT, mode))
     setup_accounts(accept_list(config.config.get("accept")))
     cfg = SSH_RUN / "sshd_config"
     cfg.write_text(render_config(config, key_paths, banner_path))
     return cfg
+
+
+CREDS_SPACE = socket.CMSG_SPACE(struct.calcsize("3i"))
+
+
+def _sender(ancillary: list[tuple[int, int, bytes]]) -> tuple[int, int] | None:
+    """(pid, uid) from SCM_CREDENTIALS, checked by the kernel."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(data) >= 12:
+            pid, uid, _gid = struct.unpack("3i", data[:12])
+            return pid, uid
+    return None
 
 
 # -- /proc helpers --------------------------------------------------------------------------
@@ -378,6 +396,7 @@ class Supervisor:
         self._stop: asyncio.Event | None = None
         self._sockets: list[socket.socket] = []
         self._watched: dict[Path, tuple[socket.socket, int, Any]] = {}
+        self.log_lines = os.environ.get("DECNET_SSH_LOG", "") == "1"  # sshd's lines on stderr
 
     # -- events ---------------------------------------------------------------------------
     def emit(self, conn: Conn, kind: str, **fields: Any) -> None:
@@ -401,15 +420,21 @@ class Supervisor:
             conn.logged_in, conn.user = True, user
 
     # -- sshd's log lines -----------------------------------------------------------------
-    def on_syslog(self, data: bytes) -> None:
+    def on_syslog(self, data: bytes, sender: tuple[int, int] | None = None) -> None:
+        """One /dev/log datagram; `sender` is the kernel's (pid, uid) of the writer."""
         match = SYSLOG_RE.match(data.decode("utf-8", "surrogateescape").rstrip("\n\0"))
         if not match:
             return
-        tag, pid, message = match.group(1), int(match.group(2)), match.group(3)
+        priority, tag, message = int(match.group(1)), match.group(2), match.group(4)
+        pid = int(match.group(3))
+        if tag != "snoopy" and (priority & 7 <= 3 or self.log_lines):  # errors, or all
+            print(f"{tag}[{pid}]: {message}", file=sys.stderr)
+        if sender is not None and sender[0] != pid:
+            return  # a line claiming another process's pid: forged
         if tag == "snoopy":
-            self._on_snoopy(message)
-        elif tag == "sshd":
-            self._on_sshd(pid, message)
+            self._on_snoopy(message, pid)
+        elif tag == "sshd":  # connection and auth lines only from root (the monitor)
+            self._on_sshd(pid, message, sender is None or sender[1] == 0)
         elif tag == "sftp-server":
             conn = self._owner(pid)
             if conn is not None and conn.logged_in:
@@ -418,7 +443,21 @@ class Supervisor:
                           "set", "symlink", "hardlink", "posix-rename"):
                     self.emit(conn, "sftp", op=op, detail=detail)
 
-    def _on_sshd(self, pid: int, message: str) -> None:
+    def _on_sshd(self, pid: int, message: str, root: bool) -> None:
+        if match := SESSION_RE.match(message):  # logged by the session's (user's) process
+            conn = self._owner(pid)
+            if conn is None or not conn.logged_in:
+                return
+            kind = match.group(1)
+            fields: dict[str, Any] = {"type": kind.split()[0], "user": match.group(2)}
+            if " on " in kind:
+                fields["tty"] = kind.rsplit(" on ", 1)[1]
+            if kind.startswith("subsystem"):
+                fields["subsystem"] = kind.split("'")[1] if "'" in kind else kind
+            self.emit(conn, "channel", **fields)
+            return
+        if not root:
+            return
         if match := CONNECTION_RE.match(message):
             info = _stat(pid)
             conn = Conn(pid, info[1] if info else 0, _plain(match.group(1)),
@@ -442,14 +481,6 @@ class Supervisor:
                     asyncio.get_running_loop().call_later(1.0, self._flush, conn)
             else:
                 self._login(conn, user, mech, verdict == "Accepted", None, extra)
-        elif match := SESSION_RE.match(message):
-            kind = match.group(1)
-            fields: dict[str, Any] = {"type": kind.split()[0], "user": match.group(2)}
-            if " on " in kind:
-                fields["tty"] = kind.rsplit(" on ", 1)[1]
-            if kind.startswith("subsystem"):
-                fields["subsystem"] = kind.split("'")[1] if "'" in kind else kind
-            self.emit(conn, "channel", **fields)
 
     def _pair(self, conn: Conn) -> None:
         """Join each logged result with the password the hook sent for the same user."""
@@ -467,7 +498,10 @@ class Supervisor:
             self._login(conn, user, mech, success, None)
 
     # -- the PAM hook ---------------------------------------------------------------------
-    def on_auth(self, data: bytes) -> None:
+    def on_auth(self, data: bytes, sender: tuple[int, int] | None = None) -> None:
+        """One message of the PAM hook (the socket is root's only)."""
+        if sender is not None and sender[1] != 0:
+            return
         parts = data.split(b"\0", 5)
         if len(parts) != 6 or parts[0] != b"DECNETAUTH1" or not parts[1].isdigit():
             return
@@ -500,11 +534,11 @@ class Supervisor:
                 pid = info[0]
         return None
 
-    def _on_snoopy(self, message: str) -> None:
+    def _on_snoopy(self, message: str, pid: int) -> None:
         match = SNOOPY_RE.search(message)
-        if not match:
+        if not match or int(match.group(1)) != pid:
             return
-        pid, ppid, sid = (int(match.group(i)) for i in (1, 2, 3))
+        ppid, sid = int(match.group(2)), int(match.group(3))
         cmd = match.group(6)
         if cmd.startswith((HOOK, SSHD, "/usr/lib/openssh/sftp-server")):
             return
@@ -542,6 +576,7 @@ class Supervisor:
             path.unlink()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         sock.bind(str(path))
         os.chmod(path, mode)
         sock.setblocking(False)
@@ -555,13 +590,11 @@ class Supervisor:
         def readable() -> None:
             for _ in range(256):
                 try:
-                    data = sock.recv(65536)
-                except (BlockingIOError, InterruptedError):
-                    return
-                except OSError:
+                    data, ancillary, _flags, _addr = sock.recvmsg(65536, CREDS_SPACE)
+                except OSError:  # nothing more to read (BlockingIOError) or closed
                     return
                 try:
-                    handler(data)
+                    handler(data, _sender(ancillary))
                 except Exception as exc:  # a bad line must not stop the supervisor
                     print(f"decnet_emu: ssh: {type(exc).__name__}: {exc}", file=sys.stderr)
 
