@@ -51,6 +51,7 @@ NSCD_SOCKET = Path("/run/nscd/socket")
 PRIVSEP_DIR = Path("/run/sshd")
 SSHD = "/usr/sbin/sshd"
 HOOK = "/usr/local/lib/decnet-ssh/pam-capture"
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"  # its file operations are `sftp` events
 TEMPLATE_PLACES = (Path("/usr/local/lib/decnet-ssh/sshd_config.in"),
                    Path(__file__).resolve().parents[2] / "ssh" / "sshd_config.in")
 BAD_PASSWORD = b"\x08\n\r\x7fINCORRECT"  # what sshd hands PAM for users it thinks invalid
@@ -540,7 +541,7 @@ class Supervisor:
             return
         ppid, sid = int(match.group(2)), int(match.group(3))
         cmd = match.group(6)
-        if cmd.startswith((HOOK, SSHD, "/usr/lib/openssh/sftp-server")):
+        if cmd.startswith((HOOK, SSHD, SFTP_SERVER)) or cmd.startswith(f"bash -c {SFTP_SERVER}"):
             return
         conn = self._owner(pid, ppid, sid)
         if conn is None or not conn.logged_in:
