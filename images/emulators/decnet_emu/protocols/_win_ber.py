@@ -112,15 +112,17 @@ def to_int(body: bytes) -> int:
     return int.from_bytes(body, "big", signed=True)
 
 
-async def read_element(session: Session, max_size: int) -> bytes:
+async def read_element(session: Session, max_size: int, expect: int | None = None) -> bytes:
     """One whole BER element from the stream (b"" at a clean end); ValueError when it is
-    not BER or is larger than `max_size`."""
+    not BER, does not start with the tag `expect` or is larger than `max_size`."""
     try:
         head = await session.read_exactly(2)
     except asyncio.IncompleteReadError as exc:
         if exc.partial:
             raise ValueError("truncated element") from exc
         return b""
+    if expect is not None and head[0] != expect:
+        raise ValueError(f"not BER: {head!r}")
     extra = b""
     if head[1] & 0x80:
         count = head[1] & 0x7F

@@ -159,8 +159,15 @@ class Authenticate:
         kind = "netntlmv2" if len(self.nt) > 24 else "netntlmv1" if self.nt else "anonymous"
         return {"username": self.username, "domain": self.domain,
                 "workstation": self.workstation, "challenge": server_challenge.hex(),
-                "hash": self.hashcat(server_challenge), "mech": "NTLMSSP", "ntlm": kind,
-                "success": False}
+                **split_value("hash", self.hashcat(server_challenge)), "mech": "NTLMSSP",
+                "ntlm": kind, "success": False}
+
+
+def split_value(name: str, value: str, size: int = 256, parts: int = 12) -> dict[str, str]:
+    """A long value as `name`, `name_2`, `name_3` ... of `size` characters each (the event
+    writer cuts every value at 256 bytes; join them in order to get the whole value)."""
+    chunks = [value[i:i + size] for i in range(0, len(value), size)][:parts] or [""]
+    return {(name if i == 0 else f"{name}_{i + 1}"): chunk for i, chunk in enumerate(chunks)}
 
 
 def _field(message: bytes, at: int) -> bytes:
