@@ -128,8 +128,17 @@ class Service:
 
     @property
     def image(self) -> str:
-        """The default image built offline by `decnet images build`."""
+        """The full emulator image built offline by `decnet images build` (the default)."""
         return f"decnet/svc-{self.name.replace('_', '-')}:latest"
+
+    @property
+    def light_image(self) -> str:
+        """The busybox first-exchange emulator (`emulation: light`)."""
+        return f"decnet/svc-{self.name.replace('_', '-')}-light:latest"
+
+    def image_for(self, emulation: str) -> str:
+        """The offline-built image of this service for `emulation` (light or full)."""
+        return self.light_image if emulation == "light" else self.image
 
 
 def _svc(name: str, ports: str, config: type[ServiceConfig], description: str) -> Service:

@@ -7,20 +7,27 @@ import time
 import typer
 
 from decnet_lib.cli.output import echo
-from decnet_lib.images.build import build_images, docker_client
+from decnet_lib.images.build import MODES, build_images, docker_client
+from decnet_lib.settings import get_settings
 
 SERVICE_OPTION = typer.Option(
     None, "--service", "-s", help="Build only this service's image (repeatable); "
     "the base and emulator images are always ensured.")
 FORCE_OPTION = typer.Option(False, "--force", help="Rebuild even the images that are up to date.")
+EMULATION_OPTION = typer.Option(
+    None, "--emulation", "-e", help="Build only this emulation's images: light or full "
+    "(repeatable; default both).")
 
 
-def build(services: list[str] | None = SERVICE_OPTION, force: bool = FORCE_OPTION) -> None:
+def build(services: list[str] | None = SERVICE_OPTION, force: bool = FORCE_OPTION,
+          emulation: list[str] | None = EMULATION_OPTION) -> None:
     """Build the base, emulator and service images that are missing or out of date."""
     started = time.monotonic()
     client = docker_client()
     try:
-        built = build_images(client, services=services or None, progress=echo, force=force)
+        built = build_images(client, services=services or None, progress=echo, force=force,
+                             modes=emulation or MODES,
+                             cache_dir=get_settings().state_dir / "image-cache")
     finally:
         client.close()
     elapsed = time.monotonic() - started

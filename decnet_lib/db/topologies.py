@@ -17,6 +17,7 @@ from decnet_lib.db.models import Decky, Edge, Lan, Topology, TopologyEvent, utcn
 from decnet_lib.db.status import queue_change
 from decnet_lib.errors import AlreadyExists, NotFound, Refused
 from decnet_lib.topology.addressing import gateway_of, parse_subnet
+from decnet_lib.topology.document import DEFAULT_EMULATION
 from decnet_lib.topology.hashing import canonical_hash
 from decnet_lib.topology.resolve import image_map
 from decnet_lib.topology.resolved import ResolvedDecky, ResolvedLan, ResolvedTopology
@@ -100,6 +101,8 @@ def _resolved_decky(decky: Any, lans: dict[str, str]) -> ResolvedDecky:
     services = list(decky.services or [])
     config = decky.config if isinstance(decky.config, dict) else {}
     images = config.get("images")
+    emulation = config.get("emulation") if config.get("emulation") in ("light", "full") \
+        else DEFAULT_EMULATION
     return ResolvedDecky(
         id=decky.id,
         name=decky.name,
@@ -109,7 +112,9 @@ def _resolved_decky(decky: Any, lans: dict[str, str]) -> ResolvedDecky:
         forwards_l3=decky.forwards_l3,
         expose=decky.expose,
         service_config=config.get("service_config") or {},
-        images=images if isinstance(images, dict) else image_map(services, {}),
+        images=images if isinstance(images, dict) else image_map(services, {}, emulation),
+        emulation=emulation,
+        domain=config.get("domain") or None,
         meta=config.get("meta") or {},
     )
 
@@ -126,7 +131,10 @@ def _lan_row(topology_id: str, lan: ResolvedLan, position: int) -> Row:
 
 
 def _decky_row(topology_id: str, decky: ResolvedDecky, position: int) -> Row:
-    config = {"service_config": decky.service_config, "images": decky.images, "meta": decky.meta}
+    config: dict[str, Any] = {"service_config": decky.service_config, "images": decky.images,
+                              "meta": decky.meta, "emulation": decky.emulation}
+    if decky.domain:
+        config["domain"] = decky.domain
     return {
         "id": decky.id, "topology_id": topology_id, "name": decky.name,
         "archetype": decky.archetype, "services": list(decky.services),

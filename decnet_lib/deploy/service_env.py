@@ -1,8 +1,9 @@
 """The environment a service container receives: how service config reaches the emulator.
 
 Contract with the images in `images/`: DECNET_SERVICE, DECNET_DECKY, DECNET_TOPOLOGY,
-DECNET_PORTS ("22/tcp 53/udp") and one DECNET_CFG_<KEY> per config key (upper-cased;
-booleans as true/false, other scalars as text, lists/dicts as compact JSON).
+DECNET_PORTS ("22/tcp 53/udp"), one DECNET_CFG_<KEY> per config key (upper-cased;
+booleans as true/false, other scalars as text, lists/dicts as compact JSON) and, when a
+persona is given, DECNET_PERSONA (compact JSON, sorted keys; see `decnet_lib.personas`).
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ def _text(value: Any) -> str:
 
 
 def service_environment(
-    topology_name: str, decky: str, service: str, config: Mapping[str, Any]
+    topology_name: str,
+    decky: str,
+    service: str,
+    config: Mapping[str, Any],
+    persona: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Environment variables for one service container."""
+    """Environment variables for one service container (DECNET_PERSONA when `persona`)."""
     catalog = SERVICES.get(service)
     defaults = catalog.config().model_dump(exclude_none=True) if catalog else {}
     env = {
@@ -35,6 +40,8 @@ def service_environment(
         "DECNET_TOPOLOGY": topology_name,
         "DECNET_PORTS": " ".join(str(port) for port in catalog.ports) if catalog else "",
     }
+    if persona is not None:
+        env["DECNET_PERSONA"] = orjson.dumps(persona, option=orjson.OPT_SORT_KEYS).decode()
     for key, value in {**defaults, **config}.items():
         if value is not None:
             env[f"DECNET_CFG_{key.upper()}"] = _text(value)

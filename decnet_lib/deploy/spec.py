@@ -33,6 +33,8 @@ from decnet_lib.deploy.naming import (
     service_container_name,
 )
 from decnet_lib.deploy.service_env import service_environment
+from decnet_lib.personas import persona
+from decnet_lib.topology.resolve import default_image, is_default_image
 from decnet_lib.topology.resolved import ResolvedDecky, ResolvedTopology
 
 Role = Literal["base", "service"]
@@ -191,15 +193,28 @@ def base_spec(
     )
 
 
+def service_image(decky: ResolvedDecky, service: str) -> str:
+    """The decky's replacement image for `service`, else the service's own image for the
+    decky's emulation (full `decnet/svc-<name>`, light `decnet/svc-<name>-light`)."""
+    image = decky.images.get(service) or ""
+    if image and not is_default_image(service, image):
+        return image
+    return default_image(service, decky.emulation)
+
+
+def decky_persona(topology: ResolvedTopology, decky: ResolvedDecky) -> dict[str, Any]:
+    """The persona every service container of the decky is given."""
+    return persona(topology.id, topology.name, decky.name, decky.archetype, decky.domain)
+
+
 def service_spec(
     topology: ResolvedTopology, decky: ResolvedDecky, service: str, base: ContainerSpec
 ) -> ContainerSpec:
     """One service container, sharing its base's network namespace."""
-    image = decky.images.get(service) or (
-        SERVICES[service].image if service in SERVICES else ""
-    )
+    image = service_image(decky, service)
     env = service_environment(
-        topology.name, decky.name, service, decky.service_config.get(service, {})
+        topology.name, decky.name, service, decky.service_config.get(service, {}),
+        persona=decky_persona(topology, decky),
     )
     hardening = hardening_for("service", service, decky.resources)
     fields: dict[str, Any] = {

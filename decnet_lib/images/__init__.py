@@ -1,7 +1,8 @@
-"""Offline-built Docker images: the decky base and the service emulators."""
+"""Offline-built Docker images: the decky base and the service emulators (light and full)."""
 
 from decnet_lib.images.build import (
     EMULATOR_IMAGE,
+    FULL_IMAGE,
     BusyboxMissing,
     ImageBuildError,
     build_images,
@@ -11,6 +12,7 @@ from decnet_lib.images.build import (
 
 __all__ = [
     "EMULATOR_IMAGE",
+    "FULL_IMAGE",
     "BusyboxMissing",
     "ImageBuildError",
     "build_images",

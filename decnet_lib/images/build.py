@@ -1,12 +1,13 @@
 """Build the decky and service images offline from the repository's `images/` directory.
 
-Three kinds of image, each from one build context under `images/`:
-`decnet/base:latest` (FROM scratch + a static busybox), `decnet/emulator:latest` (the one
-shared emulator layer: decnet-svd, compiled here with the host's C compiler, plus the busybox
-sh handlers) and one metadata-only `decnet/svc-<name>:latest` per catalog service.
+Light: `decnet/base:latest` (FROM scratch + a static busybox), `decnet/emulator:latest`
+(decnet-svd, compiled here with the host's C compiler, plus the busybox sh handlers) and
+`decnet/svc-<name>-light:latest`. Full: `decnet/emulator-rootfs:latest` (debootstrap'd
+bookworm, imported; `rootfs.py`), `decnet/emulator-full:latest` (+ locked wheels from
+`wheels.py` + decnet_emu) and `decnet/svc-<name>:latest`; `specs.py` lists them all.
 Nothing is ever pulled. Each image carries `decnet.managed=true`, `decnet.image=<name>` and
-`decnet.image.hash=<hash of its build context and of its parent's hash>`; an image whose
-hash label already matches is not rebuilt, which makes a second build a fast no-op.
+`decnet.image.hash=<hash of its inputs and of its parent's hash>`; an image whose hash label
+already matches is not rebuilt, which makes a second build a fast no-op.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,10 @@ from decnet_lib.deploy.labels import MANAGED
 from decnet_lib.deploy.naming import BASE_IMAGE
 from decnet_lib.deploy.probe import DockerUnavailable
 from decnet_lib.errors import DecnetError, NotFound
+from decnet_lib.images import rootfs, wheels
+from decnet_lib.images.specs import EMULATOR_IMAGE, FULL_IMAGE, MODES, ImageSpec, image_specs
+from decnet_lib.settings import get_settings
 
-EMULATOR_IMAGE = "decnet/emulator:latest"
 IMAGE_LABEL = "decnet.image"
 HASH_LABEL = "decnet.image.hash"
 HASH_FORMAT = "decnet-images-v1"
@@ -43,6 +45,8 @@ Progress = Callable[[str], None]
 __all__ = [
     "BASE_IMAGE",
     "EMULATOR_IMAGE",
+    "FULL_IMAGE",
+    "MODES",
     "BusyboxMissing",
     "DockerUnavailable",
     "ImageBuildError",
@@ -62,17 +66,6 @@ class BusyboxMissing(ImageBuildError):
     """No static busybox to put in the images."""
 
     code = "BUSYBOX_MISSING"
-
-
-@dataclass
-class _Spec:
-    """One image to build: its name, context directory, build args and extra files."""
-
-    name: str
-    context: str
-    buildargs: dict[str, str] = field(default_factory=dict)
-    parent: _Spec | None = None
-    digest: str = ""
 
 
 def images_dir() -> Path:
@@ -129,37 +122,37 @@ def _tree_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
 
-def _context_digest(spec: _Spec, root: Path, busybox: Path) -> str:
+def _hash_path(digest: Any, name: str, source: Path) -> None:
+    """Add a file or a directory tree (names, executable bits, contents) to `digest`."""
+    items = [(name, source)] if source.is_file() else [
+        (f"{name}/{path.relative_to(source).as_posix()}", path) for path in _tree_files(source)]
+    for label, path in items:
+        mode = "x" if os.access(path, os.X_OK) else "-"
+        digest.update(f"\0file {label} {mode}\0".encode())
+        digest.update(path.read_bytes())
+
+
+def _context_digest(spec: ImageSpec, root: Path, busybox: Path) -> str:
     """Hash of everything that goes into the image: files, modes, build args, parent hash."""
     digest = hashlib.sha256(HASH_FORMAT.encode())
     parent = spec.parent.digest if spec.parent else ""
     digest.update(f"\0name={spec.name}\0parent={parent}".encode())
+    if spec.kind == "rootfs":
+        digest.update(rootfs.digest(root, HASH_FORMAT).encode())
+        return digest.hexdigest()
     for key, value in sorted(spec.buildargs.items()):
         digest.update(f"\0arg {key}={value}".encode())
-    context = root / spec.context
-    for path in _tree_files(context):
-        mode = "x" if os.access(path, os.X_OK) else "-"
-        digest.update(f"\0file {path.relative_to(context).as_posix()} {mode}\0".encode())
-        digest.update(path.read_bytes())
+    if spec.context:
+        context = root / spec.context
+        for path in _tree_files(context):
+            _hash_path(digest, path.relative_to(context).as_posix(), path)
+    for name, source in sorted(spec.files.items()):
+        _hash_path(digest, name, source if source.is_absolute() else root / source)
+    if spec.tail or spec.extra_hash:
+        digest.update(f"\0tail\0{spec.tail}\0extra\0{spec.extra_hash}".encode())
     if spec.context == "base":
         digest.update(b"\0busybox\0" + busybox.read_bytes())
     return digest.hexdigest()
-
-
-def _specs(services: Sequence[str]) -> list[_Spec]:
-    base = _Spec(BASE_IMAGE, "base")
-    emulator = _Spec(EMULATOR_IMAGE, "emulator", {"BASE": BASE_IMAGE}, parent=base)
-    specs = [base, emulator]
-    for name in services:
-        service = SERVICES[name]
-        specs.append(_Spec(
-            service.image,
-            "service",
-            {"EMULATOR": EMULATOR_IMAGE, "SERVICE": service.name,
-             "PORTS": " ".join(str(port) for port in service.ports)},
-            parent=emulator,
-        ))
-    return specs
 
 
 def _compile_helper(source: Path, target: Path) -> None:
@@ -176,10 +169,25 @@ def _compile_helper(source: Path, target: Path) -> None:
                               "(a static build needs libc6-dev)")
 
 
-def _prepare_context(spec: _Spec, root: Path, busybox: Path, workdir: Path) -> Path:
+def _prepare_context(spec: ImageSpec, root: Path, busybox: Path, workdir: Path) -> Path:
     """Copy one build context into a temporary directory, with the files built on the fly."""
-    context = workdir / spec.context
-    shutil.copytree(root / spec.context, context, ignore=shutil.ignore_patterns("__pycache__"))
+    context = workdir / spec.name.replace("/", "_").replace(":", "_")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    if spec.context:
+        shutil.copytree(root / spec.context, context, ignore=ignore)
+    context.mkdir(parents=True, exist_ok=True)
+    for name, source in spec.files.items():
+        source = source if source.is_absolute() else root / source
+        if source.is_dir():
+            shutil.copytree(source, context / name, ignore=ignore, dirs_exist_ok=True)
+        else:
+            (context / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, context / name)
+    if spec.tail:
+        with (context / "Dockerfile").open("a") as dockerfile:
+            dockerfile.write("\n" + spec.tail)
+    if spec.fill is not None:
+        spec.fill(context)
     if spec.context == "base":
         shutil.copyfile(busybox, context / "busybox")
         (context / "busybox").chmod(0o755)
@@ -200,7 +208,7 @@ def _existing(client: Any) -> dict[str, list[Any]]:
     return found
 
 
-def _up_to_date(client: Any, spec: _Spec, existing: dict[str, list[Any]]) -> bool:
+def _up_to_date(client: Any, spec: ImageSpec, existing: dict[str, list[Any]]) -> bool:
     """True when an image with this hash exists; it is (re)tagged with the name if needed."""
     for image in existing.get(spec.digest, []):
         if (image.labels or {}).get(IMAGE_LABEL) != spec.name:
@@ -212,8 +220,18 @@ def _up_to_date(client: Any, spec: _Spec, existing: dict[str, list[Any]]) -> boo
     return False
 
 
-def _docker_build(client: Any, spec: _Spec, context: Path, force: bool) -> None:
-    labels = {MANAGED: "true", IMAGE_LABEL: spec.name, HASH_LABEL: spec.digest}
+def _labels(spec: ImageSpec) -> dict[str, str]:
+    return {MANAGED: "true", IMAGE_LABEL: spec.name, HASH_LABEL: spec.digest}
+
+
+def _check_built(client: Any, spec: ImageSpec, detail: str) -> None:
+    image = client.images.get(spec.name)
+    if (image.labels or {}).get(HASH_LABEL) != spec.digest:
+        raise ImageBuildError(f"building {spec.name} failed: {detail or 'no image came out'}")
+
+
+def _docker_build(client: Any, spec: ImageSpec, context: Path, force: bool) -> None:
+    labels = _labels(spec)
     stream = client.api.build(
         path=str(context), tag=spec.name, labels=labels, buildargs=spec.buildargs,
         rm=True, forcerm=True, pull=False, nocache=force, decode=True,
@@ -226,9 +244,7 @@ def _docker_build(client: Any, spec: _Spec, context: Path, force: bool) -> None:
         text = str(chunk.get("stream", "")).strip()
         if text:
             last = text
-    image = client.images.get(spec.name)
-    if (image.labels or {}).get(HASH_LABEL) != spec.digest:
-        raise ImageBuildError(f"building {spec.name} failed: {last or 'no image came out'}")
+    _check_built(client, spec, last)
 
 
 def _prune_replaced(client: Any, names: Iterable[str]) -> None:
@@ -237,11 +253,43 @@ def _prune_replaced(client: Any, names: Iterable[str]) -> None:
 
     wanted = set(names)
     dangling = client.images.list(filters={"dangling": True, "label": f"{MANAGED}=true"})
-    order = {BASE_IMAGE: 2, EMULATOR_IMAGE: 1}
+    order = {BASE_IMAGE: 2, rootfs.ROOTFS_IMAGE: 2, EMULATOR_IMAGE: 1, FULL_IMAGE: 1}
     candidates = [img for img in dangling if (img.labels or {}).get(IMAGE_LABEL) in wanted]
     for image in sorted(candidates, key=lambda img: order.get(img.labels[IMAGE_LABEL], 0)):
         with contextlib.suppress(APIError):  # still used by a container or a child image
             client.images.remove(image.id, noprune=False)
+
+
+def _import_rootfs(client: Any, spec: ImageSpec, root: Path, cache: Path,
+                   report: Progress) -> None:
+    """Import the cached Debian root (made with debootstrap when it is not cached yet)."""
+    key = rootfs.digest(root, HASH_FORMAT)
+    if not any(cache.glob(f"rootfs-{rootfs.SUITE}-{key[:16]}.tar")):
+        report(f"{spec.name}: debootstrap {rootfs.SUITE} from {rootfs.mirror()} (about a minute)")
+    try:
+        source = rootfs.tarball(root, cache, key)
+    except (rootfs.RootfsError, OSError) as exc:
+        raise ImageBuildError(f"{spec.name}: {_one_line(exc)}") from None
+    rootfs.import_image(client, source, _labels(spec))
+    _check_built(client, spec, "docker import gave no image")
+
+
+def _wheel_filler(root: Path, cache: Path) -> Callable[[Path], None]:
+    def fill(context: Path) -> None:
+        try:
+            wheels.unpack(wheels.download(root, cache), context / "site-packages")
+        except (wheels.WheelError, OSError) as exc:
+            raise ImageBuildError(_one_line(exc)) from None
+    return fill
+
+
+def _plan(names: Sequence[str], modes: Sequence[str], root: Path, cache: Path,
+          busybox: Path) -> list[ImageSpec]:
+    lock = wheels.lock_text(root) if "full" in modes else ""
+    specs = image_specs(names, modes, root, _wheel_filler(root, cache), lock)
+    for spec in specs:
+        spec.digest = _context_digest(spec, root, busybox)
+    return specs
 
 
 def build_images(
@@ -249,13 +297,17 @@ def build_images(
     services: Sequence[str] | None = None,
     progress: Progress | None = None,
     force: bool = False,
+    modes: Sequence[str] = MODES,
+    cache_dir: Path | None = None,
 ) -> list[str]:
-    """Build the base, emulator and service images that are missing or out of date.
+    """Build the images that are missing or out of date.
 
-    `services` limits the service images (default: every catalog service); the base and
-    emulator images are always ensured. Returns the names of the images actually built
-    (empty when everything was up to date). Raises DockerUnavailable, BusyboxMissing,
-    NotFound (unknown service) or ImageBuildError, each with a one-line message.
+    `services` limits the service images (default: every catalog service) and `modes`
+    the emulations (light, full; default both); the decky base is always ensured.
+    `cache_dir` keeps the Debian root tarball and the wheels (default: the state
+    directory's `image-cache`). Returns the names of the images actually built (empty
+    when everything was up to date). Raises DockerUnavailable, BusyboxMissing, NotFound
+    (unknown service or mode) or ImageBuildError, each with a one-line message.
     """
     report = progress or (lambda _line: None)
     names = list(SERVICES) if services is None else list(dict.fromkeys(services))
@@ -263,14 +315,16 @@ def build_images(
     if unknown:
         raise NotFound(f"unknown service(s): {', '.join(unknown)} "
                        f"(known: {', '.join(SERVICES)})")
+    bad_modes = [mode for mode in modes if mode not in MODES]
+    if bad_modes:
+        raise NotFound(f"unknown emulation(s): {', '.join(bad_modes)} (known: light, full)")
     root = images_dir()
     if not (root / "base" / "Dockerfile").is_file():
         raise ImageBuildError(f"no image build contexts in {root}")
     busybox = _busybox_path()
     _check_static_elf(busybox)
-    specs = _specs(names)
-    for spec in specs:
-        spec.digest = _context_digest(spec, root, busybox)
+    cache = cache_dir or get_settings().state_dir / "image-cache"
+    specs = _plan(names, modes, root, cache, busybox)
 
     from docker.errors import APIError, DockerException
     from requests.exceptions import RequestException
@@ -280,17 +334,19 @@ def build_images(
         client.ping()
         existing = _existing(client)
         with tempfile.TemporaryDirectory(prefix="decnet-images-") as tmp:
-            # In order: base, the emulator layer on it, then the services on the emulator.
-            # (Parallel builds gain nothing: the engine serialises the commits.)
+            # Parents first. (Parallel builds gain nothing: the engine serialises commits.)
             for spec in specs:
                 if not force and _up_to_date(client, spec, existing):
                     report(f"{spec.name}: up to date ({spec.digest[:12]})")
                     continue
                 started = time.monotonic()
                 report(f"{spec.name}: building ({spec.digest[:12]})")
-                context = _prepare_context(spec, root, busybox, Path(tmp))
-                _docker_build(client, spec, context, force)
-                shutil.rmtree(context, ignore_errors=True)
+                if spec.kind == "rootfs":
+                    _import_rootfs(client, spec, root, cache, report)
+                else:
+                    context = _prepare_context(spec, root, busybox, Path(tmp))
+                    _docker_build(client, spec, context, force)
+                    shutil.rmtree(context, ignore_errors=True)
                 built.append(spec.name)
                 report(f"{spec.name}: built in {time.monotonic() - started:.1f}s")
         with contextlib.suppress(DockerException, RequestException):

@@ -25,6 +25,7 @@ from decnet_lib.mutations.payloads import (
     BadPayload,
 )
 from decnet_lib.topology.addressing import Allocator, gateway_of, parse_ip, parse_subnet
+from decnet_lib.topology.document import DEFAULT_EMULATION, DOMAIN_PATTERN, Emulation
 from decnet_lib.topology.loader import schema_issues
 from decnet_lib.topology.resolve import effective_services, image_map, new_id
 from decnet_lib.topology.resolved import ResolvedDecky, ResolvedLan, ResolvedTopology
@@ -44,6 +45,8 @@ class _DeckyPatchable(BaseModel):
     expose: bool | dict[str, str] = False
     service_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
     images: dict[str, str] = Field(default_factory=dict)
+    emulation: Emulation = DEFAULT_EMULATION
+    domain: str | None = Field(default=None, pattern=DOMAIN_PATTERN, max_length=200)
     meta: dict[str, Any] = Field(default_factory=dict)
     resources: dict[str, Any] = Field(default_factory=dict)
 
@@ -126,15 +129,22 @@ def remove_lan(topology: ResolvedTopology, payload: p.RemoveLan, context: OpCont
     return True
 
 
+def _shared_emulation(topology: ResolvedTopology) -> Emulation:
+    """The emulation every decky of the topology uses, else the default (full)."""
+    modes = {decky.emulation for decky in topology.deckies}
+    return modes.pop() if len(modes) == 1 else DEFAULT_EMULATION
+
+
 def _new_decky(topology: ResolvedTopology, payload: p.AddDecky) -> ResolvedDecky:
     lan = _lan(topology, payload.lan)
     services = effective_services(payload.archetype, payload.services or [])
+    emulation = payload.emulation or _shared_emulation(topology)
     return ResolvedDecky(
         id=new_id(), name=payload.name, archetype=payload.archetype, services=services,
         lans={lan.name: payload.ip if payload.ip is not None else ""},
         forwards_l3=payload.forwards_l3,
         expose=payload.expose, service_config=copy.deepcopy(payload.service_config),
-        images=image_map(services, {}),
+        images=image_map(services, {}, emulation), emulation=emulation,
     )
 
 
@@ -146,7 +156,8 @@ def add_decky(topology: ResolvedTopology, payload: p.AddDecky, context: OpContex
                 and payload.ip in (None, existing.lans[payload.lan])
                 and existing.services == wanted.services
                 and (existing.forwards_l3, existing.expose, existing.service_config)
-                == (wanted.forwards_l3, wanted.expose, wanted.service_config))
+                == (wanted.forwards_l3, wanted.expose, wanted.service_config)
+                and payload.emulation in (None, existing.emulation))
         if same:
             return False
         raise OpRefused("DECKY_NAME_DUP", f"a different decky named {payload.name!r} exists")
@@ -191,7 +202,7 @@ def update_decky(topology: ResolvedTopology, payload: p.UpdateDecky, context: Op
         kept = set(services)
         decky.service_config = {k: v for k, v in decky.service_config.items() if k in kept}
         overrides = {k: v for k, v in decky.images.items() if k in kept}
-        decky.images = image_map(services, overrides)
+        decky.images = image_map(services, overrides, decky.emulation)
     if payload.patch is not None:
         try:
             p.check_patch_keys("update_decky", payload.patch, DECKY_PATCHABLE)
@@ -210,7 +221,8 @@ def update_decky(topology: ResolvedTopology, payload: p.UpdateDecky, context: Op
         # images of services the decky does not run are kept so that the invariant check
         # reports them (SERVICE_CFG_UNDECLARED) instead of silently dropping them
         undeclared = {k: v for k, v in fields.images.items() if k not in decky.services}
-        decky.images = {**image_map(decky.services, fields.images), **undeclared}
+        decky.images = {**image_map(decky.services, fields.images, decky.emulation),
+                        **undeclared}
     return decky.model_dump() != before
 
 

@@ -15,8 +15,10 @@ OpName = Literal[
 ]
 
 
-DECKY_PATCHABLE = frozenset({"forwards_l3", "expose", "service_config", "images", "meta",
-                             "resources"})
+DECKY_PATCHABLE = frozenset(
+    {"forwards_l3", "expose", "service_config", "images", "emulation", "domain", "meta",
+     "resources"}
+)
 LAN_PATCHABLE = frozenset({"meta", "driver", "parent"})
 LAN_FROZEN_WHILE_LIVE = frozenset({"subnet", "dmz"})
 
@@ -61,6 +63,9 @@ class AddDecky(_Payload):
     forwards_l3: bool = False
     expose: bool = False
     service_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    emulation: Literal["light", "full"] | None = Field(
+        default=None, description="Default: what the topology's deckies share, else full."
+    )
 
 
 class AttachDecky(_Payload):
@@ -79,7 +84,7 @@ class UpdateDecky(_Payload):
     patch: dict[str, Any] | None = Field(
         default=None,
         description="JSON merge patch (RFC 7386) over forwards_l3, expose, service_config, "
-        "images and meta.",
+        "images, emulation, domain and meta.",
     )
     services: list[str] | None = Field(default=None, description="Replaces the service list.")
 

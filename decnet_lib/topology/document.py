@@ -8,6 +8,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 LanDriver = Literal["bridge", "macvlan", "ipvlan"]
+Emulation = Literal["light", "full"]
+DEFAULT_EMULATION: Emulation = "full"
+DOMAIN_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+EMULATION_HELP = (
+    "light: the busybox first-exchange emulators (tiny); full: the Python protocol "
+    "emulators and OpenSSH (real clients get through authentication)."
+)
 
 
 class _DocModel(BaseModel):
@@ -76,6 +83,13 @@ class DeckyDoc(_DocModel):
     images: dict[str, str] = Field(
         default_factory=dict, description="Service name to a replacement image."
     )
+    emulation: Emulation | None = Field(
+        default=None, description=f"{EMULATION_HELP} Default: the topology's."
+    )
+    domain: str | None = Field(
+        default=None, pattern=DOMAIN_PATTERN, max_length=200,
+        description="DNS domain of the decky's persona. Default: the topology's.",
+    )
     meta: dict[str, Any] = Field(
         default_factory=dict, description="Free-form notes (not deployed, not hashed)."
     )
@@ -85,6 +99,13 @@ class TopologyDoc(_DocModel):
     """A maze: a named set of LANs and deckies."""
 
     name: str
+    emulation: Emulation = Field(
+        default=DEFAULT_EMULATION, description=f"Default of every decky. {EMULATION_HELP}"
+    )
+    domain: str | None = Field(
+        default=None, pattern=DOMAIN_PATTERN, max_length=200,
+        description="DNS domain of the deckies' personas (default: <name>.internal).",
+    )
     lans: list[LanDoc] = Field(default_factory=list)
     deckies: list[DeckyDoc] = Field(default_factory=list)
 

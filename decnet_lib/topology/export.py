@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from decnet_lib.catalog import ARCHETYPES, SERVICES
+from decnet_lib.catalog import ARCHETYPES
+from decnet_lib.topology.document import DEFAULT_EMULATION
+from decnet_lib.topology.resolve import is_default_image
 from decnet_lib.topology.resolved import ResolvedTopology
 
 
@@ -38,10 +40,14 @@ def to_document(topology: ResolvedTopology) -> dict[str, Any]:
         images = {
             svc: image
             for svc, image in decky.images.items()
-            if svc not in SERVICES or image != SERVICES[svc].image
+            if not is_default_image(svc, image)
         }
         if images:
             entry["images"] = images
+        if decky.emulation != DEFAULT_EMULATION:
+            entry["emulation"] = decky.emulation
+        if decky.domain:
+            entry["domain"] = decky.domain
         if decky.meta:
             entry["meta"] = decky.meta
         deckies.append(entry)

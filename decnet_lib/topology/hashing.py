@@ -1,6 +1,8 @@
 """The canonical hash: SHA-256 over an allow-list of deployment-relevant fields only.
 
 Status, timestamps, versions, ids, archetype names and free-form `meta` never change it.
+`emulation` and `domain` count only when they differ from their defaults (full, none), so
+the hashes of topologies written before they existed did not change.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import orjson
 LAN_FIELDS = ("name", "subnet", "gateway", "dmz", "driver", "parent")
 DECKY_FIELDS = ("name", "services", "service_config", "forwards_l3", "expose", "images",
                 "resources")
+DECKY_OPTIONAL_FIELDS = {"emulation": "full", "domain": None}  # hashed when not the default
 
 
 def canonical_view(topology: Mapping[str, Any]) -> dict[str, Any]:
@@ -30,6 +33,9 @@ def canonical_view(topology: Mapping[str, Any]) -> dict[str, Any]:
         view["images"] = view["images"] or {}
         if not view["resources"]:
             del view["resources"]  # no limits set: the same hash as before the field existed
+        for key, default in DECKY_OPTIONAL_FIELDS.items():
+            if decky.get(key, default) not in (default, None):
+                view[key] = decky[key]
         # order matters: the first LAN is the home LAN
         view["lans"] = [[lan, ip] for lan, ip in (decky.get("lans") or {}).items()]
         deckies.append(view)

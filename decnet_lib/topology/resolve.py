@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from decnet_lib.catalog import ARCHETYPES, SERVICES
 from decnet_lib.topology.addressing import Allocator, gateway_of, parse_ip, parse_subnet
-from decnet_lib.topology.document import DeckyDoc, TopologyDoc
+from decnet_lib.topology.document import DEFAULT_EMULATION, DeckyDoc, TopologyDoc
 from decnet_lib.topology.hashing import canonical_hash
 from decnet_lib.topology.resolved import ResolvedDecky, ResolvedLan, ResolvedTopology
 
@@ -25,18 +25,43 @@ def effective_services(archetype: str | None, services: list[str]) -> list[str]:
     return list(dict.fromkeys([*base, *services]))
 
 
-def image_map(services: list[str], overrides: Mapping[str, str]) -> dict[str, str]:
-    """Image per service: the decky's override, else the catalog's offline-built image."""
-    return {
-        svc: overrides.get(svc) or (SERVICES[svc].image if svc in SERVICES else "")
-        for svc in services
-    }
+def default_image(service: str, emulation: str = DEFAULT_EMULATION) -> str:
+    """The offline-built image of a catalog service for `emulation` ("" if unknown)."""
+    return SERVICES[service].image_for(emulation) if service in SERVICES else ""
+
+
+def is_default_image(service: str, image: str) -> bool:
+    """True when `image` is one of the service's own images (not a replacement)."""
+    return service in SERVICES and image in (SERVICES[service].image,
+                                             SERVICES[service].light_image)
+
+
+def image_map(
+    services: list[str], overrides: Mapping[str, str], emulation: str = DEFAULT_EMULATION
+) -> dict[str, str]:
+    """Image per service: the decky's override, else its own image for `emulation`.
+
+    A value naming one of the service's own images (light or full) is no override: it
+    follows the emulation.
+    """
+    images = {}
+    for svc in services:
+        image = overrides.get(svc) or ""
+        images[svc] = (image if image and not is_default_image(svc, image)
+                       else default_image(svc, emulation))
+    return images
 
 
 def resolve_decky(
-    decky: DeckyDoc, allocators: Mapping[str, Allocator], decky_id: str | None = None
+    decky: DeckyDoc, allocators: Mapping[str, Allocator], decky_id: str | None = None,
+    topology: TopologyDoc | None = None,
 ) -> ResolvedDecky:
-    """Resolve one decky, allocating an address on each LAN where none is pinned."""
+    """Resolve one decky, allocating an address on each LAN where none is pinned.
+
+    Emulation and domain fall back on the topology's (`topology`) when the decky has none.
+    """
+    emulation = decky.emulation or (topology.emulation if topology else DEFAULT_EMULATION)
+    domain = decky.domain or (topology.domain if topology else None)
     services = effective_services(decky.archetype, decky.services)
     lans = {
         lan: ip if ip is not None else str(allocators[lan].allocate())
@@ -53,7 +78,9 @@ def resolve_decky(
         else decky.expose,
         resources=decky.resources.model_dump(exclude_none=True) if decky.resources else {},
         service_config=decky.service_config,
-        images=image_map(services, decky.images),
+        images=image_map(services, decky.images, emulation),
+        emulation=emulation,
+        domain=domain,
         meta=decky.meta,
     )
 
@@ -84,7 +111,7 @@ def resolve(doc: TopologyDoc, topology_id: str | None = None) -> ResolvedTopolog
             address = parse_ip(ip) if ip is not None else None
             if address is not None:
                 allocators[lan].reserve(address)
-    deckies = [resolve_decky(decky, allocators) for decky in doc.deckies]
+    deckies = [resolve_decky(decky, allocators, topology=doc) for decky in doc.deckies]
     topology = ResolvedTopology(
         id=topology_id or new_id(), name=doc.name, lans=lans, deckies=deckies
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from decnet_lib.topology.document import LanDriver
+from decnet_lib.topology.document import DEFAULT_EMULATION, Emulation, LanDriver
 
 
 class _Resolved(BaseModel):
@@ -38,6 +38,8 @@ class ResolvedDecky(_Resolved):
     resources: dict[str, Any] = Field(default_factory=dict)
     service_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
     images: dict[str, str] = Field(default_factory=dict)
+    emulation: Emulation = Field(default=DEFAULT_EMULATION, description="Effective emulation.")
+    domain: str | None = Field(default=None, description="Persona domain, when one is set.")
     meta: dict[str, Any] = Field(default_factory=dict)
 
     @property

@@ -22,8 +22,17 @@ from decnet_emu.session import Datagram, Session, _plain_ip
 
 
 def load_protocol(service: str) -> ModuleType:
-    """The protocol module of a service (`decnet_emu.protocols.<service>`)."""
-    return importlib.import_module(f"decnet_emu.protocols.{service}")
+    """The protocol module of a service (`decnet_emu.protocols.<service>`), or the generic
+    stand-in (`decnet_emu.generic`: connect, first bytes, disconnect) when it has none."""
+    name = f"decnet_emu.protocols.{service}"
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        print(f"decnet_emu: no protocol module for {service}: recording only",
+              file=sys.stderr, flush=True)
+        return importlib.import_module("decnet_emu.generic")
 
 
 class Emulator:
