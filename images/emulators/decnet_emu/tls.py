@@ -9,7 +9,6 @@ certificate, two deckies never share one. `service_config` may give `tls_cert`/`
 from __future__ import annotations
 
 import datetime
-import functools
 import os
 import ssl
 import tempfile
@@ -54,8 +53,21 @@ def certificate_pem(persona: Persona, organization: str = "") -> tuple[bytes, by
                               serialization.NoEncryption()))
 
 
-@functools.lru_cache(maxsize=4)
+_CONTEXTS: dict[tuple[str, str, str, str], ssl.SSLContext] = {}
+
+
 def _context(persona: Persona, cert_pem: str, key_pem: str) -> ssl.SSLContext:
+    """Build the context once per (persona identity, configured PEMs).
+
+    Persona carries a dict and is not hashable, so the cache key is its FQDN and seed.
+    """
+    key = (persona.fqdn, persona.seed.hex(), cert_pem, key_pem)
+    if key not in _CONTEXTS:
+        _CONTEXTS[key] = _build_context(persona, cert_pem, key_pem)
+    return _CONTEXTS[key]
+
+
+def _build_context(persona: Persona, cert_pem: str, key_pem: str) -> ssl.SSLContext:
     if not cert_pem or not key_pem:
         cert, key = certificate_pem(persona)
         cert_pem, key_pem = cert.decode(), key.decode()
