@@ -21,6 +21,23 @@ REPO = Path(__file__).resolve().parents[2]
 EMULATORS = REPO / "images" / "emulators"
 
 
+def require_tools(*tools: str, packages: str = "") -> None:
+    """Skip when a real client the test drives is missing; under CI=true that is a failure
+    (scripts/test.sh installs every client; `packages` names the Debian packages)."""
+    import shutil
+
+    import pytest
+
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if not missing:
+        return
+    message = f"{', '.join(missing)} not installed" + (f" (apt-get install {packages})"
+                                                       if packages else "")
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -46,6 +63,7 @@ class LocalEmulator:
     config: dict[str, Any] = field(default_factory=dict)
     persona: dict[str, Any] = field(default_factory=dict)
     host: str = "127.0.0.1"
+    source: str = "127.0.0.1"  # the client address the emulator sees (events' src_ip)
     process: subprocess.Popen[bytes] | None = None
     lines: list[str] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service
+from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service, require_tools
 
 
 @pytest.fixture
@@ -16,8 +15,8 @@ def redis_emu() -> Iterator[LocalEmulator]:
     yield from local_emulator("redis", ["6379/tcp"])
 
 
-@pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-tools not installed")
 def test_redis_cli_auth_is_recorded(redis_emu: LocalEmulator) -> None:
+    require_tools("redis-cli", packages="redis-tools")
     port = redis_emu.port(6379)
     out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), "PING"],
                          capture_output=True, text=True, timeout=10)
@@ -31,6 +30,6 @@ def test_redis_cli_auth_is_recorded(redis_emu: LocalEmulator) -> None:
     assert login.src_ip == "127.0.0.1"
 
 
-@pytest.mark.skipif(shutil.which("nmap") is None, reason="nmap not installed")
 def test_nmap_names_redis(redis_emu: LocalEmulator) -> None:
+    require_tools("nmap", packages="nmap")
     assert "redis" in nmap_service("127.0.0.1", redis_emu.port(6379)).lower()
