@@ -321,6 +321,34 @@ def docker_client() -> Iterator[DockerClient]:
 
 
 @pytest.fixture
+def agent_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A real agent with mutual TLS and its log collector (the log is
+    `tmp_path/agent-decky.log`); the master's env points at it. Yields its URL."""
+    from agent.app import create_app
+    from agent.background import BackgroundServer
+    from agent.server import TlsFiles, attach_collector
+    from decnet_lib.pki import init_ca, issue
+    from decnet_lib.settings import get_settings
+
+    pki = tmp_path / "pki"
+    init_ca(pki)
+    issue(pki, "agent", "server")
+    issue(pki, "master", "client")
+    monkeypatch.setenv("DECNET_STATE_DIR", str(tmp_path / "agent-state"))
+    monkeypatch.setenv("DECNET_AGENT_LOG_FILE", str(tmp_path / "agent-decky.log"))
+    monkeypatch.setenv("DECNET_INGEST_LOG_FILE", str(tmp_path / "ingest.log"))
+    monkeypatch.setenv("DECNET_MASTER_CERT", str(pki / "master.crt"))
+    monkeypatch.setenv("DECNET_MASTER_KEY", str(pki / "master.key"))
+    monkeypatch.setenv("DECNET_CA", str(pki / "ca.crt"))
+    settings = get_settings()
+    app = create_app(settings)
+    attach_collector(app, settings)
+    tls = TlsFiles(pki / "agent.crt", pki / "agent.key", pki / "ca.crt")
+    with BackgroundServer(app, tls=tls) as server:
+        yield server.url
+
+
+@pytest.fixture
 def docker_env(docker_client: DockerClient) -> Iterator[DockerEnv]:
     env = DockerEnv(docker_client)
     try:

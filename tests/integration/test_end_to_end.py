@@ -16,9 +16,6 @@ import pytest
 from docker import DockerClient
 from sqlalchemy import Engine
 
-from agent.app import create_app
-from agent.background import BackgroundServer
-from agent.server import TlsFiles, attach_collector
 from decnet_lib.db import create_topology, init_db, make_engine, new_session
 from decnet_lib.deploy.naming import network_name
 from decnet_lib.events import set_publisher
@@ -26,8 +23,6 @@ from decnet_lib.images.build import build_images
 from decnet_lib.master import lifecycle
 from decnet_lib.mutations.queue import enqueue_mutation
 from decnet_lib.mutations.reconciler import reconcile_topologies
-from decnet_lib.pki import init_ca, issue
-from decnet_lib.settings import get_settings
 from decnet_lib.topology.loader import decode_document
 from decnet_lib.topology.resolve import resolve
 from decnet_lib.validation.validate import validate_data
@@ -38,6 +33,7 @@ pytest_plugins = ["docker_support"]
 def maze(name: str, s: list[ipaddress.IPv4Network]) -> str:
     return f"""
 name: {name}
+emulation: light  # the busybox emulators (banners set by service_config)
 lans:
   - {{name: dmz, subnet: {s[0]}, dmz: true}}
   - {{name: office, subnet: {s[1]}}}
@@ -81,27 +77,6 @@ def wait_for(predicate, timeout: float = 20.0):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.3)
-
-
-@pytest.fixture
-def agent_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A real agent with mutual TLS and its log collector; the master's env points at it."""
-    pki = tmp_path / "pki"
-    init_ca(pki)
-    issue(pki, "agent", "server")
-    issue(pki, "master", "client")
-    monkeypatch.setenv("DECNET_STATE_DIR", str(tmp_path / "agent-state"))
-    monkeypatch.setenv("DECNET_AGENT_LOG_FILE", str(tmp_path / "agent-decky.log"))
-    monkeypatch.setenv("DECNET_INGEST_LOG_FILE", str(tmp_path / "ingest.log"))
-    monkeypatch.setenv("DECNET_MASTER_CERT", str(pki / "master.crt"))
-    monkeypatch.setenv("DECNET_MASTER_KEY", str(pki / "master.key"))
-    monkeypatch.setenv("DECNET_CA", str(pki / "ca.crt"))
-    settings = get_settings()
-    app = create_app(settings)
-    attach_collector(app, settings)
-    tls = TlsFiles(pki / "agent.crt", pki / "agent.key", pki / "ca.crt")
-    with BackgroundServer(app, tls=tls) as server:
-        yield server.url
 
 
 @pytest.fixture

@@ -1,0 +1,169 @@
+"""A maze an attacker can walk (issue 13.1 and 13.4), on the real engine through a real agent.
+
+A two-LAN maze with the full emulators: `gw` bridges the DMZ and the office LAN and runs the
+real OpenSSH sshd with an `accept` credential (a foothold); `ws` sits only on the office LAN
+and runs redis. A probe container on the DMZ logs in to `gw` with OpenSSH's own `ssh` client,
+runs `ip addr` (the office LAN is there), reaches `ws`'s redis from that shell, and is refused
+a wrong password first. The agent's log then holds the failed and the accepted login, the
+commands with the session id of that login, and `ws`'s connection from `gw`'s office address.
+`docker inspect` shows the foothold hardened; teardown leaves nothing labelled.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import Engine
+
+from decnet_lib.db import create_topology, init_db, make_engine, new_session
+from decnet_lib.deploy.naming import network_name, service_container_name
+from decnet_lib.images.build import build_images
+from decnet_lib.master import lifecycle
+from decnet_lib.topology.loader import decode_document
+from decnet_lib.topology.resolve import resolve
+from decnet_lib.validation.validate import validate_data
+
+if TYPE_CHECKING:
+    from docker_support import DockerEnv
+
+pytest_plugins = ["docker_support"]
+pytestmark = pytest.mark.slow
+PROBE_IMAGE = "decnet/svc-ssh:latest"  # Debian with OpenSSH's client and netcat-openbsd
+SSH_OPTIONS = ("-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+               "-o PreferredAuthentications=password -o PubkeyAuthentication=no "
+               "-o NumberOfPasswordPrompts=1 -o ConnectTimeout=10")
+
+
+def maze(name: str, dmz: str, office: str) -> str:
+    return f"""
+name: {name}
+lans:
+  - {{name: dmz, subnet: {dmz}, dmz: true}}
+  - {{name: office, subnet: {office}}}
+deckies:
+  - name: gw
+    services: [ssh]
+    lans: {{dmz: null, office: null}}
+    service_config: {{ssh: {{accept: [{{user: svc, password: "Winter2024!"}}]}}}}
+  - {{name: ws, services: [redis], lans: {{office: null}}}}
+"""
+
+
+def attacker_script(gw_ip: str, ws_ip: str) -> str:
+    """What the probe runs: a wrong password, then the accepted one and a walk inward.
+
+    OpenSSH reads the password from SSH_ASKPASS (forced): no terminal, no sshpass needed.
+    """
+    inner = f"ip addr; printf 'PING\\r\\n' | nc -w 3 {ws_ip} 6379"
+    return "\n".join([
+        # the image keeps its account files for the ssh service's supervisor to seed
+        "mkdir -p /run/decnet/etc && cp -a /usr/share/decnet/etc/. /run/decnet/etc/",
+        "printf '#!/bin/sh\\necho \"$PW\"\\n' > /tmp/askpass; chmod +x /tmp/askpass",
+        "export SSH_ASKPASS=/tmp/askpass SSH_ASKPASS_REQUIRE=force",
+        f"PW=wrong-guess ssh {SSH_OPTIONS} svc@{gw_ip} true; echo \"@@@first=$?\"",
+        f"PW='Winter2024!' ssh {SSH_OPTIONS} svc@{gw_ip} \"{inner}\"; echo \"@@@second=$?\"",
+    ])
+
+
+@pytest.fixture
+def master(tmp_path: Path) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'master.db'}", sqlite_immediate=True)
+    init_db(engine)
+    yield engine
+    engine.dispose()
+
+
+def agent_lines(log_file: Path, *needles: str, timeout: float = 30.0) -> list[str]:
+    """The agent log's lines once every needle is in one of them (or what is there)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = log_file.read_text().splitlines() if log_file.exists() else []
+        if all(any(needle in line for line in lines) for needle in needles):
+            return lines
+        if time.monotonic() > deadline:
+            return lines
+        time.sleep(0.3)
+
+
+def sd_param(line: str, name: str) -> str:
+    match = re.search(rf'\b{name}="((?:[^"\\]|\\.)*)"', line)
+    return match.group(1) if match else ""
+
+
+def test_an_attacker_walks_from_the_dmz_through_a_foothold_to_the_office(
+    docker_env: DockerEnv, agent_url: str, master: Engine, tmp_path: Path
+) -> None:
+    env = docker_env
+    client = env.client
+    build_images(client, services=["ssh", "redis"], modes=("full",))
+    dmz, office = env.subnets(2)
+    doc, issues = validate_data(decode_document(maze("walk", str(dmz), str(office)).encode()))
+    assert doc is not None, issues
+    resolved = resolve(doc)
+    env.topology_ids.append(resolved.id)
+    with new_session(master) as session:
+        create_topology(session, resolved)
+        session.commit()
+    result = lifecycle.deploy(master, "walk", agent=agent_url)
+    assert result.status == "active", result.message
+
+    gw_ip = resolved.decky("gw").lans["dmz"]
+    gw_office_ip = resolved.decky("gw").lans["office"]
+    ws_ip = resolved.decky("ws").lans["office"]
+    attacker_ip = str(dmz.network_address + 250)
+    network = client.networks.get(network_name(resolved.id, "dmz"))
+    probe = client.containers.create(
+        PROBE_IMAGE, ["/bin/sh", "-c", attacker_script(gw_ip, ws_ip)], entrypoint=[],
+        labels={**env.owner_labels, "decnet.managed": "true"}, network=network.name)
+    network.disconnect(probe)
+    network.connect(probe, ipv4_address=attacker_ip)
+    deadline = time.monotonic() + 60  # sshd makes the persona's host keys first
+    while True:
+        foothold = client.containers.get(service_container_name(resolved.id, "gw", "ssh"))
+        if b"Server listening" in foothold.logs() or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    probe.start()
+    probe.wait(timeout=90)
+    output = probe.logs().decode(errors="replace")
+
+    # what the attacker sees: refused, then a shell on the office LAN and the next decky
+    assert "@@@first=255" in output, output
+    assert "@@@second=0" in output, output
+    assert f"inet {gw_office_ip}/" in output, output
+    assert "+PONG" in output, output
+
+    # what the agent recorded, with the attacker's address and one session throughout
+    log_file = tmp_path / "agent-decky.log"
+    lines = agent_lines(log_file, 'success="false"', 'success="true"', "ip addr",
+                        f'src_ip="{gw_office_ip}"')
+    ours = [line for line in lines if f'src_ip="{attacker_ip}"' in line]
+    logins = [line for line in ours if 'event="login"' in line]
+    assert any('success="false"' in line and 'password="wrong-guess"' in line
+               for line in logins), logins
+    (accepted,) = [line for line in logins if 'success="true"' in line]
+    assert 'user="svc"' in accepted
+    session_id = sd_param(accepted, "session")
+    assert session_id, accepted
+    commands = [sd_param(line, "cmd") for line in ours
+                if 'event="command"' in line and sd_param(line, "session") == session_id]
+    assert "ip addr" in commands, commands
+    assert any(cmd.startswith("nc -w 3 " + ws_ip) for cmd in commands), commands
+    inner = [line for line in lines
+             if f'src_ip="{gw_office_ip}"' in line and 'service="redis"' in line]
+    assert any('event="connect"' in line for line in inner), inner
+    assert any('decky="ws"' in line for line in inner), inner
+
+    # the foothold is hardened like every decoy container
+    attrs = client.api.inspect_container(foothold.id)
+    host = attrs["HostConfig"]
+    assert host["CapDrop"] == ["ALL"] and host["ReadonlyRootfs"] is True
+    assert "no-new-privileges" in " ".join(host["SecurityOpt"] or [])
+    assert host["PidsLimit"] and host["Memory"]
+
+    assert lifecycle.teardown(master, "walk").status == "torn_down"
+    assert env.labelled_count(resolved.id) == (0, 0)
