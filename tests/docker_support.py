@@ -349,6 +349,17 @@ def agent_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture
+def master(tmp_path: Path) -> Iterator[Any]:
+    """A master database (SQLite in tmp_path), initialised; yields its engine."""
+    from decnet_lib.db import init_db, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'master.db'}", sqlite_immediate=True)
+    init_db(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
 def docker_env(docker_client: DockerClient) -> Iterator[DockerEnv]:
     env = DockerEnv(docker_client)
     try:

@@ -12,11 +12,10 @@ import ipaddress
 import time
 from pathlib import Path
 
-import pytest
 from docker import DockerClient
 from sqlalchemy import Engine
 
-from decnet_lib.db import create_topology, init_db, make_engine, new_session
+from decnet_lib.db import create_topology, new_session
 from decnet_lib.deploy.naming import network_name
 from decnet_lib.events import set_publisher
 from decnet_lib.images.build import build_images
@@ -77,14 +76,6 @@ def wait_for(predicate, timeout: float = 20.0):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.3)
-
-
-@pytest.fixture
-def master(tmp_path: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'master.db'}", sqlite_immediate=True)
-    init_db(engine)
-    yield engine
-    engine.dispose()
 
 
 def ids_of(client: DockerClient, topology_id: str, env) -> dict[str, str]:

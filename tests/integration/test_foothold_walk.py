@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import Engine
 
-from decnet_lib.db import create_topology, init_db, make_engine, new_session
+from decnet_lib.db import create_topology, new_session
 from decnet_lib.deploy.naming import network_name, service_container_name
 from decnet_lib.images.build import build_images
 from decnet_lib.master import lifecycle
@@ -67,14 +67,6 @@ def attacker_script(gw_ip: str, ws_ip: str) -> str:
         f"PW=wrong-guess ssh {SSH_OPTIONS} svc@{gw_ip} true; echo \"@@@first=$?\"",
         f"PW='Winter2024!' ssh {SSH_OPTIONS} svc@{gw_ip} \"{inner}\"; echo \"@@@second=$?\"",
     ])
-
-
-@pytest.fixture
-def master(tmp_path: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'master.db'}", sqlite_immediate=True)
-    init_db(engine)
-    yield engine
-    engine.dispose()
 
 
 def agent_lines(log_file: Path, *needles: str, timeout: float = 30.0) -> list[str]:

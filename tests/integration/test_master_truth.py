@@ -25,7 +25,6 @@ from decnet_lib.topology.loader import decode_document
 from decnet_lib.topology.resolve import resolve
 from decnet_lib.topology.resolved import ResolvedTopology
 from decnet_lib.validation.validate import validate_data
-from tests.integration.test_end_to_end import agent_url, master  # noqa: F401 (fixtures)
 
 pytest_plugins = ["docker_support"]
 
@@ -64,7 +63,7 @@ def reasons(engine: Engine, topology_id: str, to_status: str) -> list[str]:
 
 @pytest.mark.slow
 def test_the_master_learns_what_the_agent_really_holds(
-    docker_env, agent_url: str, master: Engine, tmp_path: Path  # noqa: F811
+    docker_env, agent_url: str, master: Engine, tmp_path: Path
 ) -> None:
     build_images(docker_env.client)
     first_net, second_net = docker_env.subnets(2)
