@@ -204,9 +204,11 @@ class DockerEnv:
 
     # -- topologies -----------------------------------------------------------------------
     def resolved(
-        self, text: str, topology_id: str | None = None, images: dict[str, str] | None = None
+        self, text: str, topology_id: str | None = None, images: dict[str, str] | None = None,
+        emulation: str | None = None,
     ) -> ResolvedTopology:
-        """Validate and resolve a document; every service runs the test image by default."""
+        """Validate and resolve a document; every service runs the test image by default
+        (`images` per service; a catalog image follows `emulation`, light or full)."""
         doc, issues = validate_data(decode_document(text.encode()))
         assert doc is not None and not has_errors(issues), issues
         topology = resolve(doc, topology_id or self.topology_id())
@@ -214,6 +216,8 @@ class DockerEnv:
             self.topology_ids.append(topology.id)
         for decky in topology.deckies:
             decky.images = {svc: (images or {}).get(svc, self.image) for svc in decky.services}
+            if emulation:
+                decky.emulation = emulation
         return topology
 
     def deployer(self, **kwargs: Any) -> Deployer:
@@ -267,14 +271,26 @@ class DockerEnv:
     def reachable(self, container: str,
                   targets: list[tuple[str, int]]) -> list[tuple[str, int]]:
         """The targets a shell in this container (as its own user) opens a TCP connection
-        to (busybox nc, 2 s each, probed in parallel)."""
-        nc = f"{BUSYBOX} nc -w 2"
+        to (nc, 2 s each, probed in parallel): busybox's in the busybox images, the
+        image's own `nc` (netcat-openbsd) and `sh` in the Debian-based full emulators."""
+        nc = f"{BUSYBOX} nc -w 2" if self._has_busybox(container) else "nc -w 2"
         probes = " ".join(f"( echo probe | {nc} {ip} {port} >/dev/null 2>&1 && "
                           f"echo {ip}:{port} ) &" for ip, port in targets)
-        _, out = self.client.containers.get(container).exec_run(
-            [str(BUSYBOX), "sh", "-c", f"{probes} wait"])
+        code, out = self.shell(container, f"{probes} wait")
+        assert code == 0, out  # the probe itself ran
         got = set(out.decode().split())
         return [(ip, port) for ip, port in targets if f"{ip}:{port}" in got]
+
+    def _has_busybox(self, container: str) -> bool:
+        ctr = self.client.containers.get(container)
+        return bool(ctr.exec_run([str(BUSYBOX), "true"]).exit_code == 0)
+
+    def shell(self, container: str, script: str) -> tuple[int, bytes]:
+        """(exit code, output) of `script` in the container's shell, as its own user:
+        busybox's sh in the busybox images, /bin/sh in the Debian-based full emulators."""
+        sh = [str(BUSYBOX), "sh"] if self._has_busybox(container) else ["/bin/sh"]
+        code, out = self.client.containers.get(container).exec_run([*sh, "-c", script])
+        return int(code), bytes(out)
 
     def connects(self, container: str, ip: str, port: int) -> bool:
         """Can a shell in this container open ip:port?"""

@@ -64,16 +64,17 @@ def iptables_rules() -> str:
 def test_deckies_answer_but_cannot_reach_out(docker_env: DockerEnv) -> None:
     env = docker_env
     build_images(env.client)
-    ssh = {"ssh": SERVICES["ssh"].image}  # the emulator: it answers on port 22
+    ssh = {"ssh": SERVICES["ssh"].light_image}  # the busybox emulator: answers at once
     s = env.subnets(3)
-    ours = env.resolved(env.walled_yaml("contained", str(s[0]), str(s[1])), images=ssh)
+    ours = env.resolved(env.walled_yaml("contained", str(s[0]), str(s[1])), images=ssh,
+                        emulation="light")
     theirs = env.resolved(f"""
 name: neighbour
 lans:
   - {{name: dmz, subnet: {s[2]}, dmz: true}}
 deckies:
   - {{name: web, services: [ssh], lans: {{dmz: null}}}}
-""", images=ssh)
+""", images=ssh, emulation="light")
     # a foreign rule (no label) and another topology's labelled rule must survive us
     foreign = ["DOCKER-USER", "-s", "198.18.77.0/24", "-j", "RETURN"]
     subprocess.run(["iptables", "-I", *foreign], check=True)
@@ -138,7 +139,7 @@ deckies:
     expose: {{address: 0.0.0.0}}
     resources: {{memory: 96m, pids: 64, cpus: 0.25}}
   - {{name: ws, services: [ssh], lans: {{office: null}}}}
-""", images={"ssh": SERVICES["ssh"].image})
+""", images={"ssh": SERVICES["ssh"].light_image}, emulation="light")
     deployer = env.deployer()
     try:
         assert deployer.apply(topo).ok

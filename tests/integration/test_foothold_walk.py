@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import Engine
 
 from decnet_lib.db import create_topology, new_session
+from decnet_lib.deploy.hardening import SSHD_CAPS
 from decnet_lib.deploy.naming import network_name, service_container_name
 from decnet_lib.images.build import build_images
 from decnet_lib.master import lifecycle
@@ -131,8 +132,8 @@ def test_an_attacker_walks_from_the_dmz_through_a_foothold_to_the_office(
 
     # what the agent recorded, with the attacker's address and one session throughout
     log_file = tmp_path / "agent-decky.log"
-    lines = agent_lines(log_file, 'success="false"', 'success="true"', "ip addr",
-                        f'src_ip="{gw_office_ip}"')
+    lines = agent_lines(log_file, 'success="false"', 'success="true"', 'cmd="ip addr"',
+                        f'cmd="nc -w 3 {ws_ip} 6379"', f'src_ip="{gw_office_ip}"')
     ours = [line for line in lines if f'src_ip="{attacker_ip}"' in line]
     logins = [line for line in ours if 'event="login"' in line]
     assert any('success="false"' in line and 'password="wrong-guess"' in line
@@ -144,7 +145,7 @@ def test_an_attacker_walks_from_the_dmz_through_a_foothold_to_the_office(
     commands = [sd_param(line, "cmd") for line in ours
                 if 'event="command"' in line and sd_param(line, "session") == session_id]
     assert "ip addr" in commands, commands
-    assert any(cmd.startswith("nc -w 3 " + ws_ip) for cmd in commands), commands
+    assert f"nc -w 3 {ws_ip} 6379" in commands, commands
     inner = [line for line in lines
              if f'src_ip="{gw_office_ip}"' in line and 'service="redis"' in line]
     assert any('event="connect"' in line for line in inner), inner
@@ -154,6 +155,7 @@ def test_an_attacker_walks_from_the_dmz_through_a_foothold_to_the_office(
     attrs = client.api.inspect_container(foothold.id)
     host = attrs["HostConfig"]
     assert host["CapDrop"] == ["ALL"] and host["ReadonlyRootfs"] is True
+    assert sorted(host["CapAdd"]) == sorted(SSHD_CAPS)
     assert "no-new-privileges" in " ".join(host["SecurityOpt"] or [])
     assert host["PidsLimit"] and host["Memory"]
 

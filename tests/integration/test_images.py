@@ -196,7 +196,7 @@ def test_emulators_answer_the_first_exchange_and_log_it(
         services: dict[str, Any] = {}
         for name in PROBED:
             services[name] = docker_client.containers.run(
-                SERVICES[name].image, detach=True, name=f"dn-itest-{run}-{name}",
+                SERVICES[name].light_image, detach=True, name=f"dn-itest-{run}-{name}",
                 labels=labels, network_mode=f"container:{base.id}",
                 environment=service_environment("itest", "decky1", name, CONFIGS.get(name, {})))
         time.sleep(0.5)
