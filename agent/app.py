@@ -39,8 +39,6 @@ def create_app(
     runtime = AgentRuntime(settings or get_settings(), DeployerProvider(deployer_factory))
     app.state.runtime = runtime
     app.state.hooks = runtime.hooks
-    app.state.on_first_successful_apply = runtime.hooks.on_first_successful_apply
-    app.state.on_shutdown = runtime.hooks.on_shutdown
     install_handlers(app)
     app.include_router(router)
     install_openapi(app)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from decnet_lib.deploy.deployer import ApplyResult
-from decnet_lib.deploy.inventory import Inventory
+from decnet_lib.deploy.observed import Inventory
 from decnet_lib.deploy.teardown import TeardownResult
 from decnet_lib.topology.resolved import ResolvedTopology
 

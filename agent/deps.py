@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, Request
 
@@ -14,7 +15,9 @@ from agent.deployers import DeployerProvider
 from agent.hooks import Hooks
 from agent.service import AgentService
 from agent.state import StateStore
-from decnet_lib.settings import Settings
+
+if TYPE_CHECKING:
+    from decnet_lib.settings import Settings
 
 STATE_SUBDIR = "agent"
 

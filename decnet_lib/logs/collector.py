@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import docker
 from docker.errors import NotFound
@@ -37,7 +37,10 @@ from decnet_lib.logs.cursors import CURSOR_FILE, Cursor, CursorBook, CursorFile
 from decnet_lib.logs.emulator_line import MAX_LINE, EmulatorEvent, parse_line
 from decnet_lib.logs.rfc5424 import LOCAL0, EventSource, format_event, severity_for, summary
 from decnet_lib.logs.sink import LineSink, LogSinkError, check_log_paths
-from decnet_lib.settings import Settings, get_settings
+from decnet_lib.settings import get_settings
+
+if TYPE_CHECKING:
+    from decnet_lib.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -70,8 +70,9 @@ def test_start_refuses_clashing_paths(tmp_path: Path) -> None:
     def no_docker() -> Any:
         raise AssertionError("Docker must not be touched")
 
-    clash = Settings(tmp_path, "sqlite://", tmp_path / "bus.sock", tmp_path / "same.log",
-                     tmp_path / "same.log", "agent")
+    clash = Settings(state_dir=tmp_path, db_url="sqlite://", bus_socket=tmp_path / "bus.sock",
+                     agent_log_file=tmp_path / "same.log",
+                     ingest_log_file=tmp_path / "same.log", mode="agent")
     collector = LogCollector(clash, client_factory=no_docker)
     with pytest.raises(LogPathClash):
         collector.start()
@@ -252,8 +253,9 @@ def test_collector_follows_labelled_containers(
     world: World, tmp_path: Path, published: list[tuple[str, dict[str, Any]]]
 ) -> None:
     log_file, rotated = tmp_path / "agent.log", tmp_path / "agent.log.1"
-    settings = Settings(tmp_path, "sqlite://", tmp_path / "bus.sock", log_file,
-                        tmp_path / "ingest.log", "agent")
+    settings = Settings(state_dir=tmp_path, db_url="sqlite://", bus_socket=tmp_path / "bus.sock",
+                        agent_log_file=log_file, ingest_log_file=tmp_path / "ingest.log",
+                        mode="agent")
     alpha, bravo, ghost = world.decky("alpha"), world.decky("bravo"), world.decky("ghost")
     a1 = emulator_line("ssh", alpha, "a1", "203.0.113.7", 40001)
     a2 = emulator_line("ssh", alpha, "a2", "203.0.113.7", 40002, event="connect")
