@@ -47,7 +47,7 @@ def deploy(
             return
         result = lifecycle.deploy(engine, name, agent, progress=None if as_json else _progress,
                                   targets=targets)
-    _report(result, as_json, ("active",), "DEPLOY_FAILED")
+    _report(result, as_json, frozenset({"active"}), "DEPLOY_FAILED")
 
 
 def teardown(ctx: typer.Context, name: str = typer.Argument(..., help="Topology name."),
@@ -55,15 +55,16 @@ def teardown(ctx: typer.Context, name: str = typer.Argument(..., help="Topology 
     """Remove every container and network of a topology (found by label)."""
     from decnet_lib.master import lifecycle
     from decnet_lib.master.database import engine_scope
+    from decnet_lib.master.status import UNDEPLOYED_STATUSES
     from decnet_lib.master.targets import targets_for
 
     settings = publishing_settings(ctx)
     with engine_scope(settings) as engine:
         result = lifecycle.teardown(engine, name, targets_for(settings))
-    _report(result, as_json, ("torn_down", "pending"), "TEARDOWN_FAILED")
+    _report(result, as_json, UNDEPLOYED_STATUSES, "TEARDOWN_FAILED")
 
 
-def _report(result: LifecycleResult, as_json: bool, good: tuple[str, ...], code: str) -> None:
+def _report(result: LifecycleResult, as_json: bool, good: frozenset[str], code: str) -> None:
     """Print the outcome (JSON or one line); exit non-zero unless the status is `good`."""
     if as_json:
         emit_json(result.to_dict())

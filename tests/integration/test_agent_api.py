@@ -88,7 +88,7 @@ def master(server: BackgroundServer, pki: Path) -> AgentClient:
 
 
 def settings_in(path: Path) -> Settings:
-    return get_settings().model_copy(update={"state_dir": path, "mode": "agent"})
+    return get_settings(state_dir=path, mode="agent")
 
 
 class FakeDeployer:

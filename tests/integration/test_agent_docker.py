@@ -189,7 +189,7 @@ def agent(
 ) -> Iterator[tuple[AgentClient, list[str], Path]]:
     """The real agent app (real Deployer) under uvicorn with mutual TLS, in a thread."""
     state = tmp_path / "state"
-    app = create_app(get_settings().model_copy(update={"state_dir": state, "mode": "agent"}))
+    app = create_app(get_settings(state_dir=state, mode="agent"))
     started: list[str] = []
     app.state.hooks.on_first_successful_apply.append(lambda: started.append("collector"))
     tls = TlsFiles(pki / "agent.crt", pki / "agent.key", pki / "ca.crt")
