@@ -8,7 +8,7 @@ import orjson
 import typer
 
 from decnet_lib.cli.context import publishing_settings, settings_of
-from decnet_lib.cli.output import echo, emit_json, fail, note
+from decnet_lib.cli.output import JSON_OPTION, echo, emit_json, fail, note
 from decnet_lib.master.vocabulary import MUTATION_STATES, OPS
 
 OPS_HELP = ", ".join(OPS)
@@ -69,7 +69,7 @@ def mutations(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Topology name."),
     state: str | None = typer.Option(None, help="pending, applying, applied or failed."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """List a topology's mutations, oldest first."""
     if state is not None and state not in MUTATION_STATES:

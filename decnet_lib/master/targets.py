@@ -97,10 +97,14 @@ class LocalTarget(PlanningTarget):
 
     name = LOCAL
 
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings
+
     def _deployer(self) -> Deployer:
         from decnet_lib.deploy.deployer import Deployer
 
-        return Deployer()
+        containment = self.settings.containment if self.settings is not None else None
+        return Deployer(containment=containment)
 
     def plan(self, resolved: ResolvedTopology) -> dict[str, Any]:
         with self._deployer() as deployer:
@@ -229,7 +233,7 @@ class AgentTarget:
 def target_for(agent: str | None, settings: Settings | None = None) -> Target:
     """The target named by a topology's `agent` column (None or 'local' = this machine)."""
     if is_local(agent):
-        return LocalTarget()
+        return LocalTarget(settings)
     assert agent is not None
     return AgentTarget(agent, settings)
 
