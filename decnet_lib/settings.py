@@ -17,9 +17,12 @@ if TYPE_CHECKING:
 
 Mode = Literal["master", "agent"]
 ENV_PREFIX = "DECNET_"
+DEFAULT_MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+"""Size limit of a topology file (DECNET_MAX_DOCUMENT_BYTES), here so that the loader
+names it without loading pydantic-settings."""
 
-__all__ = ["Mode", "Settings", "default_runtime_dir", "default_state_dir", "get_settings",
-           "parse_mode", "peek_mode"]
+__all__ = ["DEFAULT_MAX_DOCUMENT_BYTES", "ENV_PREFIX", "Mode", "Settings",
+           "default_runtime_dir", "default_state_dir", "get_settings", "parse_mode", "peek_mode"]
 
 
 def default_state_dir() -> Path:

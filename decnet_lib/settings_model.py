@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from decnet_lib.settings import (
+    DEFAULT_MAX_DOCUMENT_BYTES,
     ENV_PREFIX,
     Mode,
     default_runtime_dir,
@@ -22,7 +23,6 @@ from decnet_lib.settings import (
 
 DEFAULT_LEASE_SECONDS = 60.0
 DEFAULT_DEPLOY_LEASE_SECONDS = 60.0
-DEFAULT_MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 
 
 class Settings(BaseSettings):

@@ -29,8 +29,8 @@ from pydantic import ValidationError
 
 from decnet_lib.errors import DecnetError
 from decnet_lib.issues import Code, Issue, error
+from decnet_lib.settings import DEFAULT_MAX_DOCUMENT_BYTES as DEFAULT_MAX_DOCUMENT_BYTES
 from decnet_lib.settings import get_settings
-from decnet_lib.settings_model import DEFAULT_MAX_DOCUMENT_BYTES as DEFAULT_MAX_DOCUMENT_BYTES
 from decnet_lib.topology.document import TopologyDoc
 from decnet_lib.topology.safe_yaml import (
     MAX_NESTING,
