@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -109,3 +110,22 @@ def test_cli_loads_only_what_a_command_uses(argv: list[str], absent: tuple[str, 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=REPO).stdout.strip().splitlines()[-1]
     assert out == "[]"
+
+
+def test_validate_without_a_database_loads_no_database_or_docker(tmp_path: Path) -> None:
+    """`decnet topology validate` with no stored topologies: no SQLAlchemy, no Docker."""
+    document = tmp_path / "maze.yml"
+    document.write_text("name: maze\nlans:\n  - {name: dmz, subnet: 10.231.250.0/24, dmz: true}\n"
+                        "deckies:\n  - {name: web01, services: [http], lans: {dmz: null}}\n")
+    absent = ("sqlalchemy", "docker", "fastapi", "uvicorn")
+    code = (
+        "import sys\nfrom decnet_lib.cli import main\n"
+        f"try:\n    main(['topology', 'validate', {str(document)!r}])\n"
+        "except SystemExit as exc:\n    print('exit', exc.code)\n"
+        f"print(sorted(m for m in {absent!r} if m in sys.modules))"
+    )
+    env = {**os.environ, "DECNET_STATE_DIR": str(tmp_path / "state"), "DECNET_DB_URL": ""}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO, env=env).stdout.strip().splitlines()
+    assert out[-1] == "[]"
+    assert any(line.startswith("valid: 0 error(s)") for line in out), out
