@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from fastapi import Depends, Request
 
@@ -15,9 +14,7 @@ from agent.deployers import DeployerProvider
 from agent.hooks import Hooks
 from agent.service import AgentService
 from agent.state import StateStore
-
-if TYPE_CHECKING:
-    from decnet_lib.settings import Settings
+from decnet_lib.settings import Settings  # resolved at runtime: FastAPI reads the annotations
 
 STATE_SUBDIR = "agent"
 
