@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from agent.deployers import DeployerFactory, DeployerProvider
+from agent.deployers import DeployerFactory, DeployerProvider, settings_factory
 from agent.deps import AgentRuntime
 from agent.errors import install_handlers
 from agent.openapi import install_openapi
@@ -36,11 +36,11 @@ def create_app(
 ) -> FastAPI:
     """The agent app. `app.state.hooks` takes the log collector's start/stop hooks."""
     app = FastAPI(title="MazeNET agent", version=__version__, lifespan=lifespan)
-    runtime = AgentRuntime(settings or get_settings(), DeployerProvider(deployer_factory))
+    settings = settings or get_settings()
+    runtime = AgentRuntime(settings, DeployerProvider(deployer_factory
+                                                      or settings_factory(settings)))
     app.state.runtime = runtime
     app.state.hooks = runtime.hooks
-    app.state.on_first_successful_apply = runtime.hooks.on_first_successful_apply
-    app.state.on_shutdown = runtime.hooks.on_shutdown
     install_handlers(app)
     app.include_router(router)
     install_openapi(app)

@@ -14,11 +14,11 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agent.errors import AgentProblem, validation_reason
+from decnet_lib.issues import Code, Issue, error
 from decnet_lib.mutations.invariants import invariant_errors
 from decnet_lib.topology.hashing import canonical_hash
 from decnet_lib.topology.loader import schema_issues
 from decnet_lib.topology.resolved import ResolvedTopology
-from decnet_lib.validation.issues import Code, Issue, error
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY = 16 * 1024 * 1024

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from decnet_lib.deploy.deployer import ApplyResult
-from decnet_lib.deploy.inventory import Inventory
+from decnet_lib.deploy.observed import Inventory
 from decnet_lib.deploy.teardown import TeardownResult
 from decnet_lib.topology.resolved import ResolvedTopology
+
+if TYPE_CHECKING:
+    from decnet_lib.settings import Settings
 
 
 class DeployerLike(Protocol):
@@ -24,11 +27,16 @@ class DeployerLike(Protocol):
 DeployerFactory = Callable[[], DeployerLike]
 
 
-def default_factory() -> DeployerLike:
+def default_factory(containment: bool | None = None) -> DeployerLike:
     """A Deployer on the local engine (it connects on its first Docker call)."""
     from decnet_lib.deploy.deployer import Deployer
 
-    return Deployer()
+    return Deployer(containment=containment)
+
+
+def settings_factory(settings: Settings) -> DeployerFactory:
+    """Deployers that follow these settings (containment on or off)."""
+    return lambda: default_factory(settings.containment)
 
 
 class DeployerProvider:

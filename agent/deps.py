@@ -14,7 +14,7 @@ from agent.deployers import DeployerProvider
 from agent.hooks import Hooks
 from agent.service import AgentService
 from agent.state import StateStore
-from decnet_lib.settings import Settings
+from decnet_lib.settings import Settings  # resolved at runtime: FastAPI reads the annotations
 
 STATE_SUBDIR = "agent"
 

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from decnet_lib.deploy.failures import DeployError, one_line
-from decnet_lib.validation.issues import clip_message
+from decnet_lib.issues import clip_message
 
 
 class AgentProblem(Exception):

@@ -6,6 +6,7 @@ import logging
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 from fastapi import FastAPI
@@ -18,7 +19,9 @@ from agent.tls_gate import HandshakeGate, gated_protocol, server_context
 from decnet_lib.errors import DecnetError
 from decnet_lib.logs.collector import LogCollector
 from decnet_lib.logs.sink import check_log_paths
-from decnet_lib.settings import Settings
+
+if TYPE_CHECKING:
+    from decnet_lib.settings import Settings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

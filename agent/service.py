@@ -10,27 +10,18 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from agent.deployers import DeployerProvider
 from agent.errors import AgentProblem
 from agent.hooks import Hooks
 from agent.state import LastError, Pinned, StateStore
-from decnet_lib.deploy.deployer import ApplyResult
 from decnet_lib.deploy.failures import DeployError, one_line
 from decnet_lib.deploy.reality import reality_facts
 from decnet_lib.deploy.teardown import TeardownResult
 from decnet_lib.topology.resolved import ResolvedTopology
 
-Status = Literal["active", "degraded", "failed"]
 log = logging.getLogger("decnet.agent")
-
-
-def apply_status(result: ApplyResult) -> Status:
-    """failed when an object could not be made, degraded when only containers crashed."""
-    if result.errors:
-        return "failed"
-    return "degraded" if result.crashed else "active"
 
 
 def _teardown_message(result: TeardownResult) -> str:
@@ -93,7 +84,7 @@ class AgentService:
         except Exception as exc:
             self._record_failure(blob, hash_, f"apply crashed: {one_line(exc)}")
             raise
-        status = apply_status(result)
+        status = result.status
         summary = result.plan.summary()
         self.store.set_status(status, summary)
         if result.ok:

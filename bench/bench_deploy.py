@@ -15,7 +15,7 @@ forwards), static IPs. Timed (time.perf_counter), best of --repeat, the two arms
   same per-network locks as the Deployer (see decnet_lib/deploy/ops.NetworkLocks: without
   them Engine 20.10 can leak networks); --naive-baseline drops them.
 A teardown that leaves a labelled network behind is reported as a FAIL.
-Both use the test image of tests/docker_support.py (decnet/base:latest, else a busybox one).
+Both use the test image of tests/support/docker_support.py (decnet/base:latest, else a busybox one).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support")]
 
 import docker  # noqa: E402
 from docker import DockerClient  # noqa: E402

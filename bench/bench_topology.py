@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import orjson
 import yaml
 
+from decnet_lib.issues import has_errors
 from decnet_lib.topology.generator import (
     GeneratorParams,
     count_lans,
@@ -35,8 +36,7 @@ from decnet_lib.topology.generator import (
     generate,
 )
 from decnet_lib.topology.loader import decode_document
-from decnet_lib.topology.yaml_events import fast_path_status
-from decnet_lib.validation.issues import has_errors
+from decnet_lib.topology.yaml_load import fast_path_status
 from decnet_lib.validation.validate import validate_data
 
 TARGET_N = 10_000

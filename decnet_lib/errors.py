@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from decnet_lib.validation.issues import Issue, clip_message
+from decnet_lib.issues import Issue, clip_message
 
 
 class DecnetError(Exception):
-    """Base of every user-facing error; the CLI prints `error[CODE]: message`."""
+    """Base of every user-facing error; the CLI prints `error[CODE]: message`.
+
+    `code` overrides the class's code; `details` are structured facts for callers that
+    report more than one line (the Ansible modules return them beside `msg`).
+    """
 
     code = "ERROR"
     exit_code = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, code: str | None = None, **details: Any) -> None:
         message = clip_message(message)
         super().__init__(message)
         self.message = message
+        if code:
+            self.code = code
+        self.details = details
 
 
 class NotFound(DecnetError):
@@ -35,6 +43,12 @@ class Refused(DecnetError):
     """The operation is not allowed in the current state (e.g. delete while running)."""
 
     code = "REFUSED"
+
+
+class DefinitionChanged(DecnetError):
+    """A document names a stored topology but defines it differently."""
+
+    code = "DEFINITION_CHANGED"
 
 
 class InvalidTopology(DecnetError):

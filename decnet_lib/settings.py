@@ -1,13 +1,28 @@
-"""Settings from the environment (DECNET_*), read once per call of `get_settings()`."""
+"""Every DECNET_* variable, read in one place: `get_settings()` builds the one `Settings`.
+
+Each front end (the CLI, the Ansible backend, the agent) builds its Settings once and passes
+it down; nothing else reads the environment. This module stays cheap to import: the
+`Settings` model (pydantic-settings) is loaded on first use, so `decnet --help` never pays
+for it. `peek_mode()` reads DECNET_MODE alone, for the CLI's help-time gating.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from decnet_lib.settings_model import Settings
 
 Mode = Literal["master", "agent"]
+ENV_PREFIX = "DECNET_"
+DEFAULT_MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+"""Size limit of a topology file (DECNET_MAX_DOCUMENT_BYTES), here so that the loader
+names it without loading pydantic-settings."""
+
+__all__ = ["DEFAULT_MAX_DOCUMENT_BYTES", "ENV_PREFIX", "Mode", "Settings",
+           "default_runtime_dir", "default_state_dir", "get_settings", "parse_mode", "peek_mode"]
 
 
 def default_state_dir() -> Path:
@@ -26,47 +41,27 @@ def default_runtime_dir() -> Path:
     return Path(runtime) / "decnet" if runtime else default_state_dir() / "run"
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Where MazeNET keeps its state and how it talks to its parts."""
-
-    state_dir: Path
-    db_url: str
-    bus_socket: Path
-    agent_log_file: Path
-    ingest_log_file: Path
-    mode: Mode
-    containment: bool = True  # DECNET_CONTAINMENT=off only to measure what it costs
-    deploy_lease_seconds: float = 60.0  # DECNET_DEPLOY_LEASE_SECONDS
-
-    @property
-    def is_master(self) -> bool:
-        return self.mode == "master"
+def parse_mode(raw: object) -> Mode:
+    """`agent` (any case, spaces ignored) is agent mode; anything else is the master."""
+    return "agent" if str(raw or "").strip().lower() == "agent" else "master"
 
 
-def get_settings() -> Settings:
-    """Build the settings from DECNET_* environment variables and their defaults."""
-    env = os.environ
-    state_dir = Path(env.get("DECNET_STATE_DIR") or default_state_dir())
-    mode_raw = (env.get("DECNET_MODE") or "master").strip().lower()
-    mode: Mode = "agent" if mode_raw == "agent" else "master"
-    return Settings(
-        state_dir=state_dir,
-        db_url=env.get("DECNET_DB_URL") or f"sqlite:///{state_dir / 'decnet.db'}",
-        bus_socket=Path(env.get("DECNET_BUS_SOCKET") or default_runtime_dir() / "bus.sock"),
-        agent_log_file=Path(env.get("DECNET_AGENT_LOG_FILE") or state_dir / "agent-decky.log"),
-        ingest_log_file=Path(env.get("DECNET_INGEST_LOG_FILE") or state_dir / "ingest.log"),
-        mode=mode,
-        containment=(env.get("DECNET_CONTAINMENT") or "on").strip().lower()
-        not in ("off", "0", "false", "no"),
-        deploy_lease_seconds=_positive(env.get("DECNET_DEPLOY_LEASE_SECONDS"), 60.0),
-    )
+def peek_mode() -> Mode:
+    """DECNET_MODE alone, without building the Settings (help-time command gating)."""
+    return parse_mode(os.environ.get(f"{ENV_PREFIX}MODE"))
 
 
-def _positive(raw: str | None, default: float) -> float:
-    """A positive number from the environment, else the default."""
-    try:
-        value = float(raw or "")
-    except ValueError:
-        return default
-    return value if value > 0 else default
+def get_settings(**overrides: Any) -> Settings:
+    """Build the settings: `overrides` first, then DECNET_* variables, then the defaults."""
+    from decnet_lib.settings_model import Settings
+
+    return Settings(**overrides)
+
+
+def __getattr__(name: str) -> Any:
+    """`Settings` is loaded on first use (pydantic-settings costs a tenth of a second)."""
+    if name == "Settings":
+        from decnet_lib.settings_model import Settings
+
+        return Settings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from decnet_lib.db import init_db, make_engine
+
+# test fakes and helpers (helpers, docker_support, automation_fakes) live in tests/support
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 
 MARIADB_ENV = "DECNET_TEST_MARIADB_URL"
 ENGINES = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]

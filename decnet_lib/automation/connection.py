@@ -2,25 +2,27 @@
 
 One shared set of options for every module (the collection's `connection` doc fragment and
 `module_utils/args_common.py` mirror `CONNECTION_OPTIONS`). Unset options fall back to the
-DECNET_* environment, then to the library defaults (SQLite in the state directory).
+DECNET_* environment, then to the library defaults (SQLite in the state directory): the
+options are laid over the environment in one `Settings`, and the environment is left alone.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, inspect
-
-from decnet_lib.db import init_db, make_engine
-from decnet_lib.master.lifecycle import TargetFactory
-from decnet_lib.master.targets import LOCAL, target_for
 from decnet_lib.settings import get_settings
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from decnet_lib.master.targets import TargetFactory
+    from decnet_lib.settings import Settings
+
+LOCAL = "local"
 CONNECTION_OPTIONS: dict[str, str] = {
     "db_url": "DECNET_DB_URL",
     "state_dir": "DECNET_STATE_DIR",
@@ -30,7 +32,14 @@ CONNECTION_OPTIONS: dict[str, str] = {
     "ca_cert": "DECNET_CA",
     "bus_socket": "DECNET_BUS_SOCKET",
 }
-"""Option name -> the environment variable it falls back to (and is exported as)."""
+"""Option name -> the environment variable it falls back to."""
+
+SETTINGS_FIELDS: dict[str, str] = {
+    "db_url": "db_url", "state_dir": "state_dir", "agent_url": "agent_url",
+    "client_cert": "master_cert", "client_key": "master_key", "ca_cert": "ca",
+    "bus_socket": "bus_socket",
+}
+"""Option name -> the Settings field it sets."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,7 @@ class Connection:
     ca_cert: str | None = None
     bus_socket: str | None = None
     target_factory: TargetFactory | None = field(default=None, compare=False, repr=False)
-    """Replaces `target_for` (tests inject fake targets)."""
+    """Replaces the real targets (tests inject fake targets)."""
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> Connection:
@@ -58,75 +67,39 @@ class Connection:
             values[item.name] = str(value) if value not in (None, "") else None
         return cls(**values)
 
+    @cached_property
+    def settings(self) -> Settings:
+        """The options laid over the DECNET_* environment and the defaults (built once)."""
+        overrides = {SETTINGS_FIELDS[name]: getattr(self, name) for name in CONNECTION_OPTIONS
+                     if getattr(self, name) is not None}
+        return get_settings(**overrides)
+
     @property
     def target(self) -> str:
         """`local` (this machine's Docker) or the agent URL."""
-        url = self.agent_url or os.environ.get(CONNECTION_OPTIONS["agent_url"]) or ""
+        url = self.settings.agent_url or ""
         return url if url and url != LOCAL else LOCAL
-
-    @contextmanager
-    def environment(self) -> Iterator[None]:
-        """Export the given options as DECNET_* for the library, restore afterwards."""
-        saved: dict[str, str | None] = {}
-        try:
-            for name, variable in CONNECTION_OPTIONS.items():
-                value = getattr(self, name)
-                if value is not None:
-                    saved[variable] = os.environ.get(variable)
-                    os.environ[variable] = value
-            yield
-        finally:
-            for variable, old in saved.items():
-                if old is None:
-                    os.environ.pop(variable, None)
-                else:
-                    os.environ[variable] = old
 
     def database_url(self) -> str:
         """The database URL these settings lead to."""
-        with self.environment():
-            return get_settings().db_url
+        return self.settings.db_url
 
     def targets(self) -> TargetFactory:
-        """The target factory (this machine's Docker or an agent over mTLS).
+        """The target factory (this machine's Docker, or an agent with these credentials)."""
+        if self.target_factory is not None:
+            return self.target_factory
+        from decnet_lib.master.targets import targets_for
 
-        Agent credentials are read from the environment that `environment()` sets.
-        """
-        return self.target_factory or target_for
+        return targets_for(self.settings)
 
     @contextmanager
     def engine(self, check_mode: bool = False, immediate: bool | None = None
                ) -> Iterator[Engine | None]:
         """An engine on the database, schema created; disposed afterwards.
 
-        In check mode nothing is created: a SQLite file or a schema that does not exist
-        yet gives None (an empty database, as far as the caller is concerned).
-        `immediate` (default: unless in check mode) makes every SQLite transaction take the
-        write lock at BEGIN, so a read-then-write waits for a concurrent writer (the
-        reconciler, another task) instead of failing with "database is locked".
+        In check mode nothing is created and a database that does not exist yet gives None.
         """
-        url = self.database_url()
-        if check_mode and _sqlite_file_missing(url):
-            yield None
-            return
-        if immediate is None:
-            immediate = not check_mode
-        engine = make_engine(url, sqlite_immediate=immediate)
-        try:
-            if check_mode:
-                present = inspect(engine).has_table("topologies")
-                yield engine if present else None
-            else:
-                init_db(engine)
-                yield engine
-        finally:
-            engine.dispose()
+        from decnet_lib.master.database import existing_engine
 
-
-def _sqlite_file_missing(url: str) -> bool:
-    """True for a SQLite file URL whose file does not exist."""
-    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
-        if url.startswith(prefix):
-            path = url.removeprefix(prefix).split("?", 1)[0]
-            return path not in ("", ":memory:") and not Path(path).expanduser().exists()
-    return False
+        with existing_engine(self.settings, check_mode, immediate) as engine:
+            yield engine

@@ -17,10 +17,7 @@ class AutomationError(DecnetError):
     code = "AUTOMATION"
 
     def __init__(self, message: str, code: str | None = None, **details: Any) -> None:
-        super().__init__(" ".join(message.split()))
-        if code:
-            self.code = code
-        self.details = details
+        super().__init__(" ".join(message.split()), code, **details)
 
     def to_result(self) -> dict[str, Any]:
         """The keys a failing module returns: msg, error code and the details."""
@@ -28,10 +25,11 @@ class AutomationError(DecnetError):
 
 
 def from_decnet_error(exc: DecnetError, prefix: str = "") -> AutomationError:
-    """Wrap a library error, keeping its code and (for invalid topologies) its issues."""
+    """Wrap a library error, keeping its code, its details and (for invalid topologies)
+    its issues."""
     if isinstance(exc, AutomationError):
         return exc
-    details: dict[str, Any] = {}
+    details: dict[str, Any] = dict(exc.details)
     issues = getattr(exc, "issues", None)
     if issues:
         details["issues"] = [issue.to_dict() for issue in issues]

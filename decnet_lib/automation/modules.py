@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from decnet_lib.automation.connection import Connection
-from decnet_lib.automation.documents import document_name, load_input
 from decnet_lib.automation.errors import AutomationError
 from decnet_lib.automation.info import topology_info
+from decnet_lib.automation.inputs import load_input
 from decnet_lib.automation.mutation import DEFAULT_TIMEOUT, mutation
 from decnet_lib.automation.topology import (
     topology_absent,
@@ -21,6 +21,7 @@ from decnet_lib.automation.topology import (
     topology_present,
     topology_torn_down,
 )
+from decnet_lib.master.documents import document_name
 
 STATES = ("present", "deployed", "torn_down", "absent")
 
@@ -36,22 +37,22 @@ def published(connection: Connection, check_mode: bool) -> Iterator[None]:
         return
     from decnet_lib.master.wiring import wire_events
 
-    with connection.environment():
-        unwire = wire_events()
-        try:
-            yield
-        finally:
-            unwire()
+    unwire = wire_events(connection.settings)
+    try:
+        yield
+    finally:
+        unwire()
 
 
-def _name(params: Mapping[str, Any]) -> str:
+def _name(params: Mapping[str, Any], connection: Connection) -> str:
     """The topology name: `name`, else the name inside `spec`/`src`."""
     name = params.get("name")
     if name:
         return str(name)
     if params.get("spec") is None and params.get("src") is None:
         raise AutomationError("give name, src or spec", code="USAGE")
-    claimed = document_name(load_input(params.get("spec"), params.get("src")))
+    claimed = document_name(load_input(params.get("spec"), params.get("src"),
+                                       connection.settings.max_document_bytes))
     if not claimed:
         raise AutomationError("the topology document has no name", code="USAGE")
     return claimed
@@ -74,8 +75,9 @@ def run_topology(params: Mapping[str, Any], check_mode: bool = False) -> dict[st
             return topology_deployed(connection, spec=spec, src=src, name=params.get("name"),
                                      replace=replace, check_mode=check_mode)
         if state == "torn_down":
-            return topology_torn_down(connection, _name(params), check_mode=check_mode)
-        return topology_absent(connection, _name(params), check_mode=check_mode)
+            return topology_torn_down(connection, _name(params, connection),
+                                      check_mode=check_mode)
+        return topology_absent(connection, _name(params, connection), check_mode=check_mode)
 
 
 def run_mutation(params: Mapping[str, Any], check_mode: bool = False) -> dict[str, Any]:

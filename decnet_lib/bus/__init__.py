@@ -13,7 +13,7 @@ Delivery is at-most-once and a client never receives its own events.
 
 from __future__ import annotations
 
-import os
+from typing import TYPE_CHECKING
 
 from decnet_lib.bus.base import Bus
 from decnet_lib.bus.client import BusClient
@@ -28,7 +28,10 @@ from decnet_lib.bus.events import Event
 from decnet_lib.bus.fake import DEFAULT_HUB, FakeBus, FakeHub, NullBus
 from decnet_lib.bus.subscription import Subscription
 from decnet_lib.bus.topics import matches, validate_pattern, validate_topic
-from decnet_lib.settings import Settings, get_settings
+from decnet_lib.settings import get_settings
+
+if TYPE_CHECKING:
+    from decnet_lib.settings import Settings
 
 BUS_ENV = "DECNET_BUS"
 BUS_KINDS = ("unix", "fake", "null")
@@ -57,9 +60,10 @@ __all__ = [
 
 def get_bus(settings: Settings | None = None, name: str | None = None) -> Bus:
     """The bus chosen by DECNET_BUS (unix | fake | null), on `settings.bus_socket` for unix."""
-    kind = (os.environ.get(BUS_ENV) or "unix").strip().lower()
+    settings = settings or get_settings()
+    kind = (settings.bus or "unix").strip().lower()
     if kind == "unix":
-        return BusClient((settings or get_settings()).bus_socket, name)
+        return BusClient(settings.bus_socket, name)
     if kind == "fake":
         return FakeBus(name=name or "fake")
     if kind == "null":

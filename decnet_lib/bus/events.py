@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from typing import Any, NamedTuple
 
 import orjson
@@ -85,7 +84,3 @@ def decode_envelope(topic: str, body: dict[str, Any]) -> Event:
             raise ProtocolError("EVT ts is not a number") from None
     return _new_event(Event, (topic, payload, event_id, ts, body.get("v", EVENT_VERSION)))
 
-
-def make_event(topic: str, payload: dict[str, Any]) -> Event:
-    """A fresh Event stamped now (used by the in-process buses)."""
-    return Event(topic=topic, payload=payload, id=new_event_id(), ts=time.time())

@@ -101,10 +101,6 @@ class Subscription:
         """The next event; TimeoutError after `timeout` s, StopAsyncIteration once closed."""
         return await asyncio.wait_for(self.__anext__(), timeout)
 
-    def get_nowait(self) -> Event | None:
-        """The next queued event, or None."""
-        return self._queue.popleft() if self._queue else None
-
     async def __aenter__(self) -> Subscription:
         return self
 

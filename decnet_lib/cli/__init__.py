@@ -1,4 +1,9 @@
-"""The `decnet` command line: one module per command group, each with `register(app)`."""
+"""The `decnet` command line: one module per command group, each with `register(app)`.
+
+Command modules import only Typer and light helpers at import time; the use cases
+(`decnet_lib.master`) and what they pull in (SQLAlchemy, Docker, FastAPI) are imported by
+the command that runs, so `decnet --help` stays close to a bare Typer app.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,8 @@ from importlib import import_module
 
 import typer
 
+from decnet_lib.cli.context import CliState
 from decnet_lib.errors import DecnetError
-from decnet_lib.master.wiring import wire_events
 
 # Typer may vendor its own click: take click's exception base from Typer's public BadParameter.
 ClickException: type[Exception] = next(
@@ -39,9 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     subclasses, printed as `error[CODE]: message` with their exit code.
     """
     command = typer.main.get_command(build_app())
-    unwire = wire_events()
+    state = CliState()
     try:
-        result = command.main(args=argv, prog_name="decnet", standalone_mode=False)
+        result = command.main(args=argv, prog_name="decnet", standalone_mode=False,
+                              obj=state)
     except typer.Abort:
         print("aborted", file=sys.stderr)
         return 130
@@ -64,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     finally:
-        unwire()
+        state.close()
     return result if isinstance(result, int) else 0
 
 

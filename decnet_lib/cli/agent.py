@@ -6,12 +6,13 @@ from pathlib import Path
 
 import typer
 
+from decnet_lib.cli.context import settings_of
 from decnet_lib.cli.output import fail
 from decnet_lib.errors import DecnetError
-from decnet_lib.settings import get_settings
 
 
 def serve(
+    ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8765, "--port", min=1, max=65535, help="TCP port."),
     cert: Path | None = typer.Option(
@@ -34,7 +35,7 @@ def serve(
     except ImportError as exc:
         fail(f"the agent needs its extra dependencies (pip install 'mazenet[agent]'): {exc}",
              code="MISSING_DEPENDENCY")
-    settings = get_settings()
+    settings = settings_of(ctx)
     tls = None
     if not insecure_http:
         defaults = TlsFiles.defaults(settings)

@@ -10,23 +10,16 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import typer
 
-from decnet_lib.bus.client import BusClient
-from decnet_lib.bus.errors import BusError, InvalidTopic
-from decnet_lib.bus.events import Event
-from decnet_lib.bus.server import (
-    DEFAULT_HEALTH_INTERVAL,
-    DEFAULT_QUEUE_SIZE,
-    BusServer,
-    run_until_signal,
-)
-from decnet_lib.bus.subscription import Subscription
-from decnet_lib.bus.topics import validate_pattern, validate_topic
+if TYPE_CHECKING:
+    from decnet_lib.bus.events import Event
+    from decnet_lib.bus.subscription import Subscription
+from decnet_lib.cli.context import settings_of
 from decnet_lib.cli.output import fail
-from decnet_lib.settings import get_settings
 
 SOCKET_OPTION = typer.Option(None, "--socket", help="Socket path (default: DECNET_BUS_SOCKET).")
 CONNECT_TIMEOUT = 1.5
@@ -44,23 +37,35 @@ def _quiet_bus_log() -> Iterator[None]:
         logger.disabled = was
 
 
-def _socket(path: Path | None) -> Path:
-    return path or get_settings().bus_socket
+def _socket(ctx: typer.Context, path: Path | None) -> Path:
+    return path or settings_of(ctx).bus_socket
 
 
 def serve(
+    ctx: typer.Context,
     socket_path: Path | None = SOCKET_OPTION,
-    queue_size: int = typer.Option(DEFAULT_QUEUE_SIZE, "--queue-size", min=1,
-                                   help="Events kept per backed-up subscriber (oldest dropped)."),
-    health_interval: float = typer.Option(
-        DEFAULT_HEALTH_INTERVAL, "--health-interval", min=0,
-        help="Seconds between system.bus.health events (0: never)."),
+    queue_size: int | None = typer.Option(
+        None, "--queue-size", min=1,
+        help="Events kept per backed-up subscriber, oldest dropped (default: 4096)."),
+    health_interval: float | None = typer.Option(
+        None, "--health-interval", min=0,
+        help="Seconds between system.bus.health events, 0: never (default: 10)."),
 ) -> None:
     """Run the bus server until SIGTERM or Ctrl-C (the socket file is removed on exit)."""
+    from decnet_lib.bus.errors import BusError
+    from decnet_lib.bus.server import (
+        DEFAULT_HEALTH_INTERVAL,
+        DEFAULT_QUEUE_SIZE,
+        BusServer,
+        run_until_signal,
+    )
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         stream=sys.stderr)
-    server = BusServer(_socket(socket_path), queue_size=queue_size,
-                       health_interval=health_interval)
+    server = BusServer(
+        _socket(ctx, socket_path),
+        queue_size=DEFAULT_QUEUE_SIZE if queue_size is None else queue_size,
+        health_interval=DEFAULT_HEALTH_INTERVAL if health_interval is None else health_interval)
     try:
         asyncio.run(run_until_signal(server))
     except BusError as exc:
@@ -85,6 +90,8 @@ async def _tail(path: Path, pattern: str, as_json: bool) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    from decnet_lib.bus.client import BusClient
+
     client = BusClient(path)
     try:
         with _quiet_bus_log():  # the failure is reported once, as the error line
@@ -102,17 +109,21 @@ async def _tail(path: Path, pattern: str, as_json: bool) -> None:
 
 
 def tail(
+    ctx: typer.Context,
     pattern: str = typer.Argument(..., help="Topic pattern: '*' one token, '>' the rest."),
     as_json: bool = typer.Option(False, "--json", help="One JSON event envelope per line."),
     socket_path: Path | None = SOCKET_OPTION,
 ) -> None:
     """Print one line per event matching PATTERN until Ctrl-C."""
+    from decnet_lib.bus.errors import BusError, InvalidTopic
+    from decnet_lib.bus.topics import validate_pattern
+
     try:
         validate_pattern(pattern)
     except InvalidTopic as exc:
         fail(exc.message, code=exc.code, exit_code=2)
     try:
-        asyncio.run(_tail(_socket(socket_path), pattern, as_json))
+        asyncio.run(_tail(_socket(ctx, socket_path), pattern, as_json))
     except BusError as exc:
         fail(exc.message, code=exc.code)
     except BrokenPipeError:
@@ -121,6 +132,8 @@ def tail(
 
 
 async def _pub(path: Path, topic: str, payload: dict[str, object]) -> None:
+    from decnet_lib.bus.client import BusClient
+
     client = BusClient(path)
     with _quiet_bus_log():
         try:
@@ -132,11 +145,15 @@ async def _pub(path: Path, topic: str, payload: dict[str, object]) -> None:
 
 
 def pub(
+    ctx: typer.Context,
     topic: str = typer.Argument(..., help="Concrete topic, e.g. topology.acme.status."),
     payload: str = typer.Argument(..., help="The event payload: a JSON object."),
     socket_path: Path | None = SOCKET_OPTION,
 ) -> None:
     """Publish one event with a JSON-object payload."""
+    from decnet_lib.bus.errors import BusError, InvalidTopic
+    from decnet_lib.bus.topics import validate_topic
+
     try:
         validate_topic(topic)
     except InvalidTopic as exc:
@@ -149,7 +166,7 @@ def pub(
         fail(f"payload must be a JSON object, not {type(document).__name__}", code="BAD_JSON",
              exit_code=2)
     try:
-        asyncio.run(_pub(_socket(socket_path), topic, document))
+        asyncio.run(_pub(_socket(ctx, socket_path), topic, document))
     except BusError as exc:
         fail(exc.message, code=exc.code, exit_code=2 if exc.exit_code == 2 else 1)
 

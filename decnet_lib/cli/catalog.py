@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from decnet_lib.catalog import ARCHETYPES, SERVICES
-from decnet_lib.cli.output import echo, emit_json
-
-JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document.")
+from decnet_lib.cli.output import JSON_OPTION, echo, emit_json
 
 
 def services(as_json: bool = JSON_OPTION) -> None:
     """List emulated services with their ports and config keys."""
+    from decnet_lib.catalog import SERVICES
+
     rows = [
         {
             "name": svc.name,
@@ -32,6 +31,8 @@ def services(as_json: bool = JSON_OPTION) -> None:
 
 def archetypes(as_json: bool = JSON_OPTION) -> None:
     """List archetypes and the services they add."""
+    from decnet_lib.catalog import ARCHETYPES
+
     rows = [
         {"name": a.name, "services": list(a.services), "description": a.description}
         for a in ARCHETYPES.values()

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import typer
 
-from decnet_lib.cli.database import open_engine
+from decnet_lib.cli.context import settings_of
 from decnet_lib.cli.gating import add_master_group
 from decnet_lib.cli.output import fail, note
-from decnet_lib.db import reset_db
 
 
-def init() -> None:
+def init(ctx: typer.Context) -> None:
     """Create every table (idempotent)."""
-    open_engine(create=True).dispose()
+    from decnet_lib.master.database import init_database
+
+    init_database(settings_of(ctx))
     note("database ready")
 
 
-def reset(yes: bool = typer.Option(False, "--yes", help="Confirm: every row is lost.")) -> None:
+def reset(ctx: typer.Context,
+          yes: bool = typer.Option(False, "--yes", help="Confirm: every row is lost.")) -> None:
     """Drop and recreate every table, in foreign-key order taken from the schema."""
     if not yes:
         fail("db reset deletes every row: add --yes to confirm", code="CONFIRM", exit_code=2)
-    engine = open_engine(create=False)
-    try:
-        reset_db(engine)
-    finally:
-        engine.dispose()
+    from decnet_lib.master.database import reset_database
+
+    reset_database(settings_of(ctx))
     note("database reset")
 
 

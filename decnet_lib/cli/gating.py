@@ -9,14 +9,15 @@ from typing import Any
 import typer
 
 from decnet_lib.cli.output import fail
-from decnet_lib.settings import get_settings
-
-MASTER_ONLY_GROUPS = frozenset({"topology", "db", "reconcile"})
+from decnet_lib.settings import peek_mode
 
 
 def is_agent_mode() -> bool:
-    """True when this process runs as an agent (DECNET_MODE=agent)."""
-    return not get_settings().is_master
+    """True when this process runs as an agent (DECNET_MODE=agent).
+
+    Read without building the Settings: `decnet --help` hides the master-only groups by it.
+    """
+    return peek_mode() == "agent"
 
 
 def require_master_mode(group: str) -> None:

@@ -6,9 +6,8 @@ import time
 
 import typer
 
+from decnet_lib.cli.context import settings_of
 from decnet_lib.cli.output import echo
-from decnet_lib.images.build import MODES, build_images, docker_client
-from decnet_lib.settings import get_settings
 
 SERVICE_OPTION = typer.Option(
     None, "--service", "-s", help="Build only this service's image (repeatable); "
@@ -19,15 +18,17 @@ EMULATION_OPTION = typer.Option(
     "(repeatable; default both).")
 
 
-def build(services: list[str] | None = SERVICE_OPTION, force: bool = FORCE_OPTION,
-          emulation: list[str] | None = EMULATION_OPTION) -> None:
+def build(ctx: typer.Context, services: list[str] | None = SERVICE_OPTION,
+          force: bool = FORCE_OPTION, emulation: list[str] | None = EMULATION_OPTION) -> None:
     """Build the base, emulator and service images that are missing or out of date."""
+    from decnet_lib.images.build import MODES, build_images, docker_client
+
     started = time.monotonic()
     client = docker_client()
     try:
         built = build_images(client, services=services or None, progress=echo, force=force,
                              modes=emulation or MODES,
-                             cache_dir=get_settings().state_dir / "image-cache")
+                             cache_dir=settings_of(ctx).state_dir / "image-cache")
     finally:
         client.close()
     elapsed = time.monotonic() - started

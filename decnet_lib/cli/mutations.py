@@ -7,16 +7,11 @@ from typing import Any
 import orjson
 import typer
 
-from decnet_lib.cli.database import open_engine, open_session
-from decnet_lib.cli.output import echo, emit_json, fail, note
-from decnet_lib.db import Mutation
-from decnet_lib.master.lifecycle import push_hook
-from decnet_lib.mutations.payloads import PAYLOAD_MODELS
-from decnet_lib.mutations.queue import enqueue_mutation, list_mutations
-from decnet_lib.mutations.reconciler import wait_for_mutation
-from decnet_lib.mutations.view import mutation_view
+from decnet_lib.cli.context import publishing_settings, settings_of
+from decnet_lib.cli.output import JSON_OPTION, echo, emit_json, fail, note
+from decnet_lib.master.vocabulary import MUTATION_STATES, OPS
 
-OPS_HELP = ", ".join(PAYLOAD_MODELS)
+OPS_HELP = ", ".join(OPS)
 
 
 def _parse_json_object(text: str) -> dict[str, Any]:
@@ -30,6 +25,7 @@ def _parse_json_object(text: str) -> dict[str, Any]:
 
 
 def mutate(
+    ctx: typer.Context,
     name: str = typer.Argument(..., help="Topology name."),
     op: str = typer.Argument(..., help=f"One of: {OPS_HELP}."),
     payload: str = typer.Option("{}", "--payload", help="The op's payload as a JSON object."),
@@ -39,30 +35,27 @@ def mutate(
 ) -> None:
     """Queue one change to an active or degraded topology."""
     body = _parse_json_object(payload)
-    with open_session() as session:
-        mutation_id = enqueue_mutation(session, name, op, body).id
+    from decnet_lib.master import mutations as use_case
+    from decnet_lib.master.database import engine_scope
+    from decnet_lib.master.targets import targets_for
+
+    settings = publishing_settings(ctx)
+    with engine_scope(settings) as engine:
+        view = use_case.enqueue(engine, name, op, body)
     if not wait:
-        with open_session() as session:
-            view = mutation_view(session.get_one(Mutation, mutation_id))
         _report(view, as_json)
         return
-    engine = open_engine(sqlite_immediate=True)
-    try:
-        try:
-            waited = wait_for_mutation(engine, mutation_id, push_hook(), timeout)
-        except TimeoutError as exc:
-            fail(str(exc), code="TIMEOUT")
-        view = mutation_view(waited.mutation)
-    finally:
-        engine.dispose()
+    with engine_scope(settings, sqlite_immediate=True) as engine:
+        finished = use_case.wait(engine, view["id"], timeout, targets_for(settings))
+    view = finished.view
     _report(view, as_json)
     if view["state"] == "failed":
         error = view["error"] or {}
         fail(f"mutation {view['id']} failed: {error.get('code')}: {error.get('message')}",
              code=str(error.get("code", "FAILED")))
-    if waited.push_error:
+    if finished.push_error:
         fail(f"mutation {view['id']} was applied to the record but the target did not follow "
-             f"({waited.push_error}); {name} is degraded", code="PUSH_FAILED")
+             f"({finished.push_error}); {name} is degraded", code="PUSH_FAILED")
 
 
 def _report(view: dict[str, Any], as_json: bool) -> None:
@@ -73,15 +66,19 @@ def _report(view: dict[str, Any], as_json: bool) -> None:
 
 
 def mutations(
+    ctx: typer.Context,
     name: str = typer.Argument(..., help="Topology name."),
     state: str | None = typer.Option(None, help="pending, applying, applied or failed."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """List a topology's mutations, oldest first."""
-    if state not in (None, "pending", "applying", "applied", "failed"):
+    if state is not None and state not in MUTATION_STATES:
         fail(f"unknown state {state!r}", code="BAD_PARAMETER", exit_code=2)
-    with open_session() as session:
-        rows = [mutation_view(m) for m in list_mutations(session, name, state)]
+    from decnet_lib.master import mutations as use_case
+    from decnet_lib.master.database import transaction
+
+    with transaction(settings_of(ctx)) as session:
+        rows = use_case.list_views(session, name, state)
     if as_json:
         emit_json(rows)
         return

@@ -8,7 +8,9 @@ from typing import Any, NoReturn
 import orjson
 import typer
 
-from decnet_lib.validation.issues import Issue, clip_message
+from decnet_lib.issues import Issue, clip_message
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document.")
 
 
 def emit_json(document: Any) -> None:

@@ -7,17 +7,13 @@ import threading
 
 import typer
 
-from decnet_lib.cli.database import open_engine
+from decnet_lib.cli.context import publishing_settings
 from decnet_lib.cli.gating import add_master_command
 from decnet_lib.cli.output import emit_json, fail, note
-from decnet_lib.master.deploy_lease import recover_all
-from decnet_lib.master.drift import check_drift
-from decnet_lib.master.lifecycle import push_hook
-from decnet_lib.master.wiring import WakeOnEnqueue
-from decnet_lib.mutations.reconciler import reconcile_topologies, run_watch_loop
 
 
 def reconcile(
+    ctx: typer.Context,
     once: bool = typer.Option(False, "--once", help="One round, then exit."),
     watch: bool = typer.Option(False, "--watch", help="Keep reconciling until stopped."),
     interval: float = typer.Option(2.0, help="Seconds between guard checks with --watch."),
@@ -28,20 +24,21 @@ def reconcile(
     """Drain the pending mutations of every live topology."""
     if once == watch:
         fail("choose exactly one of --once and --watch", code="BAD_PARAMETER", exit_code=2)
-    engine = open_engine(sqlite_immediate=True)
-    try:
+    from decnet_lib.master import reconcile as use_case
+    from decnet_lib.master.database import engine_scope
+    from decnet_lib.master.targets import targets_for
+
+    settings = publishing_settings(ctx)
+    targets = targets_for(settings)
+    with engine_scope(settings, sqlite_immediate=True) as engine:
         if once:
-            reports = reconcile_topologies(engine, push_hook())
-            for name in recover_all(engine):
+            result = use_case.reconcile_once(engine, targets)
+            for name in result.recovered:
                 note(f"{name}: its deploy died (lease expired): recorded failed")
-            for drift in check_drift(engine):
+            for drift in result.drifts:
                 if drift.before != drift.after:
                     note(f"{drift.name}: {drift.before} -> {drift.after} ({drift.reason})")
-            outcomes = [
-                {"topology_id": r.topology_id, "mutation_id": o.mutation_id,
-                 "state": o.state, "error": o.error}
-                for r in reports for o in r.outcomes
-            ]
+            outcomes = result.outcomes
             if as_json:
                 emit_json(outcomes)
             else:
@@ -51,17 +48,9 @@ def reconcile(
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        wake = threading.Event()
-        waker = WakeOnEnqueue(wake).start()
         note(f"reconciler watching (guard every {interval}s, woken by the bus)")
-        try:
-            run_watch_loop(engine, interval=interval, push=push_hook(), wake=wake, stop=stop,
-                           drift=lambda: (recover_all(engine), check_drift(engine)),
-                           drift_interval=drift_interval)
-        finally:
-            waker.stop()
-    finally:
-        engine.dispose()
+        use_case.watch(engine, settings, interval, stop, targets,
+                       drift_interval=drift_interval)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,62 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from decnet_lib.cli.database import database_exists, open_session
+from decnet_lib.cli.context import settings_of
 from decnet_lib.cli.output import echo, emit_json, fail, note, print_issues
-from decnet_lib.db import neighbours
-from decnet_lib.errors import DecnetError
-from decnet_lib.master.topologies import check_data
-from decnet_lib.topology.document import json_schema
-from decnet_lib.topology.generator import (
-    GeneratorParams,
-    dump_document,
-    generate,
-    parse_range,
-    pick_format,
-)
-from decnet_lib.topology.loader import loader_for, read_document_data
-from decnet_lib.validation.context import EMPTY_CONTEXT
-from decnet_lib.validation.issues import has_errors
-
-T = TypeVar("T")
-
-
-def _with_database(use: Callable[[Session | None], T]) -> T:
-    """Run `use` with a session when a database exists, else (or when it fails) with None."""
-    if database_exists():
-        try:
-            with open_session(create=False) as session:
-                return use(session)
-        except DecnetError as exc:
-            note(f"note: cross-topology checks skipped ({exc.message})")
-        except SQLAlchemyError as exc:
-            note(f"note: cross-topology checks skipped ({type(exc).__name__})")
-    return use(None)
+from decnet_lib.issues import has_errors
 
 
 def schema() -> None:
     """Print the JSON Schema of the topology document."""
+    from decnet_lib.topology.document import json_schema
+
     emit_json(json_schema())
 
 
 def validate(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="Topology document (YAML or JSON)."),
     as_json: bool = typer.Option(False, "--json", help="Print {valid, issues} as JSON."),
 ) -> None:
     """Validate a document: exit 0 when valid, 1 when not, 2 when unreadable."""
-    data = read_document_data(file)
+    from decnet_lib.master.checks import with_stored_topologies
+    from decnet_lib.master.documents import check_data
+    from decnet_lib.topology.loader import loader_for, read_document_data
+
+    settings = settings_of(ctx)
+    data = read_document_data(file, settings.max_document_bytes)
     _loader, why_slow = loader_for(file)
     if why_slow:  # never silently slower: say why the C YAML builder stands aside
         note(f"note: YAML is loaded by PyYAML alone (slower): {why_slow}")
-    issues = _with_database(lambda session: check_data(session, data)[1])
+    issues = with_stored_topologies(settings, lambda session: check_data(session, data)[1],
+                                    note)
     valid = not has_errors(issues)
     if as_json:
         emit_json({"valid": valid, "issues": [issue.to_dict() for issue in issues]})
@@ -70,6 +47,7 @@ def validate(
 
 
 def generate_cmd(
+    ctx: typer.Context,
     name: str = typer.Option(..., "--name", help="Topology name."),
     depth: int = typer.Option(2, help="Levels of LANs below the DMZ."),
     branching: int = typer.Option(2, help="Child LANs per LAN."),
@@ -87,6 +65,16 @@ def generate_cmd(
     output: Path | None = typer.Option(None, "-o", "--output", help="Write to FILE."),
 ) -> None:
     """Generate a random valid maze document."""
+    from decnet_lib.master.checks import with_stored_topologies
+    from decnet_lib.master.topologies import neighbour_context
+    from decnet_lib.topology.generator import (
+        GeneratorParams,
+        dump_document,
+        generate,
+        parse_range,
+        pick_format,
+    )
+
     try:
         low, high = parse_range(deckies_per_lan)
         params = GeneratorParams(
@@ -98,7 +86,7 @@ def generate_cmd(
         )
     except ValueError as exc:
         fail(str(exc), code="BAD_PARAMETER", exit_code=2)
-    context = _with_database(lambda session: neighbours(session) if session else EMPTY_CONTEXT)
+    context = with_stored_topologies(settings_of(ctx), neighbour_context, note)
     used_subnets = [subnet for n in context.neighbours for subnet in n.subnets]
     used_ports = [port for n in context.neighbours for port in n.exposed_ports]
     try:

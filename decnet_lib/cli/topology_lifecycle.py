@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
-from decnet_lib.cli.database import open_engine
-from decnet_lib.cli.output import emit_json, fail, note
-from decnet_lib.master import lifecycle
+from decnet_lib.cli.context import publishing_settings
+from decnet_lib.cli.output import JSON_OPTION, emit_json, fail, note
 
-JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document.")
+if TYPE_CHECKING:
+    from decnet_lib.master.lifecycle import LifecycleResult
 
 
 def _progress(done: int, total: int, message: str) -> None:
@@ -21,6 +22,7 @@ def _progress(done: int, total: int, message: str) -> None:
 
 
 def deploy(
+    ctx: typer.Context,
     name: str = typer.Argument(..., help="Topology name."),
     agent: str | None = typer.Option(
         None, "--agent", help="Agent URL (https://host:8765); default: this machine's Docker."
@@ -29,34 +31,40 @@ def deploy(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Deploy (or re-apply) a topology; exits non-zero unless it ends active."""
-    engine = open_engine()
-    try:
+    from decnet_lib.master import lifecycle
+    from decnet_lib.master.database import engine_scope
+    from decnet_lib.master.targets import targets_for
+
+    settings = publishing_settings(ctx)
+    targets = targets_for(settings)
+    with engine_scope(settings) as engine:
         if dry_run:
-            plan = lifecycle.plan_deploy(engine, name, agent)
+            plan = lifecycle.plan_deploy(engine, name, agent, targets)
             if as_json:
                 emit_json(plan)
             else:
                 typer.echo(plan["text"])
             return
-        result = lifecycle.deploy(engine, name, agent, progress=None if as_json else _progress)
-    finally:
-        engine.dispose()
-    _report(result, as_json, ("active",), "DEPLOY_FAILED")
+        result = lifecycle.deploy(engine, name, agent, progress=None if as_json else _progress,
+                                  targets=targets)
+    _report(result, as_json, frozenset({"active"}), "DEPLOY_FAILED")
 
 
-def teardown(name: str = typer.Argument(..., help="Topology name."),
+def teardown(ctx: typer.Context, name: str = typer.Argument(..., help="Topology name."),
              as_json: bool = JSON_OPTION) -> None:
     """Remove every container and network of a topology (found by label)."""
-    engine = open_engine()
-    try:
-        result = lifecycle.teardown(engine, name)
-    finally:
-        engine.dispose()
-    _report(result, as_json, ("torn_down", "pending"), "TEARDOWN_FAILED")
+    from decnet_lib.master import lifecycle
+    from decnet_lib.master.database import engine_scope
+    from decnet_lib.master.status import UNDEPLOYED_STATUSES
+    from decnet_lib.master.targets import targets_for
+
+    settings = publishing_settings(ctx)
+    with engine_scope(settings) as engine:
+        result = lifecycle.teardown(engine, name, targets_for(settings))
+    _report(result, as_json, UNDEPLOYED_STATUSES, "TEARDOWN_FAILED")
 
 
-def _report(result: lifecycle.LifecycleResult, as_json: bool, good: tuple[str, ...],
-            code: str) -> None:
+def _report(result: LifecycleResult, as_json: bool, good: frozenset[str], code: str) -> None:
     """Print the outcome (JSON or one line); exit non-zero unless the status is `good`."""
     if as_json:
         emit_json(result.to_dict())

@@ -6,27 +6,26 @@ from pathlib import Path
 
 import typer
 
-from decnet_lib.cli.database import open_session
-from decnet_lib.cli.output import echo, emit_json, fail, note, print_issues
-from decnet_lib.db import list_topologies, load_resolved
+from decnet_lib.cli.context import publishing_settings, settings_of
+from decnet_lib.cli.output import JSON_OPTION, echo, emit_json, fail, note, print_issues
 from decnet_lib.errors import InvalidTopology
-from decnet_lib.master import topologies
-from decnet_lib.topology.export import to_document
-from decnet_lib.topology.generator import dump_document
-from decnet_lib.topology.loader import read_document_data
-from decnet_lib.topology.render import render_tree, summary
-
-JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document.")
 
 
 def create(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="Topology document (YAML or JSON)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Validate, resolve and store a topology (all or nothing)."""
-    data = read_document_data(file)
+    from decnet_lib.master import topologies
+    from decnet_lib.master.database import transaction
+    from decnet_lib.topology.loader import read_document_data
+    from decnet_lib.topology.render import summary
+
+    settings = publishing_settings(ctx)
+    data = read_document_data(file, settings.max_document_bytes)
     try:
-        with open_session() as session:
+        with transaction(settings) as session:
             resolved, warnings = topologies.create_from_data(session, data)
     except InvalidTopology as exc:
         print_issues(exc.issues, err=True)
@@ -40,10 +39,13 @@ def create(
          f"lans={info['lans']} deckies={info['deckies']} hash={info['hash'][:16]}")
 
 
-def list_cmd(as_json: bool = JSON_OPTION) -> None:
+def list_cmd(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """List stored topologies."""
-    with open_session() as session:
-        rows = [summary(load_resolved(session, row)) for row in list_topologies(session)]
+    from decnet_lib.master import topologies
+    from decnet_lib.master.database import transaction
+
+    with transaction(settings_of(ctx)) as session:
+        rows = topologies.summaries(session)
     if as_json:
         emit_json(rows)
         return
@@ -56,9 +58,14 @@ def list_cmd(as_json: bool = JSON_OPTION) -> None:
              f"{row['hash'][:16]}")
 
 
-def show(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
+def show(ctx: typer.Context, name: str = typer.Argument(...),
+         as_json: bool = JSON_OPTION) -> None:
     """Show a resolved topology: a per-LAN tree, or JSON with --json."""
-    with open_session() as session:
+    from decnet_lib.master import topologies
+    from decnet_lib.master.database import transaction
+    from decnet_lib.topology.render import render_tree
+
+    with transaction(settings_of(ctx)) as session:
         resolved = topologies.show(session, name)
     if as_json:
         emit_json(resolved.model_dump())
@@ -68,27 +75,39 @@ def show(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
 
 
 def export(
+    ctx: typer.Context,
     name: str = typer.Argument(...),
     fmt: str = typer.Option("yaml", "--format", help="yaml or json."),
 ) -> None:
     """Print the topology as a document `topology create` accepts (every IP pinned)."""
     if fmt not in ("yaml", "json"):
         fail(f"unknown format {fmt!r}: use yaml or json", code="BAD_PARAMETER", exit_code=2)
-    with open_session() as session:
+    from decnet_lib.master import topologies
+    from decnet_lib.master.database import transaction
+    from decnet_lib.topology.export import to_document
+    from decnet_lib.topology.generator import dump_document
+
+    with transaction(settings_of(ctx)) as session:
         resolved = topologies.show(session, name)
     text = dump_document(to_document(resolved), fmt)
     typer.echo(text, nl=not text.endswith("\n"))
 
 
 def delete(
+    ctx: typer.Context,
     name: str = typer.Argument(...),
     force: bool = typer.Option(
         False, "--force", help="Delete in any status (never while containers run)."
     ),
 ) -> None:
     """Delete a topology and all it owns; refused while any of its containers runs."""
-    with open_session() as session:
-        topologies.delete(session, name, force=force)
+    from decnet_lib.master import topologies
+    from decnet_lib.master.database import transaction
+    from decnet_lib.master.targets import targets_for
+
+    settings = publishing_settings(ctx)
+    with transaction(settings) as session:
+        topologies.delete(session, name, force=force, targets=targets_for(settings))
     note(f"deleted {name}")
 
 

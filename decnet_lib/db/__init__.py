@@ -22,14 +22,19 @@ from decnet_lib.db.models import (
 )
 from decnet_lib.db.schema import drop_order, init_db, reset_db
 from decnet_lib.db.status import (
-    LIVE_STATUSES,
+    BUSY_STATUSES,
+    DEPLOYED_STATUSES,
+    OCCUPYING_STATUSES,
+    SERVING_STATUSES,
     STATUSES,
     TRANSITIONS,
+    UNDEPLOYED_STATUSES,
     StatusListener,
     add_status_listener,
     allowed,
     queue_change,
     remove_status_listener,
+    settle,
     transition,
 )
 from decnet_lib.db.topologies import (
@@ -39,6 +44,7 @@ from decnet_lib.db.topologies import (
     get_topology,
     list_topologies,
     load_resolved,
+    lock_topology,
     neighbours,
     require_topology,
     save_resolved,
@@ -46,11 +52,15 @@ from decnet_lib.db.topologies import (
 )
 
 __all__ = [
+    "BUSY_STATUSES",
     "DELETABLE_STATUSES",
-    "LIVE_STATUSES",
+    "DEPLOYED_STATUSES",
     "MUTATION_STATES",
+    "OCCUPYING_STATUSES",
+    "SERVING_STATUSES",
     "STATUSES",
     "TRANSITIONS",
+    "UNDEPLOYED_STATUSES",
     "Base",
     "Decky",
     "Edge",
@@ -70,6 +80,7 @@ __all__ = [
     "init_db",
     "list_topologies",
     "load_resolved",
+    "lock_topology",
     "make_engine",
     "neighbours",
     "new_session",
@@ -81,6 +92,7 @@ __all__ = [
     "reset_db",
     "save_resolved",
     "session_scope",
+    "settle",
     "transition",
     "used_subnets",
     "utcnow",

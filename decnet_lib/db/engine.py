@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, exc
@@ -18,7 +18,10 @@ from sqlalchemy.engine.interfaces import ExceptionContext
 from sqlalchemy.orm import Session
 
 from decnet_lib.errors import DatabaseUnavailable
-from decnet_lib.settings import Settings, get_settings
+from decnet_lib.settings import get_settings
+
+if TYPE_CHECKING:
+    from decnet_lib.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 MYSQL_BACKENDS = ("mysql", "mariadb")

@@ -35,7 +35,16 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "tearing_down": frozenset({"torn_down", "failed"}),
     "torn_down": frozenset({"deploying"}),
 }
-LIVE_STATUSES = frozenset(STATUSES) - {"torn_down"}
+SERVING_STATUSES = frozenset({"active", "degraded"})
+"""Deployed and answering: mutations apply, a deploy re-applies in place."""
+OCCUPYING_STATUSES = frozenset(STATUSES) - {"torn_down"}
+"""Holds its subnets and host ports (a neighbour in cross-topology checks)."""
+DEPLOYED_STATUSES = frozenset({"deploying", "active", "degraded", "failed", "tearing_down"})
+"""May have objects on its target (a predecessor an agent must drop first)."""
+UNDEPLOYED_STATUSES = frozenset(STATUSES) - DEPLOYED_STATUSES
+"""Nothing of it is deployed: pending or torn_down."""
+BUSY_STATUSES = frozenset({"deploying", "tearing_down"})
+"""A deploy or a teardown is under way."""
 
 _listeners: list[StatusListener] = []
 
@@ -55,6 +64,12 @@ def remove_status_listener(listener: StatusListener) -> None:
 def allowed(from_status: str | None, to_status: str) -> bool:
     """Whether the state machine allows moving from `from_status` to `to_status`."""
     return to_status in TRANSITIONS.get(from_status or "", frozenset())
+
+
+def settle(session: Session, topology: Topology, wanted: str, reason: str) -> None:
+    """Move to `wanted` when that differs from now and the state machine allows it."""
+    if topology.status != wanted and allowed(topology.status, wanted):
+        transition(session, topology, wanted, reason)
 
 
 def transition(

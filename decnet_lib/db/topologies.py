@@ -6,7 +6,7 @@ Rows are written in bulk (one multi-row INSERT per table), so 10,000 deckies tak
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlalchemy import Select, bindparam, delete, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from decnet_lib.catalog import SERVICES
 from decnet_lib.db.models import Decky, Edge, Lan, Topology, TopologyEvent, utcnow
-from decnet_lib.db.status import queue_change
+from decnet_lib.db.status import OCCUPYING_STATUSES, queue_change
 from decnet_lib.errors import AlreadyExists, NotFound, Refused
 from decnet_lib.topology.addressing import gateway_of, parse_subnet
 from decnet_lib.topology.document import DEFAULT_EMULATION
@@ -48,6 +48,24 @@ def require_topology(session: Session, name: str) -> Topology:
     if row is None:
         raise NotFound(f"no topology named {name!r}")
     return row
+
+
+@overload
+def lock_topology(session: Session, topology_id: str) -> Topology: ...
+@overload
+def lock_topology(session: Session, topology_id: str, *, missing_ok: Literal[True]
+                  ) -> Topology | None: ...
+
+
+def lock_topology(session: Session, topology_id: str, *, missing_ok: bool = False
+                  ) -> Topology | None:
+    """The topology row, locked for update until the transaction ends (the one place that
+    locks a topology row). A missing row raises NoResultFound, or is None with
+    `missing_ok`."""
+    result = session.execute(
+        select(Topology).where(Topology.id == topology_id).with_for_update()
+    )
+    return result.scalar_one_or_none() if missing_ok else result.scalar_one()
 
 
 def list_topologies(session: Session) -> list[Topology]:
@@ -348,7 +366,7 @@ def delete_topology(
 
 def _live_ids(exclude_id: str | None = None, agent: str | None = None) -> Select[Any]:
     """Ids of topologies that are not torn down (on `agent` or not placed yet, when given)."""
-    query = select(Topology.id).where(Topology.status != "torn_down")
+    query = select(Topology.id).where(Topology.status.in_(OCCUPYING_STATUSES))
     if exclude_id is not None:
         query = query.where(Topology.id != exclude_id)
     if agent is not None:
@@ -399,7 +417,7 @@ def used_subnets(session: Session) -> list[str]:
     """Subnets of every topology that is not torn down (each once)."""
     rows = session.scalars(
         select(Lan.subnet).join(Topology, Lan.topology_id == Topology.id)
-        .where(Topology.status != "torn_down")
+        .where(Topology.status.in_(OCCUPYING_STATUSES))
         .order_by(Topology.name, Lan.position)
     )
     return list(dict.fromkeys(rows))

@@ -17,7 +17,7 @@ from docker.errors import NotFound
 from decnet_lib.deploy.containment import Firewall, drop_default_route
 from decnet_lib.deploy.naming import base_container_name
 from decnet_lib.deploy.netns_guard import install_guard
-from decnet_lib.deploy.observe import observe_managed
+from decnet_lib.deploy.observed import observe_managed
 from decnet_lib.deploy.plan import Plan
 from decnet_lib.topology.resolved import ResolvedTopology
 

@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import docker
 import requests
@@ -30,9 +30,8 @@ from decnet_lib.deploy.execute import execute
 from decnet_lib.deploy.failures import DeployError, ObjectError, one_line
 from decnet_lib.deploy.host_lock import LOCK_TIMEOUT, topology_lock
 from decnet_lib.deploy.host_routes import check_host_routes
-from decnet_lib.deploy.inventory import Inventory, inventory
 from decnet_lib.deploy.naming import BASE_IMAGE
-from decnet_lib.deploy.observe import local_image_ids, observe
+from decnet_lib.deploy.observed import Inventory, inventory, local_image_ids, observe
 from decnet_lib.deploy.plan import Plan, diff
 from decnet_lib.deploy.pool import DEFAULT_WORKERS, ProgressFn
 from decnet_lib.deploy.spec import DesiredState, desired_state
@@ -41,6 +40,7 @@ from decnet_lib.deploy.verify import DEFAULT_SETTLE, Crash, verify
 from decnet_lib.settings import get_settings
 from decnet_lib.topology.resolved import ResolvedTopology
 
+Outcome = Literal["active", "degraded", "failed"]
 DOCKER_TIMEOUT = 120  # seconds per Docker API call
 
 
@@ -55,6 +55,14 @@ class ApplyResult:
     @property
     def ok(self) -> bool:
         return not self.errors and not self.crashed
+
+    @property
+    def status(self) -> Outcome:
+        """The status an apply earns (one rule for this machine and the agents): failed
+        when an object could not be made, degraded when only containers crashed."""
+        if self.errors:
+            return "failed"
+        return "degraded" if self.crashed else "active"
 
     def message(self) -> str:
         """One line: what happened."""

@@ -18,7 +18,7 @@ from docker import APIClient, DockerClient
 
 from decnet_lib.deploy import ops
 from decnet_lib.deploy.failures import ObjectError
-from decnet_lib.deploy.observe import ObservedContainer
+from decnet_lib.deploy.observed import ObservedContainer
 from decnet_lib.deploy.plan import Plan
 from decnet_lib.deploy.pool import DEFAULT_WORKERS, ProgressFn, Runner, Task, make_pool
 from decnet_lib.deploy.spec import ContainerSpec

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from decnet_lib.deploy.failures import DeployError
-from decnet_lib.settings import default_runtime_dir
+from decnet_lib.settings import get_settings
 
 LOCK_TIMEOUT = 600.0  # seconds to wait for another process's apply or teardown
 _POLL = 0.05
@@ -26,7 +26,7 @@ _POLL = 0.05
 
 def lock_directory() -> Path:
     """Where the topology locks live: DECNET_LOCK_DIR, else <runtime dir>/locks."""
-    return Path(os.environ.get("DECNET_LOCK_DIR") or default_runtime_dir() / "locks")
+    return get_settings().lock_dir
 
 
 def lock_path(topology_id: str, directory: Path | None = None) -> Path:

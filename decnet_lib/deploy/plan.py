@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from decnet_lib.deploy.naming import object_name, topo8
-from decnet_lib.deploy.observe import Observed, ObservedContainer, ObservedNetwork
+from decnet_lib.deploy.observed import Observed, ObservedContainer, ObservedNetwork
 from decnet_lib.deploy.spec import ContainerSpec, DesiredState, NetworkSpec
 
 STARTABLE = frozenset({"created", "exited"})

@@ -18,7 +18,7 @@ from decnet_lib.deploy import labels as L
 from decnet_lib.deploy import ops
 from decnet_lib.deploy.execute import removal_task
 from decnet_lib.deploy.failures import ObjectError
-from decnet_lib.deploy.observe import Observed, observe, observe_managed
+from decnet_lib.deploy.observed import Observed, observe, observe_managed
 from decnet_lib.deploy.pool import DEFAULT_WORKERS, ProgressFn, Runner, Task, make_pool
 
 PASSES = 2  # a second look catches objects created while the first pass ran

@@ -15,7 +15,7 @@ from docker import DockerClient
 from docker.errors import DockerException
 
 from decnet_lib.deploy.failures import one_line
-from decnet_lib.deploy.observe import ObservedContainer, observe
+from decnet_lib.deploy.observed import ObservedContainer, observe
 
 DEFAULT_SETTLE = 0.5  # seconds a container must survive after the last start (crash at boot)
 MAX_SETTLE = 10.0

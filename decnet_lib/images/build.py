@@ -27,7 +27,7 @@ from typing import Any
 from decnet_lib.catalog import SERVICES
 from decnet_lib.deploy.labels import MANAGED
 from decnet_lib.deploy.naming import BASE_IMAGE
-from decnet_lib.deploy.probe import DockerUnavailable
+from decnet_lib.deploy.running import DockerUnavailable
 from decnet_lib.errors import DecnetError, NotFound
 from decnet_lib.images import rootfs, wheels
 from decnet_lib.images.specs import EMULATOR_IMAGE, FULL_IMAGE, MODES, ImageSpec, image_specs
@@ -70,9 +70,9 @@ class BusyboxMissing(ImageBuildError):
 
 def images_dir() -> Path:
     """The repository's `images/` directory (or $DECNET_IMAGES_DIR)."""
-    configured = os.environ.get(IMAGES_DIR_ENV, "").strip()
-    if configured:
-        return Path(configured)
+    configured = get_settings().images_dir
+    if configured is not None:
+        return configured
     return Path(__file__).resolve().parents[2] / "images"
 
 
@@ -98,7 +98,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _busybox_path() -> Path:
-    return Path(os.environ.get(BUSYBOX_ENV, "").strip() or DEFAULT_BUSYBOX)
+    return get_settings().busybox or DEFAULT_BUSYBOX
 
 
 def _check_static_elf(path: Path) -> None:
@@ -157,7 +157,7 @@ def _context_digest(spec: ImageSpec, root: Path, busybox: Path) -> str:
 
 def _compile_helper(source: Path, target: Path) -> None:
     """Compile decnet-svd statically (it runs FROM scratch, with no C library)."""
-    compiler = os.environ.get("CC", "").strip() or shutil.which("cc") or shutil.which("gcc")
+    compiler = get_settings().cc or shutil.which("cc") or shutil.which("gcc")
     if not compiler:
         raise ImageBuildError("no C compiler to build the emulator's decnet-svd: "
                               "install gcc and libc6-dev")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from decnet_lib.errors import DecnetError
+from decnet_lib.settings import get_settings
 
 ROOTFS_IMAGE = "decnet/emulator-rootfs:latest"
 SUITE = "bookworm"
@@ -51,7 +52,7 @@ def digest(images_root: Path, fmt: str) -> str:
 
 def mirror() -> str:
     """$DECNET_DEBIAN_MIRROR, else the host's Debian mirror from its apt sources."""
-    configured = os.environ.get(MIRROR_ENV, "").strip()
+    configured = get_settings().debian_mirror
     if configured:
         return configured
     for path in APT_SOURCES:

@@ -1,11 +1,12 @@
 """The agent's log collector: emulator stdout -> RFC 5424 lines in DECNET_AGENT_LOG_FILE.
 
+This module watches containers; what happens to each line is `pipeline.LinePipeline`'s job.
 It follows the stdout of every container labelled `decnet.managed=true` and
 `decnet.topology.service=true`: those running when it starts and those started later (a
 Docker events stream filtered by label). One thread per followed container reads
-`docker logs --follow --timestamps`; each line is parsed with `parse_line` (other lines are
-counted and dropped), enriched with the container's labels, written as one RFC 5424 line to
-the sink and published on `system.log`. A container that stops is attached again when it
+`docker logs --follow --timestamps` and hands each line, with the source the container's
+labels name, to the pipeline (dedupe, parse, RFC 5424 line, `system.log` on the bus).
+A container that stops is attached again when it
 starts; a per-container cursor (the Docker timestamp of the last line read) is passed as
 `since`, and lines at or before it are skipped, so a restart repeats no line. Cursors are
 saved to `DECNET_STATE_DIR/agent/log-cursors.json` every second and at stop, so a new agent
@@ -16,28 +17,27 @@ boot) and stops it with the app.
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import logging
-import re
 import socket
 import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import docker
 from docker.errors import NotFound
 
-from decnet_lib import events
 from decnet_lib.deploy import labels as L
 from decnet_lib.logs.cursors import CURSOR_FILE, Cursor, CursorBook, CursorFile
-from decnet_lib.logs.emulator_line import MAX_LINE, EmulatorEvent, parse_line
-from decnet_lib.logs.rfc5424 import LOCAL0, EventSource, format_event, severity_for, summary
-from decnet_lib.logs.sink import LineSink, LogSinkError, check_log_paths
-from decnet_lib.settings import Settings, get_settings
+from decnet_lib.logs.pipeline import LinePipeline, LineSplitter
+from decnet_lib.logs.rfc5424 import LOCAL0, EventSource
+from decnet_lib.settings import get_settings
+
+if TYPE_CHECKING:
+    from decnet_lib.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,41 +47,16 @@ EVENT_FILTERS: dict[str, list[str]] = {
     "event": ["start", "restart", "destroy"],
     "label": LABEL_FILTER,
 }
-MAX_PENDING = 4 * MAX_LINE
-"""Bytes of an unfinished line kept; a longer one is dropped (emulator lines stay < 4 KiB)."""
 REATTACH_INTERVAL = 0.5
 RECHECK_STOPPED = 30.0
 MAX_BACKOFF = 10.0
 CURSOR_FLUSH_INTERVAL = 1.0
-SOURCE = "agent.collector"
 
 ClientFactory = Callable[[], Any]
-
-_DOCKER_TS = re.compile(
-    rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)"
-)
-
 
 def default_client_factory() -> Any:
     """A Docker client from the environment, with room for one stream per container."""
     return docker.from_env(timeout=30, max_pool_size=256)
-
-
-def parse_docker_timestamp(raw: bytes) -> int | None:
-    """Nanoseconds since the epoch of an RFC 3339 timestamp as Docker writes it, or None."""
-    m = _DOCKER_TS.fullmatch(raw)
-    if not m:
-        return None
-    year, month, day, hour, minute, sec = (int(g) for g in m.groups()[:6])
-    frac, zone = m.group(7) or b"", m.group(8)
-    try:
-        seconds = calendar.timegm((year, month, day, hour, minute, sec, 0, 0, 0))
-    except (ValueError, OverflowError):
-        return None
-    if zone != b"Z":
-        sign = -1 if zone[:1] == b"-" else 1
-        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    return seconds * 1_000_000_000 + int(frac.ljust(9, b"0") or b"0")
 
 
 def is_collected(labels: dict[str, str] | None,
@@ -141,29 +116,25 @@ class LogCollector:
         cursor_file: Path | None = None,
         held_topologies: Callable[[], Collection[str]] | None = None,
     ) -> None:
-        if not 0 <= facility <= 23:
-            raise ValueError(f"syslog facility must be 0..23, not {facility}")
         self.settings = settings or get_settings()
-        self.facility = facility
         self.hostname = hostname or socket.gethostname()
         self._client_factory = client_factory or default_client_factory
         self._held = held_topologies
         self._life = threading.Lock()  # serialises start() and stop()
         self._lock = threading.Lock()  # followers, streams
-        self._stats_lock = threading.Lock()
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._running = False
         self._client: Any = None
         self._api: Any = None
-        self._sink: LineSink | None = None
         self._watcher: threading.Thread | None = None
         self._followed: dict[str, _Followed] = {}
         self._cursors = CursorBook(
             CursorFile(cursor_file or self.settings.state_dir / "agent" / CURSOR_FILE))
+        self.pipeline = LinePipeline(self.settings, self._cursors, facility=facility,
+                                     hostname=self.hostname)
         self._flusher: threading.Thread | None = None
         self._streams: set[Any] = set()
-        self._counts = {"written": 0, "ignored": 0, "duplicates": 0, "write_errors": 0}
 
     # -- lifecycle --------------------------------------------------------------------------
     @property
@@ -180,18 +151,13 @@ class LogCollector:
         with self._life:
             if self._running:
                 return
-            check_log_paths(self.settings)
-            path = self.settings.agent_log_file
-            try:
-                sink = LineSink(path)
-            except OSError as exc:
-                raise LogSinkError(f"cannot open the agent log file {path}: {exc}") from exc
+            path = self.pipeline.open()
             try:
                 client = self._client_factory()
             except Exception:
-                sink.close()
+                self.pipeline.close()
                 raise
-            self._sink, self._client = sink, client
+            self._client = client
             self._api = getattr(client, "api", client)
             self._cursors.load()
             self._stop = threading.Event()
@@ -228,8 +194,7 @@ class LogCollector:
             if stuck:
                 log.warning("log collector threads still running after stop: %s", stuck)
             self._cursors.save()
-            if self._sink is not None:
-                self._sink.close()
+            self.pipeline.close()
             with contextlib.suppress(Exception):
                 self._client.close()
             with self._lock:
@@ -242,8 +207,7 @@ class LogCollector:
         return self._ready.wait(timeout)
 
     def stats(self) -> CollectorStats:
-        with self._stats_lock:
-            counts = dict(self._counts)
+        counts = self.pipeline.counts()
         with self._lock:
             followed = list(self._followed.values())
         return CollectorStats(
@@ -276,10 +240,6 @@ class LogCollector:
             self._cursors.save()
 
     # -- helpers ----------------------------------------------------------------------------
-    def _count(self, key: str) -> None:
-        with self._stats_lock:
-            self._counts[key] += 1
-
     def _register(self, stream: Any) -> bool:
         """Track a stream so stop() can close it; False (and closed) when stopping."""
         with self._lock:
@@ -417,79 +377,19 @@ class LogCollector:
         if not self._register(stream):
             return
         followed.attached = True
-        buffer = bytearray()
+        lines, pipeline = LineSplitter(), self.pipeline
         try:
             for chunk in stream:
-                if isinstance(chunk, str):  # a TTY container's raw stream may be text
-                    chunk = chunk.encode("utf-8", "surrogateescape")
-                buffer += chunk
-                start = 0
-                while (end := buffer.find(b"\n", start)) >= 0:
-                    self._handle(followed, source, bytes(buffer[start:end]))
-                    start = end + 1
-                del buffer[:start]
-                if len(buffer) > MAX_PENDING:  # no newline in sight: drop it
-                    buffer.clear()
-                    self._count("ignored")
-            if buffer and not self._stop.is_set():
-                self._handle(followed, source, bytes(buffer))  # a last line without newline
+                for line in lines.feed(chunk):
+                    pipeline.handle(followed.cursor, source, line)
+                pipeline.count("ignored", lines.dropped)
+                lines.dropped = 0
+            rest = lines.rest()
+            if rest and not self._stop.is_set():
+                pipeline.handle(followed.cursor, source, rest)  # a last line without newline
         finally:
             followed.attached = False
             self._unregister(stream)
-
-    def _handle(self, followed: _Followed, source: EventSource, raw: bytes) -> None:
-        """One `TIMESTAMP content` line from Docker: dedupe, parse, write, publish."""
-        stamp, _, content = raw.partition(b" ")
-        ns = parse_docker_timestamp(stamp)
-        if ns is None:
-            self._count("ignored")
-            return
-        fresh = self._cursors.accept(followed.cursor, ns, content)
-        if not fresh:
-            self._count("duplicates")
-            return
-        event = parse_line(content)
-        if event is None:
-            self._count("ignored")
-            return
-        self._emit(event, source)
-
-    def _emit(self, event: EmulatorEvent, source: EventSource) -> None:
-        line = format_event(event, source, facility=self.facility, hostname=self.hostname)
-        sink = self._sink
-        try:
-            if sink is None:
-                raise LogSinkError("no log sink")
-            sink.write_line(line)
-            self._count("written")
-        except Exception as exc:
-            self._count("write_errors")
-            log.warning("log collector: cannot write to %s: %s", self.settings.agent_log_file,
-                        exc)
-        events.publish(events.SYSTEM_LOG_TOPIC, event_payload(event, source, self.hostname))
-
-
-def event_payload(event: EmulatorEvent, source: EventSource, hostname: str) -> dict[str, Any]:
-    """The `system.log` bus payload of one event."""
-    return {
-        "source": SOURCE,
-        "host": hostname,
-        "topology": source.topology,
-        "topology_id": source.topology_id,
-        "decky": source.decky or event.fields.get("decky"),
-        "service": source.service or event.service,
-        "container": source.short_id,
-        "event": event.event,
-        "severity": severity_for(event.event).name.lower(),
-        "ts": event.ts,
-        "src_ip": event.src_ip,
-        "src_port": event.src_port,
-        "dst_port": event.dst_port,
-        "proto": event.protocol,
-        "fields": dict(event.fields),
-        "truncated": event.truncated,
-        "message": summary(event, source),
-    }
 
 
 def _close_stream(stream: Any) -> None:

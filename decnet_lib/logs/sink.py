@@ -14,9 +14,13 @@ import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from decnet_lib.errors import DecnetError
-from decnet_lib.settings import Settings, get_settings
+from decnet_lib.settings import get_settings
+
+if TYPE_CHECKING:
+    from decnet_lib.settings import Settings
 
 FILE_MODE = 0o640
 DIR_MODE = 0o750

@@ -14,16 +14,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
 
-from decnet_lib.db import Topology, load_resolved, new_session
-from decnet_lib.db.status import allowed, transition
+from decnet_lib.db import Topology, load_resolved, lock_topology, new_session
+from decnet_lib.db.status import (
+    SERVING_STATUSES,
+    UNDEPLOYED_STATUSES,
+    allowed,
+    settle,
+    transition,
+)
 from decnet_lib.errors import DecnetError
 from decnet_lib.master.targets import LOCAL, TargetFactory, target_for
 
 log = logging.getLogger("decnet.master")
-
-LIVE = ("active", "degraded")
 
 
 @dataclass(frozen=True)
@@ -37,12 +40,6 @@ class Drift:
     reason: str
 
 
-def _locked(session: Session, topology_id: str) -> Topology | None:
-    return session.execute(
-        select(Topology).where(Topology.id == topology_id).with_for_update()
-    ).scalar_one_or_none()
-
-
 def record_predecessors(engine: Engine, predecessors: Iterable[Mapping[str, Any]],
                         agent: str, successor: str) -> list[str]:
     """Record as torn down the topologies an agent tore down to take `successor`."""
@@ -51,12 +48,11 @@ def record_predecessors(engine: Engine, predecessors: Iterable[Mapping[str, Any]
         for item in predecessors:
             topology_id = str(item.get("topology_id") or "")
             ok = item.get("ok", not item.get("errors"))
-            row = _locked(session, topology_id) if topology_id else None
-            if row is None or not ok or row.status in ("torn_down", "pending"):
+            row = lock_topology(session, topology_id, missing_ok=True) if topology_id else None
+            if row is None or not ok or row.status in UNDEPLOYED_STATUSES:
                 continue
             reason = f"torn down by agent {agent} to deploy {successor} there"
-            if row.status != "tearing_down" and allowed(row.status, "tearing_down"):
-                transition(session, row, "tearing_down", reason)
+            settle(session, row, "tearing_down", reason)
             if allowed(row.status, "torn_down"):
                 transition(session, row, "torn_down", reason)
                 recorded.append(row.name)
@@ -68,7 +64,8 @@ def check_drift(engine: Engine, targets: TargetFactory = target_for) -> list[Dri
     """Compare every live topology with what its target holds; degrade on drift, heal
     back to active when it matches. An unreachable target is drift too."""
     with new_session(engine) as session:
-        rows = session.scalars(select(Topology).where(Topology.status.in_(LIVE))).all()
+        rows = session.scalars(
+            select(Topology).where(Topology.status.in_(SERVING_STATUSES))).all()
         work = [(row.id, row.name, row.agent, load_resolved(session, row)) for row in rows]
     results = []
     for topology_id, name, agent, resolved in work:
@@ -78,13 +75,13 @@ def check_drift(engine: Engine, targets: TargetFactory = target_for) -> list[Dri
         except DecnetError as exc:
             matches, reason = False, f"{agent or LOCAL} cannot be asked: {exc.message}"
         with new_session(engine) as session:
-            row = _locked(session, topology_id)
-            if row is None or row.status not in LIVE:
+            row = lock_topology(session, topology_id, missing_ok=True)
+            if row is None or row.status not in SERVING_STATUSES:
                 continue
             before = row.status
             wanted = "active" if matches else "degraded"
-            if before != wanted and allowed(before, wanted):
-                transition(session, row, wanted, reason)
+            settle(session, row, wanted, reason)
+            if row.status != before:
                 log.info("drift check: %s %s -> %s (%s)", name, before, wanted, reason)
             results.append(Drift(name, topology_id, before, row.status, reason))
             session.commit()

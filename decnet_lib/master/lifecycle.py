@@ -11,11 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, update
 
-from decnet_lib.db import Mutation, Topology, load_resolved, new_session, require_topology
-from decnet_lib.db.status import allowed, transition
+from decnet_lib.db import Mutation, load_resolved, lock_topology, new_session, require_topology
+from decnet_lib.db.status import (
+    SERVING_STATUSES,
+    UNDEPLOYED_STATUSES,
+    allowed,
+    settle,
+    transition,
+)
 from decnet_lib.deploy.pool import ProgressFn
 from decnet_lib.errors import DecnetError, Refused
 from decnet_lib.master.decky_events import decky_states, publish_decky_states
@@ -24,8 +29,6 @@ from decnet_lib.master.drift import record_predecessors
 from decnet_lib.master.targets import LOCAL, ApplyReport, TargetFactory, target_for
 from decnet_lib.mutations.reconciler import PushHook
 from decnet_lib.topology.resolved import ResolvedTopology
-
-LIVE = frozenset({"active", "degraded"})
 
 
 @dataclass
@@ -42,18 +45,6 @@ class LifecycleResult:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "id": self.topology_id, "status": self.status,
                 "changed": self.changed, "message": self.message, "details": self.details}
-
-
-def _locked(session: Session, topology_id: str) -> Topology:
-    return session.execute(
-        select(Topology).where(Topology.id == topology_id).with_for_update()
-    ).scalar_one()
-
-
-def settle_status(session: Session, topology: Topology, wanted: str, reason: str) -> None:
-    """Move to `wanted` when that differs from now and the state machine allows it."""
-    if topology.status != wanted and allowed(topology.status, wanted):
-        transition(session, topology, wanted, reason)
 
 
 def plan_deploy(engine: Engine, name: str, agent: str | None = None,
@@ -76,14 +67,14 @@ def deploy(
     target matches again); any other is moved through `deploying`.
     """
     with new_session(engine) as session:
-        row = _locked(session, require_topology(session, name).id)
+        row = lock_topology(session, require_topology(session, name).id)
         where = agent or row.agent or LOCAL
-        if row.agent not in (None, where) and row.status not in ("torn_down", "pending"):
+        if row.agent not in (None, where) and row.status not in UNDEPLOYED_STATUSES:
             raise Refused(f"topology {name} is deployed on {row.agent}; tear it down before "
                           f"moving it to {where}")
         if row.status == "deploying":
             recover_expired(session, row)  # a deploy that died: failed, with the reason
-        if row.status not in LIVE:
+        if row.status not in SERVING_STATUSES:
             if not allowed(row.status, "deploying"):
                 raise Refused(f"topology {name} is {row.status}: it cannot be deployed now")
             transition(session, row, "deploying", f"deploy to {where}")
@@ -101,12 +92,12 @@ def deploy(
     if predecessors:  # what the agent tore down to take this one is torn down now
         record_predecessors(engine, predecessors, where, name)
     with new_session(engine) as session:
-        row = _locked(session, topology_id)
-        settle_status(session, row, report.status, report.message)
+        row = lock_topology(session, topology_id)
+        settle(session, row, report.status, report.message)
         status = row.status
         session.commit()
     changed = before != status or bool(report.details.get("plan", {}).get("summary", {})
-                                        .get("changed", before not in LIVE))
+                                        .get("changed", before not in SERVING_STATUSES))
     return LifecycleResult(name, topology_id, status, changed, report.message, report.details)
 
 
@@ -116,8 +107,8 @@ def teardown(engine: Engine, name: str, targets: TargetFactory = target_for) -> 
     Pending mutations of the topology are failed: they were meant for the live maze.
     """
     with new_session(engine) as session:
-        row = _locked(session, require_topology(session, name).id)
-        if row.status in ("torn_down", "pending"):
+        row = lock_topology(session, require_topology(session, name).id)
+        if row.status in UNDEPLOYED_STATUSES:
             return LifecycleResult(name, row.id, row.status, False, "nothing deployed")
         if row.status != "tearing_down":
             transition(session, row, "tearing_down", "teardown requested")
@@ -138,7 +129,7 @@ def teardown(engine: Engine, name: str, targets: TargetFactory = target_for) -> 
         publish_decky_states(resolved, dict.fromkeys((d.name for d in resolved.deckies),
                                                      "removed"))
     with new_session(engine) as session:
-        row = _locked(session, topology_id)
+        row = lock_topology(session, topology_id)
         transition(session, row, "torn_down" if ok else "failed", message)
         status = row.status
         session.commit()

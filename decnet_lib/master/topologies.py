@@ -1,4 +1,4 @@
-"""Create, inspect and delete stored topologies (the master's source of truth)."""
+"""Create, list, inspect and delete stored topologies (the master's source of truth)."""
 
 from __future__ import annotations
 
@@ -10,27 +10,23 @@ from decnet_lib.db import (
     create_topology,
     delete_topology,
     get_topology,
+    list_topologies,
     load_resolved,
     neighbours,
     require_topology,
 )
-from decnet_lib.errors import AlreadyExists, InvalidTopology
-from decnet_lib.master.targets import TargetFactory, target_for
-from decnet_lib.topology.document import TopologyDoc
+from decnet_lib.db.models import Topology
+from decnet_lib.errors import AlreadyExists
+from decnet_lib.issues import Issue
+from decnet_lib.master.documents import check_data, invalid
+from decnet_lib.master.targets import LOCAL, TargetFactory, target_for
+from decnet_lib.topology.render import summary
 from decnet_lib.topology.resolve import resolve
 from decnet_lib.topology.resolved import ResolvedTopology
-from decnet_lib.validation.issues import Issue, has_errors
-from decnet_lib.validation.validate import validate_data
+from decnet_lib.validation.context import EMPTY_CONTEXT, ValidationContext
 
-
-def check_data(session: Session | None, data: Any) -> tuple[TopologyDoc | None, list[Issue]]:
-    """Validate decoded document data, against the other live topologies when a DB is given."""
-    if session is None:
-        return validate_data(data)
-    name = data.get("name") if isinstance(data, dict) else None
-    existing = get_topology(session, name) if isinstance(name, str) else None
-    context = neighbours(session, exclude_id=existing.id if existing else None)
-    return validate_data(data, context)
+__all__ = ["check_data", "create_from_data", "delete", "load_stored", "neighbour_context",
+           "show", "summaries"]
 
 
 def create_from_data(
@@ -42,11 +38,8 @@ def create_from_data(
     Returns the stored topology and the warnings.
     """
     doc, issues = check_data(session, data)
-    if doc is None or has_errors(issues):
-        errors = [issue for issue in issues if issue.severity == "error"]
-        raise InvalidTopology(
-            f"topology is invalid: {len(errors)} error(s), first: {errors[0]}", issues
-        )
+    if doc is None or any(issue.severity == "error" for issue in issues):
+        raise invalid(issues)
     if get_topology(session, doc.name) is not None:
         raise AlreadyExists(f"a topology named {doc.name!r} already exists")
     row = create_topology(session, resolve(doc), agent=agent)
@@ -56,6 +49,32 @@ def create_from_data(
 def show(session: Session, name: str) -> ResolvedTopology:
     """The stored, resolved topology called `name` (NotFound otherwise)."""
     return load_resolved(session, require_topology(session, name))
+
+
+def load_stored(session: Session | None, name: str
+                ) -> tuple[Topology | None, ResolvedTopology | None]:
+    """The row and the resolved form of `name` ((None, None) when absent or no database)."""
+    if session is None:
+        return None, None
+    row = get_topology(session, name)
+    return (row, load_resolved(session, row)) if row is not None else (None, None)
+
+
+def summaries(session: Session, with_target: bool = False) -> list[dict[str, Any]]:
+    """One summary per stored topology; `with_target` adds its target and last update."""
+    rows = []
+    for row in list_topologies(session):
+        item = summary(load_resolved(session, row))
+        if with_target:
+            item.update(target=row.agent or LOCAL,
+                        updated_at=row.updated_at.isoformat() if row.updated_at else None)
+        rows.append(item)
+    return rows
+
+
+def neighbour_context(session: Session | None) -> ValidationContext:
+    """The live topologies a new document must not collide with (none without a DB)."""
+    return neighbours(session) if session is not None else EMPTY_CONTEXT
 
 
 def delete(session: Session, name: str, force: bool = False,

@@ -12,11 +12,14 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from decnet_lib.bus import Bus, get_bus
 from decnet_lib.db.status import add_status_listener, remove_status_listener
 from decnet_lib.events import publish, set_publisher, topology_status_topic
+
+if TYPE_CHECKING:
+    from decnet_lib.settings import Settings
 
 log = logging.getLogger(__name__)
 ENQUEUED_PATTERN = "topology.*.mutation.enqueued"
@@ -30,9 +33,10 @@ def publish_status(topology_id: str, from_status: str | None, to_status: str,
              "reason": reason})
 
 
-def wire_events(bus: Bus | None = None) -> Callable[[], None]:
-    """Route events to `bus` (default: `get_bus()`); returns a function that unwires."""
-    bus = bus or get_bus(name="decnet-master")
+def wire_events(settings: Settings | None = None, bus: Bus | None = None
+                ) -> Callable[[], None]:
+    """Route events to `bus` (default: the settings' bus); returns a function that unwires."""
+    bus = bus or get_bus(settings, name="decnet-master")
     set_publisher(lambda topic, payload: bus.publish_sync(topic, payload))
     add_status_listener(publish_status)
 
@@ -53,10 +57,11 @@ class WakeOnEnqueue:
     (the client reconnects by itself).
     """
 
-    def __init__(self, event: threading.Event, bus_factory: Callable[[], Any] | None = None
-                 ) -> None:
+    def __init__(self, event: threading.Event, bus_factory: Callable[[], Any] | None = None,
+                 settings: Settings | None = None) -> None:
         self.event = event
-        self._bus_factory = bus_factory or (lambda: get_bus(name="decnet-reconciler"))
+        self._bus_factory = bus_factory or (
+            lambda: get_bus(settings, name="decnet-reconciler"))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None

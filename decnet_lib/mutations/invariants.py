@@ -8,13 +8,13 @@ from pydantic import ValidationError
 
 from decnet_lib.catalog import ARCHETYPES
 from decnet_lib.errors import InvalidTopology
+from decnet_lib.issues import Code, Issue, error
 from decnet_lib.topology.addressing import gateway_of, parse_ip, parse_subnet
 from decnet_lib.topology.document import TopologyDoc
 from decnet_lib.topology.export import to_document
 from decnet_lib.topology.loader import schema_issues
 from decnet_lib.topology.resolved import ResolvedTopology
 from decnet_lib.validation.context import EMPTY_CONTEXT, ValidationContext
-from decnet_lib.validation.issues import Code, Issue, error
 from decnet_lib.validation.validate import validate_document
 
 

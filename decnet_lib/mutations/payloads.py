@@ -9,12 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from decnet_lib.errors import DecnetError
 from decnet_lib.validation.free_form import MAX_FREE_FORM_DEPTH, free_form_issues
 
-OpName = Literal[
-    "add_lan", "remove_lan", "add_decky", "attach_decky", "detach_decky",
-    "update_decky", "remove_decky", "update_lan",
-]
-
-
 DECKY_PATCHABLE = frozenset(
     {"forwards_l3", "expose", "service_config", "images", "emulation", "domain", "meta",
      "resources"}

@@ -36,22 +36,18 @@ from decnet_lib.db import Mutation, Topology, require_topology, utcnow
 from decnet_lib.db.after_commit import call_after_commit
 from decnet_lib.db.engine import is_autocommit
 from decnet_lib.db.models import UtcDateTime
+from decnet_lib.db.status import SERVING_STATUSES
 from decnet_lib.errors import Refused
 from decnet_lib.events import mutation_topic, publish
 from decnet_lib.mutations.payloads import parse_payload
+from decnet_lib.settings import get_settings
 
-ENQUEUE_STATUSES = frozenset({"active", "degraded"})
 OPEN_STATES = ("pending", "applying")
-DEFAULT_LEASE_SECONDS = 60.0
 
 
 def lease_seconds() -> float:
     """Claim lease length, from DECNET_MUTATION_LEASE_SECONDS (default 60)."""
-    raw = os.environ.get("DECNET_MUTATION_LEASE_SECONDS", "")
-    try:
-        return max(float(raw), 0.1) if raw else DEFAULT_LEASE_SECONDS
-    except ValueError:
-        return DEFAULT_LEASE_SECONDS
+    return get_settings().mutation_lease_seconds
 
 
 def worker_id() -> str:
@@ -88,7 +84,7 @@ def enqueue_mutation(session: Session, topology_name: str, op: str, payload: Any
     """Queue one op for a live topology; a bad payload or a non-live topology is refused."""
     parse_payload(op, payload)
     topology = require_topology(session, topology_name)
-    if topology.status not in ENQUEUE_STATUSES:
+    if topology.status not in SERVING_STATUSES:
         raise Refused(
             f"topology {topology.name} is {topology.status}: mutations are only queued while "
             "it is active or degraded"
@@ -173,7 +169,7 @@ def heads_with_work(
         .where(
             or_(Mutation.state == "pending",
                 and_(Mutation.state == "applying", Mutation.lease_until < now)),
-            Topology.status.in_(ENQUEUE_STATUSES),
+            Topology.status.in_(SERVING_STATUSES),
             Mutation.topology_id.not_in(list(exclude)) if exclude else true(),
         )
     )

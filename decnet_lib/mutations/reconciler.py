@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -17,13 +17,14 @@ from decnet_lib.db import (
     Topology,
     autocommit_connection,
     load_resolved,
+    lock_topology,
     new_session,
     pinned_session,
 )
-from decnet_lib.db.status import transition
+from decnet_lib.db.status import settle
 from decnet_lib.errors import DecnetError
 from decnet_lib.events import publish, worker_health_topic
-from decnet_lib.mutations.applier import Outcome, apply_claimed, degrade
+from decnet_lib.mutations.claimed import Outcome, apply_claimed
 from decnet_lib.mutations.queue import (
     Claim,
     claim_head,
@@ -94,13 +95,11 @@ def push_topology(session: Session, topology_id: str, push: PushHook) -> str | N
     except DecnetError as exc:
         log.warning("push of %s failed: %s", resolved.name, exc.message)
         ok, reason = False, f"push failed: {exc.message}"
-    topology = session.execute(
-        select(Topology).where(Topology.id == topology_id).with_for_update()
-    ).scalar_one()
+    topology = lock_topology(session, topology_id)
     if not ok:
-        degrade(session, topology, reason)
+        settle(session, topology, "degraded", reason)
     elif topology.status == "degraded":
-        transition(session, topology, "active", reason)
+        settle(session, topology, "active", reason)
     session.commit()
     return None if ok else reason
 

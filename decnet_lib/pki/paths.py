@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from decnet_lib.pki.errors import PkiError
-from decnet_lib.settings import Settings, get_settings
+from decnet_lib.settings import get_settings
+
+if TYPE_CHECKING:
+    from decnet_lib.settings import Settings
 
 CA_NAME = "ca"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

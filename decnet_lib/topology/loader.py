@@ -19,7 +19,6 @@ that they give SCHEMA issues where they land in a typed field.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,9 @@ import yaml
 from pydantic import ValidationError
 
 from decnet_lib.errors import DecnetError
+from decnet_lib.issues import Code, Issue, error
+from decnet_lib.settings import DEFAULT_MAX_DOCUMENT_BYTES as DEFAULT_MAX_DOCUMENT_BYTES
+from decnet_lib.settings import get_settings
 from decnet_lib.topology.document import TopologyDoc
 from decnet_lib.topology.safe_yaml import (
     MAX_NESTING,
@@ -40,10 +42,9 @@ from decnet_lib.topology.safe_yaml import (
     one_line,
     with_duplicates,
 )
-from decnet_lib.topology.yaml_events import fast_path_status, load_yaml
-from decnet_lib.validation.issues import Code, Issue, error
+from decnet_lib.topology.yaml_load import fast_path_status, load_yaml
 
-DEFAULT_MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+
 class DocumentUnreadable(DecnetError):
     """The file cannot be read or is not YAML/JSON at all (CLI exit code 2)."""
 
@@ -52,15 +53,17 @@ class DocumentUnreadable(DecnetError):
 
 
 def max_document_bytes() -> int:
-    """Size limit for topology files, from DECNET_MAX_DOCUMENT_BYTES."""
-    raw = os.environ.get("DECNET_MAX_DOCUMENT_BYTES")
-    return int(raw) if raw and raw.isdigit() else DEFAULT_MAX_DOCUMENT_BYTES
+    """Size limit for topology files, from DECNET_MAX_DOCUMENT_BYTES (the settings)."""
+    return get_settings().max_document_bytes
 
 
-def read_document_data(path: str | Path) -> Any:
-    """Read and decode a topology file into plain data; raise DocumentUnreadable."""
+def read_document_data(path: str | Path, max_bytes: int | None = None) -> Any:
+    """Read and decode a topology file into plain data; raise DocumentUnreadable.
+
+    `max_bytes`: the size limit (default: the settings' `max_document_bytes`).
+    """
     path = Path(path)
-    limit = max_document_bytes()
+    limit = max_bytes if max_bytes is not None else max_document_bytes()
     try:
         with path.open("rb") as handle:
             raw = handle.read(limit + 1)

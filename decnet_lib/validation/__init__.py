@@ -1,5 +1,5 @@
 """Validation of topology documents: every rule, each with a stable code."""
 
-from decnet_lib.validation.issues import Code, Issue, Severity, has_errors
+from decnet_lib.issues import Code, Issue, Severity, has_errors
 
 __all__ = ["Code", "Issue", "Severity", "has_errors"]

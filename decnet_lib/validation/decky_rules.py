@@ -8,12 +8,12 @@ from ipaddress import IPv4Network
 from pydantic import ValidationError
 
 from decnet_lib.catalog import ARCHETYPES, SERVICES
+from decnet_lib.issues import Code, Issue, error
 from decnet_lib.topology.addressing import parse_ip_int, reserved_ints
 from decnet_lib.topology.document import DeckyDoc
 from decnet_lib.topology.image_refs import image_problem
 from decnet_lib.topology.resolve import effective_services
 from decnet_lib.validation.context import ValidationContext
-from decnet_lib.validation.issues import Code, Issue, error
 
 
 def decky_target(decky: DeckyDoc, *fields: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from decnet_lib.validation.issues import Code, Issue, error
+from decnet_lib.issues import Code, Issue, error
 
 MAX_FREE_FORM_DEPTH = 32
 _LEAVES = (str, int, float, type(None))  # bool is an int

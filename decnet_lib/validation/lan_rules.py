@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from ipaddress import IPv4Network
 
+from decnet_lib.issues import Code, Issue, error, warning
 from decnet_lib.topology.addressing import (
     MIN_PREFIX,
     parse_subnet,
@@ -13,7 +14,6 @@ from decnet_lib.topology.addressing import (
 )
 from decnet_lib.topology.document import LanDoc
 from decnet_lib.validation.context import ValidationContext
-from decnet_lib.validation.issues import Code, Issue, error, warning
 
 
 def lan_target(lan: LanDoc, field: str | None = None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from decnet_lib.issues import Code, Issue, error
 from decnet_lib.topology.document import TopologyDoc
 from decnet_lib.topology.loader import parse_document
 from decnet_lib.topology.names import NAME_RULE, is_valid_name
@@ -12,7 +13,6 @@ from decnet_lib.topology.safe_yaml import gc_paused
 from decnet_lib.validation import decky_rules, lan_rules
 from decnet_lib.validation.context import EMPTY_CONTEXT, ValidationContext
 from decnet_lib.validation.free_form import free_form_issues
-from decnet_lib.validation.issues import Code, Issue, error
 
 
 def _check_names(doc: TopologyDoc) -> list[Issue]:

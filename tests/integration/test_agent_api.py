@@ -7,7 +7,6 @@ body checks, the no-Docker-at-boot rule, the predecessor and error bookkeeping a
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import ssl
 import threading
@@ -31,7 +30,7 @@ from decnet_lib import __version__
 from decnet_lib.cli import agent as agent_cli
 from decnet_lib.deploy.deployer import ApplyResult, Deployer
 from decnet_lib.deploy.failures import ObjectError
-from decnet_lib.deploy.inventory import Inventory
+from decnet_lib.deploy.observed import Inventory
 from decnet_lib.deploy.plan import Plan
 from decnet_lib.deploy.teardown import TeardownResult
 from decnet_lib.master.agent_client import AgentClient, AgentError
@@ -89,7 +88,7 @@ def master(server: BackgroundServer, pki: Path) -> AgentClient:
 
 
 def settings_in(path: Path) -> Settings:
-    return dataclasses.replace(get_settings(), state_dir=path, mode="agent")
+    return get_settings(state_dir=path, mode="agent")
 
 
 class FakeDeployer:

@@ -10,7 +10,6 @@ a subprocess (`python -m agent serve`) and kills only that process.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import ipaddress
 import os
 import random
@@ -36,13 +35,13 @@ from agent.server import TlsFiles
 from decnet_lib.catalog import SERVICES
 from decnet_lib.deploy import labels as L
 from decnet_lib.deploy.naming import BASE_IMAGE
+from decnet_lib.issues import has_errors
 from decnet_lib.master.agent_client import AgentClient, AgentError
 from decnet_lib.pki import init_ca, issue
 from decnet_lib.settings import get_settings
 from decnet_lib.topology.loader import decode_document
 from decnet_lib.topology.resolve import resolve
 from decnet_lib.topology.resolved import ResolvedTopology
-from decnet_lib.validation.issues import has_errors
 from decnet_lib.validation.validate import validate_data
 
 if TYPE_CHECKING:
@@ -190,7 +189,7 @@ def agent(
 ) -> Iterator[tuple[AgentClient, list[str], Path]]:
     """The real agent app (real Deployer) under uvicorn with mutual TLS, in a thread."""
     state = tmp_path / "state"
-    app = create_app(dataclasses.replace(get_settings(), state_dir=state, mode="agent"))
+    app = create_app(get_settings(state_dir=state, mode="agent"))
     started: list[str] = []
     app.state.hooks.on_first_successful_apply.append(lambda: started.append("collector"))
     tls = TlsFiles(pki / "agent.crt", pki / "agent.key", pki / "ca.crt")

@@ -27,9 +27,10 @@ from docker.errors import DockerException, ImageNotFound, NotFound
 
 from decnet_lib import events
 from decnet_lib.deploy import labels as L
-from decnet_lib.logs.collector import LogCollector, parse_docker_timestamp
+from decnet_lib.logs.collector import LogCollector
 from decnet_lib.logs.cursors import Cursor
 from decnet_lib.logs.emulator_line import format_line
+from decnet_lib.logs.pipeline import parse_docker_timestamp
 from decnet_lib.logs.sink import LogPathClash
 from decnet_lib.settings import Settings
 
@@ -70,8 +71,9 @@ def test_start_refuses_clashing_paths(tmp_path: Path) -> None:
     def no_docker() -> Any:
         raise AssertionError("Docker must not be touched")
 
-    clash = Settings(tmp_path, "sqlite://", tmp_path / "bus.sock", tmp_path / "same.log",
-                     tmp_path / "same.log", "agent")
+    clash = Settings(state_dir=tmp_path, db_url="sqlite://", bus_socket=tmp_path / "bus.sock",
+                     agent_log_file=tmp_path / "same.log",
+                     ingest_log_file=tmp_path / "same.log", mode="agent")
     collector = LogCollector(clash, client_factory=no_docker)
     with pytest.raises(LogPathClash):
         collector.start()
@@ -227,8 +229,9 @@ def published() -> Iterator[list[tuple[str, dict[str, Any]]]]:
 @pytest.mark.slow
 def test_an_agent_follows_only_the_topologies_it_holds(world: World, tmp_path: Path) -> None:
     log_file = tmp_path / "agent.log"
-    settings = Settings(tmp_path, "sqlite://", tmp_path / "bus.sock", log_file,
-                        tmp_path / "ingest.log", "agent")
+    settings = Settings(state_dir=tmp_path, db_url="sqlite://", bus_socket=tmp_path / "bus.sock",
+                        agent_log_file=log_file, ingest_log_file=tmp_path / "ingest.log",
+                        mode="agent")
     ours, theirs = world.decky("ours"), world.decky("theirs")
     world.run(ours, "ssh", {1: [emulator_line("ssh", ours, "o1", "203.0.113.7", 40001)]})
     world.run(theirs, "ssh", {1: [emulator_line("ssh", theirs, "t1", "203.0.113.8", 40002)]},
@@ -252,8 +255,9 @@ def test_collector_follows_labelled_containers(
     world: World, tmp_path: Path, published: list[tuple[str, dict[str, Any]]]
 ) -> None:
     log_file, rotated = tmp_path / "agent.log", tmp_path / "agent.log.1"
-    settings = Settings(tmp_path, "sqlite://", tmp_path / "bus.sock", log_file,
-                        tmp_path / "ingest.log", "agent")
+    settings = Settings(state_dir=tmp_path, db_url="sqlite://", bus_socket=tmp_path / "bus.sock",
+                        agent_log_file=log_file, ingest_log_file=tmp_path / "ingest.log",
+                        mode="agent")
     alpha, bravo, ghost = world.decky("alpha"), world.decky("bravo"), world.decky("ghost")
     a1 = emulator_line("ssh", alpha, "a1", "203.0.113.7", 40001)
     a2 = emulator_line("ssh", alpha, "a2", "203.0.113.7", 40002, event="connect")

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from test_automation_fakes import FakeWorld, connection, document
+from automation_fakes import FakeWorld, connection, document
 
 from decnet_lib.automation import (
     AutomationError,

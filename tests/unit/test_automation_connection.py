@@ -29,14 +29,16 @@ def test_from_params_picks_the_connection_options() -> None:
     assert conn == Connection(db_url="sqlite:///x.db", client_cert="/p/master.crt")
 
 
-def test_environment_is_exported_and_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_options_override_the_environment_in_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The options win over DECNET_*; the environment itself is never written."""
     monkeypatch.setenv("DECNET_DB_URL", "sqlite:///before.db")
     monkeypatch.delenv("DECNET_CA", raising=False)
     conn = Connection(db_url="sqlite:///during.db", ca_cert="/pki/ca.crt")
-    with conn.environment():
-        assert os.environ["DECNET_DB_URL"] == "sqlite:///during.db"
-        assert os.environ["DECNET_CA"] == "/pki/ca.crt"
-        assert conn.database_url() == "sqlite:///during.db"
+    assert conn.settings.db_url == "sqlite:///during.db"
+    assert str(conn.settings.ca) == "/pki/ca.crt"
+    assert conn.database_url() == "sqlite:///during.db"
     assert os.environ["DECNET_DB_URL"] == "sqlite:///before.db"
     assert "DECNET_CA" not in os.environ
 
@@ -214,8 +216,8 @@ def test_module_calls_publish_on_the_bus_except_in_check_mode(
 
     calls: list[str] = []
 
-    def fake_wire_events() -> Any:
-        calls.append(os.environ.get("DECNET_BUS_SOCKET", ""))
+    def fake_wire_events(settings: Any) -> Any:
+        calls.append(str(settings.bus_socket))
         return lambda: calls.append("unwired")
 
     monkeypatch.setattr(wiring, "wire_events", fake_wire_events)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_automation_fakes import FakeWorld, connection, document
+from automation_fakes import FakeWorld, connection, document
 
 from decnet_lib.automation import AutomationError, topology_deployed, topology_info
 from decnet_lib.db import get_topology, make_engine, new_session

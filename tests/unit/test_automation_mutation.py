@@ -6,7 +6,7 @@ import importlib
 from pathlib import Path
 
 import pytest
-from test_automation_fakes import FakeWorld, connection, document
+from automation_fakes import FakeWorld, connection, document
 
 from decnet_lib.automation import (
     AutomationError,
@@ -119,7 +119,7 @@ def test_a_failed_mutation_fails_the_module(
 ) -> None:
     """When applying it fails after all (the topology changed meanwhile), the module fails
     with the mutation's error."""
-    backend = importlib.import_module("decnet_lib.automation.mutation")
+    backend = importlib.import_module("decnet_lib.master.mutations")
 
     def failing_wait(engine, mutation_id, push=None, timeout=60.0):  # type: ignore[no-untyped-def]
         with new_session(engine) as session:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_automation_fakes import FakeWorld, connection, document
+from automation_fakes import FakeWorld, connection, document
 
 from decnet_lib.automation import AutomationError, topology_deployed, topology_present
 from decnet_lib.db import get_topology, make_engine, new_session

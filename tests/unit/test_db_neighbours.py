@@ -6,8 +6,8 @@ from helpers import sample_resolved
 from sqlalchemy import Engine, update
 
 from decnet_lib.db import Topology, create_topology, neighbours, session_scope, used_subnets
+from decnet_lib.issues import Code
 from decnet_lib.validation.context import Neighbour, ValidationContext
-from decnet_lib.validation.issues import Code
 from decnet_lib.validation.validate import validate_data
 
 WEB_PORTS = ((80, "tcp"), (443, "tcp"))  # web01 in the sample exposes http and https

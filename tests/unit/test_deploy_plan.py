@@ -12,7 +12,7 @@ from helpers import resolve_yaml
 from decnet_lib.deploy import labels as L
 from decnet_lib.deploy.hardening import UNPRIVILEGED_PORTS
 from decnet_lib.deploy.naming import base_container_name, network_name, service_container_name
-from decnet_lib.deploy.observe import Observed, ObservedContainer, ObservedNetwork
+from decnet_lib.deploy.observed import Observed, ObservedContainer, ObservedNetwork
 from decnet_lib.deploy.plan import Plan, diff
 from decnet_lib.deploy.pool import Runner, Task, make_pool
 from decnet_lib.deploy.spec import IP_FORWARD, DesiredState, desired_state

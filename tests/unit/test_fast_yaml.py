@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from decnet_lib.topology.safe_yaml import MAX_NESTING, YamlRefused, load_with_pyyaml
-from decnet_lib.topology.yaml_events import (
+from decnet_lib.topology.yaml_load import (
     FALLBACK,
     fast_path_available,
     load_with_libyaml_events,

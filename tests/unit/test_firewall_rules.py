@@ -70,7 +70,7 @@ def test_the_namespace_guard_lets_out_replies_loopback_and_own_subnets_only() ->
 
 def test_a_lan_being_removed_stays_contained_until_the_deploy_is_done() -> None:
     from decnet_lib.deploy.containment_steps import subnets, subnets_during
-    from decnet_lib.deploy.observe import ObservedNetwork
+    from decnet_lib.deploy.observed import ObservedNetwork
     from decnet_lib.deploy.plan import Plan
     from decnet_lib.topology.resolved import ResolvedLan, ResolvedTopology
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from decnet_lib.issues import has_errors
 from decnet_lib.topology.hashing import canonical_hash, canonical_view
 from decnet_lib.topology.resolve import resolve
 from decnet_lib.topology.resolved import ResolvedTopology
-from decnet_lib.validation.issues import has_errors
 from decnet_lib.validation.validate import validate_data
 
 Doc = dict[str, Any]

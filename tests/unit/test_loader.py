@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from decnet_lib.topology import loader as loader_module
 from decnet_lib.topology import safe_yaml as yaml_module
-from decnet_lib.topology import yaml_events
+from decnet_lib.topology import yaml_load as yaml_events
 from decnet_lib.topology.loader import (
     DEFAULT_MAX_DOCUMENT_BYTES,
     DocumentUnreadable,
@@ -34,7 +34,7 @@ from decnet_lib.topology.safe_yaml import (
     alias_node_limit,
     nesting_bound,
 )
-from decnet_lib.topology.yaml_events import load_yaml
+from decnet_lib.topology.yaml_load import load_yaml
 from decnet_lib.validation.validate import validate_data
 
 DATA = {

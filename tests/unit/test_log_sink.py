@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -163,7 +162,7 @@ def test_distinct_paths_are_accepted(settings: Settings) -> None:
 
 
 def test_same_path_is_refused(settings: Settings, tmp_path: Path) -> None:
-    clash = replace(settings, ingest_log_file=tmp_path / "x" / ".." / "agent.log")
+    clash = settings.model_copy(update=dict(ingest_log_file=tmp_path / "x" / ".." / "agent.log"))
     with pytest.raises(LogPathClash) as err:
         check_log_paths(clash)
     assert isinstance(err.value, DecnetError) and err.value.code == "LOG_PATH_CLASH"
@@ -174,24 +173,24 @@ def test_relative_path_is_resolved(settings: Settings, tmp_path: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(LogPathClash):
-        check_log_paths(replace(settings, ingest_log_file=Path("agent.log")))
+        check_log_paths(settings.model_copy(update=dict(ingest_log_file=Path("agent.log"))))
 
 
 def test_symlink_to_the_same_file_is_refused(settings: Settings, tmp_path: Path) -> None:
     link = tmp_path / "ingest-link.log"
     link.symlink_to(settings.agent_log_file)  # dangling for now: still the same file
     with pytest.raises(LogPathClash):
-        check_log_paths(replace(settings, ingest_log_file=link))
+        check_log_paths(settings.model_copy(update=dict(ingest_log_file=link)))
     settings.agent_log_file.write_text("")
     with pytest.raises(LogPathClash):
-        check_log_paths(replace(settings, ingest_log_file=link))
+        check_log_paths(settings.model_copy(update=dict(ingest_log_file=link)))
 
 
 def test_symlinked_directory_is_refused(settings: Settings, tmp_path: Path) -> None:
     (tmp_path / "real").mkdir()
     (tmp_path / "alias").symlink_to(tmp_path / "real")
-    clash = replace(settings, agent_log_file=tmp_path / "real" / "l.log",
-                    ingest_log_file=tmp_path / "alias" / "l.log")
+    clash = settings.model_copy(update=dict(agent_log_file=tmp_path / "real" / "l.log",
+                    ingest_log_file=tmp_path / "alias" / "l.log"))
     with pytest.raises(LogPathClash):
         check_log_paths(clash)
 
@@ -202,4 +201,4 @@ def test_hard_link_is_refused(settings: Settings, tmp_path: Path) -> None:
     os.link(settings.agent_log_file, hard)
     assert same_file(settings.agent_log_file, hard)
     with pytest.raises(LogPathClash):
-        check_log_paths(replace(settings, ingest_log_file=hard))
+        check_log_paths(settings.model_copy(update=dict(ingest_log_file=hard)))

@@ -15,11 +15,11 @@ import pytest
 
 from decnet_lib.catalog import SERVICES
 from decnet_lib.errors import InvalidTopology
-from decnet_lib.mutations.apply import Applied, apply_op
 from decnet_lib.mutations.invariants import invariant_errors
 from decnet_lib.mutations.merge_patch import merge_patch
 from decnet_lib.mutations.ops import OpContext, OpRefused
 from decnet_lib.mutations.payloads import BadPayload
+from decnet_lib.mutations.transform import Applied, apply_op
 from decnet_lib.topology.hashing import canonical_hash
 from decnet_lib.topology.loader import decode_document
 from decnet_lib.topology.resolve import resolve
@@ -643,7 +643,7 @@ def test_remove_decky(topo: ResolvedTopology) -> None:
 
 
 def test_remove_absent_decky_is_refused_as_already_there(topo: ResolvedTopology) -> None:
-    from decnet_lib.mutations.apply import already_there
+    from decnet_lib.mutations.transform import already_there
 
     with pytest.raises(OpRefused) as caught:
         apply(topo, "remove_decky", {"decky": "ghost"})

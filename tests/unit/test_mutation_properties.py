@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from decnet_lib.catalog import ARCHETYPES, SERVICES
 from decnet_lib.errors import InvalidTopology
-from decnet_lib.mutations.apply import already_there, apply_op
 from decnet_lib.mutations.invariants import invariant_errors
 from decnet_lib.mutations.ops import OpContext, OpRefused
 from decnet_lib.mutations.payloads import BadPayload
+from decnet_lib.mutations.transform import already_there, apply_op
 from decnet_lib.topology.hashing import canonical_hash
 from decnet_lib.topology.loader import decode_document
 from decnet_lib.topology.resolve import resolve

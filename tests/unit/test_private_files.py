@@ -13,7 +13,7 @@ import pytest
 from decnet_lib.atomic_files import write_json_atomic
 from decnet_lib.db.engine import make_engine
 from decnet_lib.errors import NotFound
-from decnet_lib.validation.issues import QUOTE_LIMIT, Code, error
+from decnet_lib.issues import QUOTE_LIMIT, Code, error
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from decnet_lib.catalog import ARCHETYPES, SERVICES
+from decnet_lib.issues import has_errors
 from decnet_lib.topology.addressing import Allocator, parse_subnet
 from decnet_lib.topology.document import TopologyDoc
 from decnet_lib.topology.hashing import canonical_hash
 from decnet_lib.topology.resolve import effective_services, image_map, resolve
 from decnet_lib.topology.resolved import ResolvedTopology
-from decnet_lib.validation.issues import has_errors
 from decnet_lib.validation.validate import validate_data
 
 BASE: dict[str, Any] = {

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from decnet_lib.issues import Code, Issue, has_errors
 from decnet_lib.validation.context import EMPTY_CONTEXT, Neighbour, ValidationContext
-from decnet_lib.validation.issues import Code, Issue, has_errors
 from decnet_lib.validation.validate import validate_data
 
 Doc = dict[str, Any]

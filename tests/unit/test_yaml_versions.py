@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from decnet_lib.topology import yaml_events
+from decnet_lib.topology import yaml_load as yaml_events
 from decnet_lib.topology.loader import DocumentUnreadable, decode_document
 from decnet_lib.topology.safe_yaml import MAX_NESTING, TOO_DEEP
 
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 PROBE = r"""
 import json, sys
-from decnet_lib.topology import yaml_events
+from decnet_lib.topology import yaml_load as yaml_events
 from decnet_lib.topology.loader import DocumentUnreadable, decode_document
 from decnet_lib.topology.safe_yaml import MAX_NESTING
 import yaml

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from decnet_lib.deploy.labels import topology_filter
 from decnet_lib.errors import DecnetError
+from decnet_lib.settings import get_settings
 
 DEFAULT_SOCKET = Path("/var/run/docker.sock")
 
@@ -17,7 +17,7 @@ class DockerUnavailable(DecnetError):
 
 def docker_configured() -> bool:
     """True when a Docker Engine may be reachable (DOCKER_HOST set or the socket exists)."""
-    return bool(os.environ.get("DOCKER_HOST")) or DEFAULT_SOCKET.exists()
+    return bool(get_settings().docker_host) or DEFAULT_SOCKET.exists()
 
 
 def running_containers(topology_id: str) -> list[str]:

@@ -1,37 +1,36 @@
-"""Topology documents for the modules: read, validate, resolve against what is stored."""
+"""Topology documents against what is stored: validate, resolve keeping ids and addresses.
+
+Cheap to import (no database): `decnet topology validate` without a database uses it.
+"""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
-
-from decnet_lib.automation.errors import AutomationError
-from decnet_lib.master.topologies import check_data
+from decnet_lib.errors import InvalidTopology
+from decnet_lib.issues import Issue, has_errors
 from decnet_lib.topology.document import TopologyDoc
 from decnet_lib.topology.export import to_document
 from decnet_lib.topology.hashing import canonical_hash
-from decnet_lib.topology.loader import DocumentUnreadable, read_document_data
 from decnet_lib.topology.resolve import resolve
 from decnet_lib.topology.resolved import ResolvedTopology
-from decnet_lib.validation.issues import Issue, has_errors
 from decnet_lib.validation.validate import validate_data
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
-def load_input(spec: Mapping[str, Any] | None = None, src: str | None = None) -> Any:
-    """The document data: the inline `spec`, or the file `src` (YAML or JSON)."""
-    if spec is not None and src is not None:
-        raise AutomationError("give either spec or src, not both", code="USAGE")
-    if spec is not None:
-        return copy.deepcopy(dict(spec))
-    if src is None:
-        raise AutomationError("a topology document is needed: give spec or src", code="USAGE")
-    try:
-        return read_document_data(src)
-    except DocumentUnreadable as exc:
-        raise AutomationError(exc.message, code=exc.code) from None
+
+def check_data(session: Session | None, data: Any) -> tuple[TopologyDoc | None, list[Issue]]:
+    """Validate decoded document data, against the other live topologies when a DB is given."""
+    if session is None:
+        return validate_data(data)
+    from decnet_lib.db import get_topology, neighbours
+
+    name = document_name(data)
+    existing = get_topology(session, name) if name is not None else None
+    context = neighbours(session, exclude_id=existing.id if existing else None)
+    return validate_data(data, context)
 
 
 def document_name(data: Any) -> str | None:
@@ -43,17 +42,19 @@ def document_name(data: Any) -> str | None:
 def check_document(session: Session | None, data: Any) -> tuple[TopologyDoc, list[Issue]]:
     """Validate (against the other stored topologies when a session is given).
 
-    Raises AutomationError(INVALID_TOPOLOGY) with every issue; returns the warnings.
+    Raises InvalidTopology with every issue; returns the warnings.
     """
     doc, issues = check_data(session, data)
     if doc is None or has_errors(issues):
-        errors = [issue for issue in issues if issue.severity == "error"]
-        first = errors[0] if errors else "unknown problem"
-        raise AutomationError(
-            f"topology is invalid: {len(errors)} error(s), first: {first}",
-            code="INVALID_TOPOLOGY", issues=[issue.to_dict() for issue in issues],
-        )
+        raise invalid(issues)
     return doc, [issue for issue in issues if issue.severity != "error"]
+
+
+def invalid(issues: list[Issue]) -> InvalidTopology:
+    """The error for a document with errors: their count, the first, and every issue."""
+    errors = [issue for issue in issues if issue.severity == "error"]
+    first = errors[0] if errors else "unknown problem"
+    return InvalidTopology(f"topology is invalid: {len(errors)} error(s), first: {first}", issues)
 
 
 def _pin_stored_addresses(data: dict[str, Any], stored: ResolvedTopology) -> dict[str, Any]:

@@ -32,10 +32,10 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from decnet_lib.deploy import labels as L
 from decnet_lib.deploy.containment import Firewall
 from decnet_lib.deploy.deployer import Deployer
+from decnet_lib.issues import has_errors
 from decnet_lib.topology.loader import decode_document
 from decnet_lib.topology.resolve import resolve
 from decnet_lib.topology.resolved import ResolvedTopology
-from decnet_lib.validation.issues import has_errors
 from decnet_lib.validation.validate import validate_data
 
 REAL_BASE = "decnet/base:latest"

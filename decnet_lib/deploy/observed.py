@@ -1,4 +1,8 @@
-"""What Docker has for a topology, found only by labels (never by name or subnet)."""
+"""What Docker has for a topology, found only by labels (never by name or subnet).
+
+`Observed` is the typed snapshot the planner diffs against; `Inventory` is the plain view
+of it that reports (the agent's `GET /topology`, the Ansible info module) show.
+"""
 
 from __future__ import annotations
 
@@ -142,3 +146,41 @@ def observe(client: DockerClient, topology_id: str) -> Observed:
 def observe_managed(client: DockerClient) -> Observed:
     """Every MazeNET object on this engine, of any topology."""
     return observe_filter(client, L.managed_filter())
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Networks and containers of one topology as Docker reports them."""
+
+    topology_id: str
+    networks: list[dict[str, Any]] = field(default_factory=list)
+    containers: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.networks or self.containers)
+
+    @property
+    def all_running(self) -> bool:
+        return all(c["state"] == "running" for c in self.containers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"topology_id": self.topology_id, "networks": self.networks,
+                "containers": self.containers}
+
+
+def inventory(client: DockerClient, topology_id: str) -> Inventory:
+    """List the topology's labelled networks and containers (stopped ones included)."""
+    found = observe(client, topology_id)
+    networks = [
+        {"name": n.name, "id": n.id[:12], "lan": n.labels.get(L.LAN), "driver": n.driver,
+         "internal": n.internal, "subnets": list(n.subnets)}
+        for n in found.networks
+    ]
+    containers = [
+        {"name": c.name, "id": c.id[:12], "state": c.state, "status": c.status,
+         "decky": c.decky, "role": c.role, "service": c.labels.get(L.SERVICE),
+         "image": c.image}
+        for c in found.containers
+    ]
+    return Inventory(topology_id, networks, containers)

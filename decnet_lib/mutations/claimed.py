@@ -6,14 +6,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from decnet_lib.db import Mutation, Topology, load_resolved, neighbours, save_resolved
-from decnet_lib.db.status import allowed, transition
+from decnet_lib.db import Mutation, load_resolved, lock_topology, neighbours, save_resolved
+from decnet_lib.db.status import SERVING_STATUSES
 from decnet_lib.errors import DecnetError, InvalidTopology
-from decnet_lib.mutations.apply import apply_op
-from decnet_lib.mutations.queue import ENQUEUE_STATUSES, Claim, finish_mutation
+from decnet_lib.mutations.queue import Claim, finish_mutation
+from decnet_lib.mutations.transform import apply_op
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +39,15 @@ def error_record(exc: Exception) -> dict[str, Any]:
     return {"code": "INTERNAL", "message": f"{type(exc).__name__}: {exc}"}
 
 
-def degrade(session: Session, topology: Topology, reason: str) -> None:
-    """Mark a live topology degraded (already degraded stays so)."""
-    if topology.status != "degraded" and allowed(topology.status, "degraded"):
-        transition(session, topology, "degraded", reason)
-
-
 def apply_claimed(session: Session, claim: Claim) -> Outcome:
     """Apply a claimed mutation and commit; a failing op marks it failed (nothing else)."""
-    topology = session.execute(
-        select(Topology).where(Topology.id == claim.topology_id).with_for_update()
-    ).scalar_one()
+    topology = lock_topology(session, claim.topology_id)
     mutation = session.get(Mutation, claim.mutation_id)
     if mutation is None or mutation.state != "applying" or mutation.claimed_by != claim.token:
         session.rollback()
         return Outcome(claim.mutation_id, "lost")
     op, payload = mutation.op, mutation.payload
-    if topology.status not in ENQUEUE_STATUSES:
+    if topology.status not in SERVING_STATUSES:
         session.rollback()
         return _fail(session, claim, {"code": "NOT_LIVE", "message":
                                       f"topology is {topology.status}, not active or degraded"})

@@ -7,10 +7,10 @@ from sqlalchemy.orm import Session
 
 from decnet_lib.db import Base, Topology, create_topology
 from decnet_lib.db.status import transition
+from decnet_lib.issues import has_errors
 from decnet_lib.topology.loader import decode_document
 from decnet_lib.topology.resolve import resolve
 from decnet_lib.topology.resolved import ResolvedTopology
-from decnet_lib.validation.issues import has_errors
 from decnet_lib.validation.validate import validate_data
 
 SAMPLE_YAML = """
