@@ -10,14 +10,17 @@ credentials and malformed input are recorded by _http_core.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from decnet_emu.protocols import _http_core as core
 from decnet_emu.protocols._http_core import HttpError, Request, Response, http_date
 from decnet_emu.session import Session
 
+HIJACK_DELAY = 0.05  # seconds between a 101 head and the stream behind it
 CHUNK_LIMIT = 2048  # net/http's response buffer: larger bodies without a length are chunked
 
 
@@ -58,6 +61,14 @@ def json_body(value: Any, indent: bool = False) -> bytes:
     if indent:
         return json.dumps(value, indent=2, ensure_ascii=False).encode()
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+@dataclass
+class Hijacked(Response):
+    """A connection taken over by the handler (101): the stream follows the head a moment
+    later, as it does from a server that writes it once something has happened."""
+
+    stream: bytes = b""
 
 
 def bad_request() -> Response:
@@ -103,5 +114,10 @@ async def serve(session: Session, respond: Callable[[Session, Request], Awaitabl
         response = await respond(session, request)
         version = "HTTP/1.0" if request.version == "HTTP/1.0" else "HTTP/1.1"
         await session.send(core.render(response, version, head=request.method == "HEAD"))
+        if isinstance(response, Hijacked):
+            await asyncio.sleep(HIJACK_DELAY)
+            if response.stream:
+                await session.send(response.stream)
+            return
         if response.close:
             return

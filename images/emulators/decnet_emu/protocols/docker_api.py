@@ -43,7 +43,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from decnet_emu.persona import Persona
-from decnet_emu.protocols._go_http import go_response, json_body, serve
+from decnet_emu.protocols._go_http import Hijacked, go_response, json_body, serve
 from decnet_emu.protocols._http_core import Request, Response
 from decnet_emu.session import Session
 
@@ -477,9 +477,9 @@ class DockerSite:
         """dockerd's hijack answer (101 UPGRADED, raw stream follows), then the stream."""
         multiplexed = float(self.engine.api) >= 1.42 and stream[:1] == b"\x01"
         kind = "multiplexed-stream" if multiplexed else "raw-stream"
-        return Response(101, [("Content-Type", f"application/vnd.docker.{kind}"),
-                              ("Connection", "Upgrade"), ("Upgrade", "tcp")], stream,
-                        reason="UPGRADED", close=True)
+        return Hijacked(101, [("Content-Type", f"application/vnd.docker.{kind}"),
+                              ("Connection", "Upgrade"), ("Upgrade", "tcp")],
+                        reason="UPGRADED", close=True, stream=stream)
 
     def empty(self, request: Request, status: int) -> Response:
         return go_response(status, request, self._api_headers())
