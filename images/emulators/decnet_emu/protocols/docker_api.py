@@ -27,15 +27,18 @@ Events (besides `request` for every request and `login` for an Authorization hea
 command line it amounts to), and per action `image`, `cmd`, `entrypoint`, `binds`,
 `privileged`, `network_mode`, `pid_mode`, `cap_add`, `devices`, `user`, `env`, `name`,
 `container`; `login` (`mech=registry`) for an X-Registry-Auth header on a pull; `transfer`
-(`direction=upload`, `path`, `bytes`, `container`) for an archive upload.
+(`direction=upload`, `path`, `bytes`, `container`, `files`: the tar's member names,
+`file_bytes`) for an archive upload (`docker cp` into a container).
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
+import tarfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -95,6 +98,12 @@ WORKLOADS = (
 )
 BASE_IMAGES = ("alpine:3.19", "alpine:latest", "ubuntu:22.04", "busybox:latest")
 MAX_CREATED = 64
+_DIR, _STICKY = 1 << 31, 1 << 20  # Go's os.ModeDir, os.ModeSticky
+DIRECTORIES = {path: _DIR | 0o755 for path in (
+    "/", "/root", "/etc", "/home", "/opt", "/usr", "/usr/local", "/usr/local/bin", "/usr/bin",
+    "/bin", "/var", "/srv", "/mnt", "/app", "/data")}
+DIRECTORIES.update({"/tmp": _DIR | _STICKY | 0o777, "/var/tmp": _DIR | _STICKY | 0o777,
+                    "/dev/shm": _DIR | _STICKY | 0o777, "/root": _DIR | 0o700})
 VERSIONED = re.compile(r"^/v(\d+\.\d+)(/.*)$")
 
 
@@ -699,15 +708,8 @@ class DockerSite:
                 self.engine.execs.pop(next(iter(self.engine.execs)))
             self.engine.execs[exec_id] = item.id
             return self.json(request, 201, {"Id": exec_id})
-        if action == "archive" and method == "PUT":
-            path = dict(parse_qsl(request.query)).get("path", "")
-            session.event("transfer", direction="upload", path=path, bytes=len(request.body),
-                          container=item.name)
-            return self.empty(request, 200)
         if action == "archive":
-            return self.message(request, 404, "Could not find the file "
-                                f"{dict(parse_qsl(request.query)).get('path', '')} "
-                                f"in container {item.name}")
+            return self._archive(session, request, item)
         if method == "DELETE":
             if item.state == "running":
                 return self.message(request, 409, f"You cannot remove a running container "
@@ -728,6 +730,26 @@ class DockerSite:
                                sized=False)
         return self.message(request, 500, f"Container {item.id} is not running"
                             if item.state != "running" else "context canceled")
+
+    def _archive(self, session: Session, request: Request, item: Container) -> Response:
+        """docker cp: a stat (HEAD) of the usual directories answers, an upload is kept."""
+        path = dict(parse_qsl(request.query)).get("path", "")
+        clean = "/" + path.strip("/") if path.strip("/") else "/"
+        if request.method == "PUT":
+            names, sizes = _tar_members(request.body)
+            session.event("transfer", direction="upload", path=path, bytes=len(request.body),
+                          container=item.name, files=",".join(names)[:256] or None,
+                          file_bytes=sizes or None)
+            return self.empty(request, 200)
+        if clean in DIRECTORIES and request.method == "HEAD":
+            stat = {"name": clean.rsplit("/", 1)[-1] or "/", "size": 4096,
+                    "mode": DIRECTORIES[clean], "mtime": _iso(item.created).replace(
+                        "Z", "+00:00"), "linkTarget": ""}
+            encoded = base64.b64encode(json.dumps(stat, separators=(",", ":")).encode())
+            headers = {**self._api_headers(), "X-Docker-Container-Path-Stat": encoded.decode()}
+            return go_response(200, request, headers, b"")
+        return self.message(request, 404, f"Could not find the file {path} in container "
+                            f"{item.name}")
 
     def _record_action(self, session: Session, request: Request, ref: str, action: str,
                        item: Container | None) -> None:
@@ -770,6 +792,22 @@ class DockerSite:
                                             "OpenStderr": True, "CanRemove": False,
                                             "DetachKeys": "", "ProcessConfig": {}})
         return self.not_found(request)
+
+
+def _tar_members(data: bytes) -> tuple[list[str], int]:
+    """The member names (at most 32) and total file size of an uploaded tar archive."""
+    names: list[str] = []
+    total = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+            for member in archive:
+                if len(names) >= 32:
+                    break
+                names.append(member.name)
+                total += member.size if member.isfile() else 0
+    except (tarfile.TarError, EOFError, OSError, ValueError):
+        pass
+    return names, total
 
 
 def _j(value: Any) -> str | None:
