@@ -156,3 +156,18 @@ def test_docker_cp_into_a_container_is_a_transfer(target: LocalEmulator,
     assert transfer.fields["file_bytes"] == str(len(payload.read_bytes()))
     assert transfer.fields["container"] == name
     assert transfer.src_ip == target.source
+
+
+def test_docker_login_is_recorded(target: LocalEmulator, tmp_path: Path) -> None:
+    require_tools("docker", packages="docker.io")
+    env = {**os.environ, "DOCKER_CONFIG": str(tmp_path)}
+    out = subprocess.run(["docker", "-H", f"tcp://{target.host}:{target.port(2375)}", "login",
+                          "registry.corp.internal", "-u", "deploy", "--password-stdin"],
+                         input="S3cret!\n", capture_output=True, text=True, timeout=30, env=env)
+    assert out.returncode == 1
+    assert "Error response from daemon" in out.stderr
+    assert "registry.corp.internal" in out.stderr
+    logins = target.events("login", wait=3)
+    assert [(e.fields["username"], e.fields["password"], e.fields["mech"]) for e in logins] == \
+        [("deploy", "S3cret!", "registry")]
+    assert logins[0].src_ip == target.source

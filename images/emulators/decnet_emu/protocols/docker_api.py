@@ -26,7 +26,9 @@ Events (besides `request` for every request and `login` for an Authorization hea
 `exec.start`, `image.pull`, `container.delete`, `container.kill`, ...), `command` (the
 command line it amounts to), and per action `image`, `cmd`, `entrypoint`, `binds`,
 `privileged`, `network_mode`, `pid_mode`, `cap_add`, `devices`, `user`, `env`, `name`,
-`container`; `login` (`mech=registry`) for an X-Registry-Auth header on a pull; `transfer`
+`container`; `login` (`mech=registry`, `username`, `password`, `server`) for `docker login`
+(POST /auth, answered with the registry lookup error) and an X-Registry-Auth header on a
+pull; `transfer`
 (`direction=upload`, `path`, `bytes`, `container`, `files`: the tar's member names,
 `file_bytes`) for an archive upload (`docker cp` into a container).
 """
@@ -515,7 +517,8 @@ class DockerSite:
                   ("GET", "/volumes"): lambda: self.json(request, 200,
                                                          {"Volumes": [], "Warnings": None}),
                   ("POST", "/containers/create"): lambda: self._create(session, request),
-                  ("POST", "/images/create"): lambda: self._pull(session, request)}
+                  ("POST", "/images/create"): lambda: self._pull(session, request),
+                  ("POST", "/auth"): lambda: self._auth(session, request)}
         route = routes.get((request.method, path))
         if route is not None:
             return route()
@@ -675,6 +678,20 @@ class DockerSite:
         if params.get("fromSrc"):
             return self.message(request, 500, "import from a URL or archive is disabled")
         return self.message(request, 500, self.engine.pull_error)
+
+    def _auth(self, session: Session, request: Request) -> Response:
+        """docker login: the daemon checks the credentials against the registry."""
+        body = request.json() if isinstance(request.json(), dict) else {}
+        server = str(body.get("serveraddress") or "https://index.docker.io/v1/")
+        session.event("login", mech="registry", success=False,
+                      username=str(body.get("username") or "") or None,
+                      password=str(body.get("password") or "") or None,
+                      token=str(body.get("identitytoken") or "") or None, server=server)
+        host = server.removeprefix("https://").removeprefix("http://").split("/")[0]
+        if host in ("index.docker.io", "docker.io", "registry-1.docker.io"):
+            return self.message(request, 500, self.engine.pull_error)
+        return self.message(request, 500, f'Get "https://{host}/v2/": dial tcp: lookup '
+                            f"{host} on 127.0.0.53:53: server misbehaving")
 
     def _container_action(self, session: Session, request: Request, ref: str,
                           action: str) -> Response:
