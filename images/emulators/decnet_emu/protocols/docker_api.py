@@ -514,6 +514,7 @@ class DockerSite:
                   ("GET", "/containers/json"): lambda: self._containers(request),
                   ("GET", "/images/json"): lambda: self._images(request),
                   ("GET", "/networks"): lambda: self.json(request, 200, self._networks()),
+                  ("GET", "/system/df"): lambda: self.json(request, 200, self._df()),
                   ("GET", "/volumes"): lambda: self.json(request, 200,
                                                          {"Volumes": [], "Warnings": None}),
                   ("POST", "/containers/create"): lambda: self._create(session, request),
@@ -530,6 +531,9 @@ class DockerSite:
         if len(parts) >= 3 and parts[0] == "images" and parts[-1] == "json" and \
                 request.method == "GET":
             return self._image_inspect(request, "/".join(parts[1:-1]))
+        if len(parts) >= 3 and parts[0] == "images" and parts[-1] == "history" and \
+                request.method == "GET":
+            return self._image_history(request, "/".join(parts[1:-1]))
         return self.not_found(request)
 
     def _version_problem(self, wanted: str) -> str:
@@ -590,6 +594,43 @@ class DockerSite:
             "Size": summary["Size"], "GraphDriver": {"Name": "overlay2", "Data": None},
             "RootFS": {"Type": "layers", "Layers": [f"sha256:{layer}"]},
             "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"}})
+
+    def _image_history(self, request: Request, ref: str) -> Response:
+        image_id = self.engine.image_id(ref)
+        if image_id is None:
+            return self.message(request, 404, f"No such image: {ref}")
+        tags = sorted(n for n, i in self.engine.images.items() if i == image_id)
+        summary = image_summary(self.engine, tags, image_id)
+        created = int(summary["Created"])
+        return self.json(request, 200, [
+            {"Comment": "", "Created": created, "CreatedBy": '/bin/sh -c #(nop)  CMD ["/bin/sh"]',
+             "Id": summary["Id"], "Size": 0, "Tags": tags},
+            {"Comment": "", "Created": created - 2, "CreatedBy": "/bin/sh -c #(nop) ADD file:"
+             f"{_hex(self.engine.persona, image_id + '/add')} in / ", "Id": "<missing>",
+             "Size": summary["Size"], "Tags": None}])
+
+    def _df(self) -> dict[str, Any]:
+        by_id: dict[str, list[str]] = {}
+        for name, image_id in self.engine.images.items():
+            by_id.setdefault(image_id, []).append(name)
+        images = []
+        for image_id, tags in by_id.items():
+            item = image_summary(self.engine, sorted(tags), image_id)
+            item["Containers"] = sum(self.engine.images.get(c.image) == image_id
+                                     for c in self.engine.containers)
+            item["SharedSize"] = 0
+            images.append(item)
+        now = time.time()
+        containers = []
+        for container in self.engine.containers:
+            item = container_summary(self.engine, container, now)
+            item["SizeRw"] = 4096 * (1 + int(container.id[:3], 16) % 300)
+            item["SizeRootFs"] = IMAGE_SIZES.get(container.image.rsplit(":", 1)[0],
+                                                 50_000_000) + item["SizeRw"]
+            containers.append(item)
+        layers = sum(int(i["Size"]) for i in images)
+        return {"LayersSize": layers, "Images": images, "Containers": containers,
+                "Volumes": [], "BuildCache": []}
 
     def _networks(self) -> list[dict[str, Any]]:
         created = _iso(self.engine.started)
@@ -745,6 +786,15 @@ class DockerSite:
             return go_response(200, request, {**self._api_headers(), "Content-Type":
                                               "application/vnd.docker.multiplexed-stream"},
                                sized=False)
+        if item.state != "running" and action in ("top", "stats"):
+            return self.message(request, 409, f"Container {item.id} is not running")
+        if action == "top":
+            return self.json(request, 200, _top(item))
+        if action == "stats":
+            return self.json(request, 200, _stats(self.engine, item))
+        if action == "changes":
+            return self.json(request, 200, [{"Kind": 0, "Path": "/tmp"},
+                                            {"Kind": 0, "Path": "/run"}])
         return self.message(request, 500, f"Container {item.id} is not running"
                             if item.state != "running" else "context canceled")
 
@@ -809,6 +859,51 @@ class DockerSite:
                                             "OpenStderr": True, "CanRemove": False,
                                             "DetachKeys": "", "ProcessConfig": {}})
         return self.not_found(request)
+
+
+def _top(item: Container) -> dict[str, Any]:
+    """`docker top`: the container's main process and a worker or two."""
+    pid = 1000 + int(item.id[:4], 16) % 60000
+    started = time.strftime("%b%d", time.gmtime(item.created))
+    processes = [["root", str(pid), str(pid - 23), "0", started, "?", "00:00:41",
+                  item.command or "/bin/sh"]]
+    for offset in range(1, 1 + int(item.id[4], 16) % 3):
+        processes.append(["999", str(pid + 17 * offset), str(pid), "0", started, "?",
+                          f"00:0{offset}:1{offset}", item.command.split()[0] if item.command
+                          else "/bin/sh"])
+    return {"Processes": processes,
+            "Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]}
+
+
+def _stats(engine: Engine, item: Container) -> dict[str, Any]:
+    """One sample of `docker stats` (stream=false)."""
+    seed = int(item.id[:12], 16)
+    uptime = max(1.0, time.time() - item.created)
+    total = int(uptime * 1e9 * (0.002 + (seed % 50) / 10_000))
+    system = int(uptime * 1e9 * 4)
+    cpus = (2, 4, 8, 16)[engine.persona.number("docker-ncpu", 4)]
+    memory = 30_000_000 + seed % 400_000_000
+    now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + \
+        f".{time.time_ns() % 1_000_000_000:09d}Z"
+    cpu = {"cpu_usage": {"total_usage": total, "usage_in_kernelmode": total // 5,
+                         "usage_in_usermode": total - total // 5},
+           "system_cpu_usage": system, "online_cpus": cpus, "throttling_data": {
+               "periods": 0, "throttled_periods": 0, "throttled_time": 0}}
+    previous = {**cpu, "cpu_usage": {**cpu["cpu_usage"], "total_usage":
+                                                   total - 500_000 - seed % 40_000_000},
+                "system_cpu_usage": system - cpus * 1_000_000_000}
+    return {"name": f"/{item.name}", "id": item.id, "read": now, "preread": now,
+            "pids_stats": {"current": 3 + seed % 20, "limit": 18446744073709551615},
+            "blkio_stats": {"io_service_bytes_recursive": [
+                {"major": 8, "minor": 0, "op": "read", "value": seed % 90_000_000},
+                {"major": 8, "minor": 0, "op": "write", "value": seed % 20_000_000}]},
+            "num_procs": 0, "storage_stats": {}, "cpu_stats": cpu, "precpu_stats": previous,
+            "memory_stats": {"usage": memory, "limit": cpus * 2 * 1024 ** 3,
+                             "stats": {"inactive_file": memory // 9}},
+            "networks": {"eth0": {"rx_bytes": seed % 900_000_000, "rx_packets": seed % 900_000,
+                                  "rx_errors": 0, "rx_dropped": 0,
+                                  "tx_bytes": seed % 300_000_000, "tx_packets": seed % 400_000,
+                                  "tx_errors": 0, "tx_dropped": 0}}}
 
 
 def _tar_members(data: bytes) -> tuple[list[str], int]:
