@@ -1,7 +1,8 @@
 """docker_api: the Docker Engine API on plain TCP (2375), as dockerd answers it.
 
 `/_ping` (GET, HEAD), `/version`, `/info`, `/containers/json`, `/images/json`,
-`/networks`, `/volumes`, container and image inspect, and every path under a `/v1.NN/`
+`/networks`, `/volumes`, `/system/df`, container inspect/top/stats/changes/logs, image
+inspect/history, and every path under a `/v1.NN/`
 prefix (a version above the server's is refused like dockerd does); `OPTIONS` on any path
 answers 200 like dockerd's CORS handler. The engine runs a small, persona-derived set of
 containers and holds their images. What an attacker tries is recorded and fails the way a
@@ -769,6 +770,11 @@ class DockerSite:
         if action == "archive":
             return self._archive(session, request, item)
         if method == "DELETE":
+            force = dict(parse_qsl(request.query)).get("force", "") in ("1", "true", "True")
+            if item.state == "running" and force:
+                return self.message(request, 500, f"Could not kill running container "
+                                    f"{item.id}, cannot remove - tried to kill container, but "
+                                    "did not receive an exit event")
             if item.state == "running":
                 return self.message(request, 409, f"You cannot remove a running container "
                                     f"{item.id}. Stop the container before attempting removal"
