@@ -13,6 +13,7 @@ plaintext HTTP request gets Go's `Client sent an HTTP request to an HTTPS server
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from typing import Any
 
@@ -23,6 +24,17 @@ PROTOCOL_VERSION_ALERT = b"\x15\x03\x01\x00\x02\x02\x46"  # fatal protocol_versi
 GO_PLAINTEXT_REPLY = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an " \
     b"HTTPS server.\n"
 HTTP_STARTS = (b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO")
+
+
+class _QuietEof(logging.Filter):
+    """asyncio warns on every TLS client that closes first (StreamReaderProtocol keeps
+    half-closed connections open, which TLS cannot): noise in the container's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received() has no effect when using ssl" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_QuietEof())
 
 
 class NotTls(Exception):
