@@ -132,6 +132,10 @@ def test_ping_headers_and_unknown_paths(target: LocalEmulator) -> None:
     assert head.startswith(b"HTTP/1.0 404 Not Found\r\nContent-Type: application/json\r\n")
     assert b"Api-Version" not in head
     assert body == b'{"message":"page not found"}\n'
+    info = _raw(target, b"GET /info HTTP/1.0\r\n\r\n")  # past 2 KiB: Go ends it with the
+    head, _, body = info.partition(b"\r\n\r\n")      # connection, no length, no chunks
+    assert b"Content-Length" not in head and b"Transfer-Encoding" not in head
+    assert json.loads(body)["Name"] == "ci-runner01"
     too_new = _raw(target, b"GET /v1.99/version HTTP/1.0\r\n\r\n")
     assert b"400 Bad Request" in too_new.split(b"\r\n", 1)[0]
     assert b"Maximum supported API version is 1.43" in too_new
