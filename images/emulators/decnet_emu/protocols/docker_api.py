@@ -666,7 +666,8 @@ class DockerSite:
         flags = []
         if host.get("Privileged"):
             flags.append("--privileged")
-        flags += [f"-v {b}" for b in host.get("Binds") or [] if isinstance(b, str)]
+        binds = host.get("Binds") if isinstance(host.get("Binds"), list) else []
+        flags += [f"-v {b}" for b in binds if isinstance(b, str)]
         if host.get("PidMode"):
             flags.append(f"--pid={host['PidMode']}")
         if host.get("NetworkMode") not in (None, "", "default", "bridge"):

@@ -165,7 +165,7 @@ def access(request: Request) -> Access:
     """The verb and resource of a request, parsed as kube-apiserver's RequestInfo does."""
     path = unquote(request.path)
     method = request.method
-    parts = [p for p in path.strip("/").split("/") if p]
+    parts = [unquote(p) for p in request.path.strip("/").split("/") if p]
     http_verb = {"GET": "get", "HEAD": "get", "POST": "post", "PUT": "put",
                  "PATCH": "patch", "DELETE": "delete", "OPTIONS": "options"}.get(method,
                                                                                method.lower())
