@@ -97,8 +97,10 @@ async def _read(session: Session, first: bool) -> Request | None:
 
 
 async def serve(session: Session, respond: Callable[[Session, Request], Awaitable[Response]],
-                before: Callable[[Session], Awaitable[bool]] | None = None) -> None:
-    """Answer requests on one connection like net/http (keep-alive, at most 100)."""
+                before: Callable[[Session], Awaitable[bool]] | None = None,
+                record: Callable[[Session, Request], None] = core.record_request) -> None:
+    """Answer requests on one connection like net/http (keep-alive, at most 100);
+    `record` writes a request's events (_http_core's by default)."""
     if before is not None and not await before(session):
         return
     for number in range(core.MAX_REQUESTS):
@@ -110,7 +112,7 @@ async def serve(session: Session, respond: Callable[[Session, Request], Awaitabl
             return
         if request is None:
             return
-        core.record_request(session, request)
+        record(session, request)
         response = await respond(session, request)
         version = "HTTP/1.0" if request.version == "HTTP/1.0" else "HTTP/1.1"
         await session.send(core.render(response, version, head=request.method == "HEAD"))

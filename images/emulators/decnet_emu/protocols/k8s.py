@@ -10,9 +10,10 @@ Anonymous requests (no Authorization header) are `system:anonymous`: `/version`,
 is 403 with the RBAC message the path implies (`pods is forbidden: User "system:anonymous"
 cannot list resource "pods" in API group "" in the namespace "default"`, or `cannot get path`
 for non-resource paths). A bearer token or Basic credentials are never valid: 401
-`Unauthorized` Status (recorded as `login` by _http_core: `mech` bearer/basic, `token` or
-`username`/`password`). With `anonymous: false` (kube-apiserver --anonymous-auth=false) every
-request without valid credentials is 401, /version included. Headers as kube-apiserver sends
+`Unauthorized` Status, recorded as `login` (`mech` bearer/basic, `token` or
+`username`/`password`; a JWT's `sub` as `username` and `iss` as `issuer`). With
+`anonymous: false` (kube-apiserver --anonymous-auth=false) every request without valid
+credentials is 401, /version included. Headers as kube-apiserver sends
 them (Audit-Id, Cache-Control, X-Kubernetes-Pf-* of the API priority and fairness filter).
 
 Config keys: `version` (gitVersion, default the persona's `versions.k8s`, else v1.29.2;
@@ -30,8 +31,11 @@ and the body's first bytes in `body`.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime
 import ipaddress
+import json
 import os
 import ssl
 import tempfile
@@ -42,6 +46,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from decnet_emu.persona import Persona
+from decnet_emu.protocols import _http_core as core
 from decnet_emu.protocols._go_http import go_response, json_body, serve
 from decnet_emu.protocols._http_core import Request, Response
 from decnet_emu.protocols._implicit_tls import handshake
@@ -355,6 +360,40 @@ class ApiSite:
                       body=request.body[:256] or None)
 
 
+def token_claims(token: str) -> dict[str, str]:
+    """`sub` and `iss` of a JWT bearer token (a service account's), unverified."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, TypeError):
+        return {}
+    if not isinstance(payload, dict):
+        return {}
+    return {key: str(payload[key])[:128] for key in ("sub", "iss") if payload.get(key)}
+
+
+def record(session: Session, request: Request) -> None:
+    """_http_core's `request` event; the `login` of a bearer token names its subject."""
+    auth = request.header("authorization")
+    if not auth:
+        core.record_request(session, request)
+        return
+    headers = [(k, v) for k, v in request.headers if k.lower() != "authorization"]
+    core.record_request(session, dataclasses.replace(request, headers=headers))
+    fields = core.authorization_fields(auth)
+    if not fields:
+        return
+    if fields.get("mech") == "bearer":
+        claims = token_claims(str(fields.get("token", "")))
+        if claims.get("sub"):
+            fields["username"] = claims["sub"]
+        if claims.get("iss"):
+            fields["issuer"] = claims["iss"]
+    session.event("login", success=False, path=request.path, **fields)
+
+
 async def handle(session: Session) -> None:
     site = ApiSite(server_for(session.persona, session.config))
-    await serve(session, site.respond, before=_handshake)
+    await serve(session, site.respond, before=_handshake, record=record)
