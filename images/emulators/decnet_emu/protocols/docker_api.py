@@ -43,64 +43,32 @@ import os
 import re
 import tarfile
 import time
-import uuid
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from decnet_emu.persona import Persona
+from decnet_emu.protocols._docker_docs import (
+    container_inspect,
+    container_summary,
+    image_summary,
+    info_doc,
+    iso_time,
+    stats_doc,
+    top_doc,
+    version_doc,
+)
+from decnet_emu.protocols._docker_engine import (
+    IMAGE_SIZES,
+    MAX_CREATED,
+    Container,
+    Engine,
+    engine_for,
+    hex_id,
+    normalize_image,
+)
 from decnet_emu.protocols._go_http import Hijacked, go_response, json_body, serve
 from decnet_emu.protocols._http_core import Request, Response
 from decnet_emu.session import Session
 
-DEFAULT_VERSION = "24.0.7"
-# engine version -> (GitCommit, GoVersion, build time) of real releases; others derived
-RELEASES = {
-    "20.10.24+dfsg1": ("5d6db84", "go1.19.8", 1_715_116_176),
-    "24.0.7": ("311b9ff", "go1.20.10", 1_698_311_297),
-    "25.0.3": ("f417435", "go1.21.6", 1_707_254_062),
-    "26.1.5+dfsg1": ("411e817", "go1.22.6", 1_730_822_511),
-}
-IMAGE_SIZES = {"alpine": 7_382_999, "busybox": 4_261_550, "ubuntu": 77_863_062,
-               "nginx": 186_987_325, "registry": 25_445_287, "postgres": 425_261_036,
-               "redis": 40_956_209, "grafana/grafana": 399_210_381,
-               "prom/prometheus": 245_401_213, "portainer/portainer-ce": 294_150_004,
-               "jenkins/jenkins": 470_530_842, "gitlab/gitlab-runner": 759_318_223,
-               "containrrr/watchtower": 14_698_323}
-API_BY_RELEASE = {"20.10": "1.41", "23.0": "1.42", "24.0": "1.43", "25.0": "1.44",
-                  "26.0": "1.45", "26.1": "1.45", "27.0": "1.46", "27.1": "1.46",
-                  "27.2": "1.47", "27.3": "1.47", "27.4": "1.47", "27.5": "1.47",
-                  "28.0": "1.48", "28.1": "1.49", "28.2": "1.50"}
-GO_BY_MAJOR = {"20": "go1.19.8", "23": "go1.19.9", "24": "go1.20.10", "25": "go1.21.6",
-               "26": "go1.21.11", "27": "go1.21.13", "28": "go1.23.8"}
-START_ERROR = ("failed to create task for container: failed to create shim task: OCI runtime "
-               "create failed: runc create failed: unable to start container process: unable "
-               "to apply cgroup configuration: mkdir /sys/fs/cgroup/pids/docker/{id}: no space "
-               "left on device: unknown")
-EXEC_ERROR = ("OCI runtime exec failed: exec failed: unable to start container process: "
-              "error executing setns process: exit status 1: unknown")
-PULL_ERROR = ('Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io '
-              "on 127.0.0.53:53: server misbehaving")
-# name, image, command, (private port, public port or 0), days up
-WORKLOADS = (
-    ("registry", "registry:2", "/entrypoint.sh /etc/docker/registry/config.yml", (5000, 5000)),
-    ("gitlab-runner", "gitlab/gitlab-runner:v16.6.1",
-     "/usr/bin/dumb-init /entrypoint run --user=gitlab-runner --working-directory=/home/"
-     "gitlab-runner", (0, 0)),
-    ("postgres", "postgres:15", "docker-entrypoint.sh postgres", (5432, 0)),
-    ("redis", "redis:7.2-alpine", "docker-entrypoint.sh redis-server", (6379, 0)),
-    ("nginx-proxy", "nginx:1.25", "/docker-entrypoint.sh nginx -g 'daemon off;'", (80, 8080)),
-    ("grafana", "grafana/grafana:10.2.2", "/run.sh", (3000, 3000)),
-    ("prometheus", "prom/prometheus:v2.48.0",
-     "/bin/prometheus --config.file=/etc/prometheus/prometheus.yml "
-     "--storage.tsdb.path=/prometheus", (9090, 9090)),
-    ("portainer", "portainer/portainer-ce:2.19.4", "/portainer", (9443, 9443)),
-    ("jenkins", "jenkins/jenkins:lts-jdk17", "/usr/bin/tini -- /usr/local/bin/jenkins.sh",
-     (8080, 8081)),
-    ("watchtower", "containrrr/watchtower:1.7.1", "/watchtower", (8080, 0)),
-)
-BASE_IMAGES = ("alpine:3.19", "alpine:latest", "ubuntu:22.04", "busybox:latest")
-MAX_CREATED = 64
 _DIR, _STICKY = 1 << 31, 1 << 20  # Go's os.ModeDir, os.ModeSticky
 DIRECTORIES = {path: _DIR | 0o755 for path in (
     "/", "/root", "/etc", "/home", "/opt", "/usr", "/usr/local", "/usr/local/bin", "/usr/bin",
@@ -108,359 +76,6 @@ DIRECTORIES = {path: _DIR | 0o755 for path in (
 DIRECTORIES.update({"/tmp": _DIR | _STICKY | 0o777, "/var/tmp": _DIR | _STICKY | 0o777,
                     "/dev/shm": _DIR | _STICKY | 0o777, "/root": _DIR | 0o700})
 VERSIONED = re.compile(r"^/v(\d+\.\d+)(/.*)$")
-
-
-@dataclass
-class Container:
-    """One container the engine holds."""
-
-    id: str
-    name: str
-    image: str
-    command: str
-    created: int
-    state: str = "running"  # running | exited | created
-    ports: tuple[int, int] = (0, 0)
-    ip: str = ""
-    config: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Engine:
-    """The daemon's identity and what it holds (shared by every connection)."""
-
-    version: str
-    api: str
-    min_api: str
-    commit: str
-    go: str
-    persona: Persona
-    containers: list[Container]
-    images: dict[str, str]  # repo:tag -> image id (sha256 hex)
-    started: int
-    built: int = 0
-    start_error: str = START_ERROR
-    exec_error: str = EXEC_ERROR
-    pull_error: str = PULL_ERROR
-    execs: dict[str, str] = field(default_factory=dict)  # exec id -> container id
-
-    @property
-    def debian(self) -> bool:
-        return "+dfsg" in self.version
-
-    # -- lookups ------------------------------------------------------------------------
-    def container(self, ref: str) -> Container | None:
-        ref = ref.lstrip("/")
-        if not ref:
-            return None
-        for item in self.containers:
-            if item.name == ref or item.id == ref:
-                return item
-        matches = [c for c in self.containers if len(ref) >= 3 and c.id.startswith(ref)]
-        return matches[0] if len(matches) == 1 else None
-
-    def image_id(self, ref: str) -> str | None:
-        name = normalize_image(ref)
-        if name in self.images:
-            return self.images[name]
-        bare = ref.removeprefix("sha256:")
-        if len(bare) >= 6:
-            return next((i for i in self.images.values() if i.startswith(bare)), None)
-        return None
-
-
-def normalize_image(ref: str) -> str:
-    """`alpine` -> `alpine:latest`; `docker.io/library/x:t` -> `x:t`."""
-    ref = ref.strip()
-    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/"):
-        if ref.startswith(prefix):
-            ref = ref[len(prefix):]
-            break
-    if "@" in ref:
-        return ref
-    if ":" not in ref.rsplit("/", 1)[-1]:
-        ref += ":latest"
-    return ref
-
-
-def _hex(persona: Persona, label: str) -> str:
-    return persona.derive(label, 32).hex()
-
-
-def _release(version: str, persona: Persona) -> tuple[str, str, str, str, int]:
-    """(api, min api, git commit, go version, build time) of an engine version."""
-    parts = version.split("+")[0].split(".")
-    series = ".".join(parts[:2])
-    api = API_BY_RELEASE.get(series, "1.43")
-    min_api = "1.12" if float(api) < 1.44 else "1.24"
-    commit, go, built = RELEASES.get(version, ("", "", 0))
-    return (api, min_api, commit or _hex(persona, f"docker-commit/{version}")[:7],
-            go or GO_BY_MAJOR.get(parts[0], "go1.20.10"),
-            built or 1_700_000_000 + persona.number(f"docker-built/{version}", 30_000_000))
-
-
-def _workloads(persona: Persona, config: dict[str, Any]) -> list[tuple[str, str, str,
-                                                                        tuple[int, int]]]:
-    configured = config.get("containers")
-    if isinstance(configured, list) and configured:
-        out = []
-        for item in configured[:32]:
-            if isinstance(item, dict) and item.get("image"):
-                image = normalize_image(str(item["image"]))
-                name = str(item.get("name") or image.split("/")[-1].split(":")[0])
-                out.append((name, image, str(item.get("command") or ""), (0, 0)))
-        if out:
-            return out
-    count = 3 + persona.number("docker-count", 3)
-    start = persona.number("docker-pick", len(WORKLOADS))
-    step = 1 + persona.number("docker-step", 3)
-    picked: list[tuple[str, str, str, tuple[int, int]]] = []
-    index = start
-    while len(picked) < count:
-        item = WORKLOADS[index % len(WORKLOADS)]
-        if item not in picked:
-            picked.append(item)
-        index += step
-    return picked
-
-
-def _engine(persona: Persona, config: dict[str, Any]) -> Engine:
-    versions = persona.extra.get("versions") if isinstance(persona.extra, dict) else None
-    default = versions.get("docker_api") if isinstance(versions, dict) else None
-    version = str(config.get("version") or default or DEFAULT_VERSION)
-    api, min_api, commit, go, built = _release(version, persona)
-    now = int(time.time())
-    booted = now - 86400 * (9 + persona.number("docker-uptime", 60))
-    images: dict[str, str] = {}
-    containers = []
-    for number, (name, image, command, ports) in enumerate(_workloads(persona, config)):
-        image = normalize_image(image)
-        images.setdefault(image, _hex(persona, f"docker-image/{image}"))
-        state = "exited" if number == 3 else "running"
-        containers.append(Container(
-            id=_hex(persona, f"docker-container/{name}"), name=name, image=image,
-            command=command, created=booted - 86400 * (1 + persona.number(name, 90)),
-            state=state, ports=ports, ip=f"172.17.0.{number + 2}"))
-    extra = config.get("images")
-    for image in [*BASE_IMAGES, *(extra if isinstance(extra, list) else [])][:64]:
-        name = normalize_image(str(image))
-        family = name.split(":")[0]
-        same = next((i for n, i in images.items() if n.split(":")[0] == family), None)
-        images.setdefault(name, same or _hex(persona, f"docker-image/{name}"))
-    return Engine(version, api, min_api, commit, go, persona, containers, images, booted,
-                  built=built,
-                  start_error=str(config.get("start_error") or START_ERROR),
-                  exec_error=str(config.get("exec_error") or EXEC_ERROR),
-                  pull_error=str(config.get("pull_error") or PULL_ERROR))
-
-
-_ENGINES: dict[str, Engine] = {}
-
-
-def engine_for(session: Session) -> Engine:
-    """The one engine of this process (its state outlives connections)."""
-    key = session.persona.seed.hex()
-    if key not in _ENGINES:
-        _ENGINES[key] = _engine(session.persona, session.config)
-    return _ENGINES[key]
-
-
-# -- documents ------------------------------------------------------------------------------
-def _iso(when: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + \
-        f".{(when * 7919) % 1_000_000_000:09d}Z"
-
-
-def _ago(seconds: float) -> str:
-    """Docker's HumanDuration."""
-    if seconds < 60:
-        return f"{int(seconds)} seconds" if seconds >= 2 else "Less than a second"
-    minutes = int(seconds / 60)
-    if minutes < 60:
-        return "About a minute" if minutes == 1 else f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
-
-
-def version_doc(engine: Engine) -> dict[str, Any]:
-    persona = engine.persona
-    build = time.strftime("%Y-%m-%dT%H:%M:%S.000000000+00:00", time.gmtime(engine.built))
-    containerd, runc = (("1.6.20~ds1", "1.1.5+ds1") if engine.version.startswith("20.")
-                        else ("1.7.24~ds1", "1.1.15+ds1")) if engine.debian else \
-        ("1.6.26", "1.1.10")
-    details = {"ApiVersion": engine.api, "Arch": "amd64", "BuildTime": build,
-               "Experimental": "false", "GitCommit": engine.commit, "GoVersion": engine.go,
-               "KernelVersion": persona.kernel, "MinAPIVersion": engine.min_api, "Os": "linux"}
-    commit = _hex(persona, "docker-containerd")
-    return {
-        "Platform": {"Name": "" if engine.debian else "Docker Engine - Community"},
-        "Components": [
-            {"Name": "Engine", "Version": engine.version, "Details": details},
-            {"Name": "containerd", "Version": containerd, "Details": {
-                "GitCommit": f"{containerd}-1" if engine.debian else commit[:40]}},
-            {"Name": "runc", "Version": runc, "Details": {
-                "GitCommit": f"{runc}-1" if engine.debian else f"v{runc}-0-g{commit[40:47]}"}},
-            {"Name": "docker-init", "Version": "0.19.0", "Details": {
-                "GitCommit": "" if engine.debian else "de40ad0"}},
-        ],
-        "Version": engine.version, "ApiVersion": engine.api, "MinAPIVersion": engine.min_api,
-        "GitCommit": engine.commit, "GoVersion": engine.go, "Os": "linux", "Arch": "amd64",
-        "KernelVersion": persona.kernel, "BuildTime": build,
-    }
-
-
-def info_doc(engine: Engine) -> dict[str, Any]:
-    persona = engine.persona
-    running = sum(c.state == "running" for c in engine.containers)
-    stopped = len(engine.containers) - running
-    cpus = (2, 4, 8, 16)[persona.number("docker-ncpu", 4)]
-    version = version_doc(engine)
-    containerd = version["Components"][1]["Details"]["GitCommit"]
-    runc = version["Components"][2]["Details"]["GitCommit"]
-    ident = str(uuid.UUID(bytes=persona.derive("docker-id", 16), version=4))
-    return {
-        "ID": ident, "Containers": len(engine.containers), "ContainersRunning": running,
-        "ContainersPaused": 0, "ContainersStopped": stopped,
-        "Images": len(set(engine.images.values())), "Driver": "overlay2",
-        "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"],
-                         ["Using metacopy", "false"], ["Native Overlay Diff", "true"],
-                         ["userxattr", "false"]],
-        "Plugins": {"Volume": ["local"],
-                    "Network": ["bridge", "host", "ipvlan", "macvlan", "null", "overlay"],
-                    "Authorization": None,
-                    "Log": ["awslogs", "fluentd", "gcplogs", "gelf", "journald", "json-file",
-                            "local", "splunk", "syslog"]},
-        "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
-        "CPUShares": True, "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True,
-        "BridgeNfIptables": True, "BridgeNfIp6tables": True, "Debug": False,
-        "NFd": 31 + 6 * running, "OomKillDisable": False, "NGoroutines": 38 + 9 * running,
-        "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) +
-        f".{time.time_ns() % 1_000_000_000:09d}Z",
-        "LoggingDriver": "json-file", "CgroupDriver": "systemd", "CgroupVersion": "2",
-        "NEventsListener": 0, "KernelVersion": persona.kernel,
-        "OperatingSystem": persona.os_name, "OSVersion": _os_version(persona.os_name),
-        "OSType": "linux", "Architecture": "x86_64",
-        "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": None,
-                           "AllowNondistributableArtifactsHostnames": None,
-                           "InsecureRegistryCIDRs": ["127.0.0.0/8"],
-                           "IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": [],
-                                                          "Secure": True, "Official": True}},
-                           "Mirrors": None},
-        "NCPU": cpus, "MemTotal": cpus * 2 * 1024 ** 3 - 180 * 1024 ** 2 -
-        persona.number("docker-mem", 1 << 26),
-        "GenericResources": None, "DockerRootDir": "/var/lib/docker", "HttpProxy": "",
-        "HttpsProxy": "", "NoProxy": "", "Name": persona.hostname, "Labels": [],
-        "ExperimentalBuild": False, "ServerVersion": engine.version,
-        "Runtimes": {"io.containerd.runc.v2": {"path": "runc"}, "runc": {"path": "runc"}},
-        "DefaultRuntime": "runc",
-        "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
-                  "ControlAvailable": False, "Error": "", "RemoteManagers": None},
-        "LiveRestoreEnabled": False, "Isolation": "", "InitBinary": "docker-init",
-        "ContainerdCommit": {"ID": containerd, "Expected": containerd},
-        "RuncCommit": {"ID": runc, "Expected": runc},
-        "InitCommit": {"ID": version["Components"][3]["Details"]["GitCommit"],
-                       "Expected": version["Components"][3]["Details"]["GitCommit"]},
-        "SecurityOptions": ["name=apparmor", "name=seccomp,profile=builtin",
-                            "name=cgroupns"],
-        "Warnings": ["WARNING: API is accessible on http://0.0.0.0:2375 without encryption.\n"
-                     "         Access to the remote API is equivalent to root access on the "
-                     "host. Refer\n         to the 'Docker daemon attack surface' section in "
-                     "the documentation for\n         more information: https://docs.docker."
-                     "com/go/attack-surface/"],
-    }
-
-
-def _os_version(os_name: str) -> str:
-    match = re.search(r"(\d+(?:\.\d+)?)", os_name)
-    return match.group(1) if match else ""
-
-
-def _status(container: Container, now: float) -> str:
-    if container.state == "running":
-        return f"Up {_ago(now - container.created)}"
-    if container.state == "created":
-        return "Created"
-    return f"Exited (137) {_ago(now - container.created - 3600 * 5)} ago"
-
-
-def container_summary(engine: Engine, item: Container, now: float) -> dict[str, Any]:
-    private, public = item.ports
-    ports: list[dict[str, Any]] = []
-    if private and public and item.state == "running":
-        ports = [{"IP": "0.0.0.0", "PrivatePort": private, "PublicPort": public, "Type": "tcp"},
-                 {"IP": "::", "PrivatePort": private, "PublicPort": public, "Type": "tcp"}]
-    elif private:
-        ports = [{"PrivatePort": private, "Type": "tcp"}]
-    image_id = engine.images.get(item.image, _hex(engine.persona, item.image))
-    network = {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress":
-               f"02:42:ac:11:00:{int(item.ip.rsplit('.', 1)[-1]):02x}" if item.ip and
-               item.state == "running" else "",
-               "NetworkID": _hex(engine.persona, "docker-net-bridge"),
-               "EndpointID": _hex(engine.persona, f"docker-ep/{item.name}")
-               if item.state == "running" else "",
-               "Gateway": "172.17.0.1" if item.state == "running" else "",
-               "IPAddress": item.ip if item.state == "running" else "", "IPPrefixLen":
-               16 if item.state == "running" else 0, "IPv6Gateway": "",
-               "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DriverOpts": None}
-    return {"Id": item.id, "Names": [f"/{item.name}"], "Image": item.image,
-            "ImageID": f"sha256:{image_id}", "Command": item.command, "Created": item.created,
-            "Ports": ports, "Labels": {}, "State": item.state,
-            "Status": _status(item, now), "HostConfig": {"NetworkMode": "default"},
-            "NetworkSettings": {"Networks": {"bridge": network}}, "Mounts": []}
-
-
-def container_inspect(engine: Engine, item: Container) -> dict[str, Any]:
-    config = item.config or {}
-    running = item.state == "running"
-    created = _iso(item.created)
-    cmd = config.get("Cmd") if config else item.command.split()[1:]
-    path = item.command.split()[0] if item.command else ""
-    return {
-        "Id": item.id, "Created": created, "Path": path, "Args": cmd or [],
-        "State": {"Status": item.state, "Running": running, "Paused": False,
-                  "Restarting": False, "OOMKilled": False, "Dead": False,
-                  "Pid": 1000 + int(item.id[:4], 16) % 60000 if running else 0,
-                  "ExitCode": 137 if item.state == "exited" else 0,
-                  "Error": "", "StartedAt": created if running else "0001-01-01T00:00:00Z",
-                  "FinishedAt": "0001-01-01T00:00:00Z"},
-        "Image": f"sha256:{engine.images.get(item.image, '0' * 64)}",
-        "Name": f"/{item.name}", "RestartCount": 0, "Driver": "overlay2",
-        "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
-        "AppArmorProfile": "docker-default", "ExecIDs": None,
-        "HostConfig": config.get("HostConfig") or {"NetworkMode": "default",
-                                                   "RestartPolicy": {"Name": "always",
-                                                                     "MaximumRetryCount": 0}},
-        "Config": {"Hostname": item.id[:12], "Image": item.image, "Cmd": cmd,
-                   "Env": config.get("Env") or ["PATH=/usr/local/sbin:/usr/local/bin:"
-                                                "/usr/sbin:/usr/bin:/sbin:/bin"],
-                   "Labels": {}, "Tty": bool(config.get("Tty")), "OpenStdin":
-                   bool(config.get("OpenStdin"))},
-        "NetworkSettings": container_summary(engine, item, time.time())["NetworkSettings"],
-    }
-
-
-def image_summary(engine: Engine, repo_tags: list[str], image_id: str) -> dict[str, Any]:
-    family = repo_tags[0].rsplit(":", 1)[0]
-    size = IMAGE_SIZES.get(family, 20_000_000 + int(image_id[:6], 16) * 17)
-    summary = {"Containers": -1, "Created": engine.started - 86400 * 95 -
-               int(image_id[6:10], 16) * 263, "Id": f"sha256:{image_id}", "Labels": None,
-               "ParentId": "", "RepoDigests": [f"{repo_tags[0].split(':')[0]}@sha256:"
-                                                f"{_hex(engine.persona, image_id)}"],
-               "RepoTags": repo_tags, "SharedSize": -1, "Size": size}
-    if float(engine.api) < 1.44:
-        summary["VirtualSize"] = size
-    return summary
 
 
 # -- the site -------------------------------------------------------------------------------
@@ -587,10 +202,10 @@ class DockerSite:
             return self.message(request, 404, f"No such image: {ref}")
         tags = sorted(n for n, i in self.engine.images.items() if i == image_id)
         summary = image_summary(self.engine, tags, image_id)
-        layer = _hex(self.engine.persona, image_id + "/layer")
+        layer = hex_id(self.engine.persona, image_id + "/layer")
         return self.json(request, 200, {
             "Id": summary["Id"], "RepoTags": tags, "RepoDigests": summary["RepoDigests"],
-            "Parent": "", "Comment": "", "Created": _iso(int(summary["Created"])),
+            "Parent": "", "Comment": "", "Created": iso_time(int(summary["Created"])),
             "DockerVersion": "", "Author": "", "Architecture": "amd64", "Os": "linux",
             "Size": summary["Size"], "GraphDriver": {"Name": "overlay2", "Data": None},
             "RootFS": {"Type": "layers", "Layers": [f"sha256:{layer}"]},
@@ -607,7 +222,7 @@ class DockerSite:
             {"Comment": "", "Created": created, "CreatedBy": '/bin/sh -c #(nop)  CMD ["/bin/sh"]',
              "Id": summary["Id"], "Size": 0, "Tags": tags},
             {"Comment": "", "Created": created - 2, "CreatedBy": "/bin/sh -c #(nop) ADD file:"
-             f"{_hex(self.engine.persona, image_id + '/add')} in / ", "Id": "<missing>",
+             f"{hex_id(self.engine.persona, image_id + '/add')} in / ", "Id": "<missing>",
              "Size": summary["Size"], "Tags": None}])
 
     def _df(self) -> dict[str, Any]:
@@ -634,12 +249,12 @@ class DockerSite:
                 "Volumes": [], "BuildCache": []}
 
     def _networks(self) -> list[dict[str, Any]]:
-        created = _iso(self.engine.started)
+        created = iso_time(self.engine.started)
         out = []
         for name, driver in (("bridge", "bridge"), ("host", "host"), ("none", "null")):
             ipam = [{"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}] \
                 if name == "bridge" else []
-            out.append({"Name": name, "Id": _hex(self.engine.persona, f"docker-net-{name}"),
+            out.append({"Name": name, "Id": hex_id(self.engine.persona, f"docker-net-{name}"),
                         "Created": created, "Scope": "local", "Driver": driver,
                         "EnableIPv6": False, "IPAM": {"Driver": "default", "Options": None,
                                                       "Config": ipam},
@@ -796,9 +411,9 @@ class DockerSite:
         if item.state != "running" and action in ("top", "stats"):
             return self.message(request, 409, f"Container {item.id} is not running")
         if action == "top":
-            return self.json(request, 200, _top(item))
+            return self.json(request, 200, top_doc(item))
         if action == "stats":
-            return self.json(request, 200, _stats(self.engine, item))
+            return self.json(request, 200, stats_doc(self.engine, item))
         if action == "changes":
             return self.json(request, 200, [{"Kind": 0, "Path": "/tmp"},
                                             {"Kind": 0, "Path": "/run"}])
@@ -817,7 +432,7 @@ class DockerSite:
             return self.empty(request, 200)
         if clean in DIRECTORIES and request.method == "HEAD":
             stat = {"name": clean.rsplit("/", 1)[-1] or "/", "size": 4096,
-                    "mode": DIRECTORIES[clean], "mtime": _iso(item.created).replace(
+                    "mode": DIRECTORIES[clean], "mtime": iso_time(item.created).replace(
                         "Z", "+00:00"), "linkTarget": ""}
             encoded = base64.b64encode(json.dumps(stat, separators=(",", ":")).encode())
             headers = {**self._api_headers(), "X-Docker-Container-Path-Stat": encoded.decode()}
@@ -866,51 +481,6 @@ class DockerSite:
                                             "OpenStderr": True, "CanRemove": False,
                                             "DetachKeys": "", "ProcessConfig": {}})
         return self.not_found(request)
-
-
-def _top(item: Container) -> dict[str, Any]:
-    """`docker top`: the container's main process and a worker or two."""
-    pid = 1000 + int(item.id[:4], 16) % 60000
-    started = time.strftime("%b%d", time.gmtime(item.created))
-    processes = [["root", str(pid), str(pid - 23), "0", started, "?", "00:00:41",
-                  item.command or "/bin/sh"]]
-    for offset in range(1, 1 + int(item.id[4], 16) % 3):
-        processes.append(["999", str(pid + 17 * offset), str(pid), "0", started, "?",
-                          f"00:0{offset}:1{offset}", item.command.split()[0] if item.command
-                          else "/bin/sh"])
-    return {"Processes": processes,
-            "Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]}
-
-
-def _stats(engine: Engine, item: Container) -> dict[str, Any]:
-    """One sample of `docker stats` (stream=false)."""
-    seed = int(item.id[:12], 16)
-    uptime = max(1.0, time.time() - item.created)
-    total = int(uptime * 1e9 * (0.002 + (seed % 50) / 10_000))
-    system = int(uptime * 1e9 * 4)
-    cpus = (2, 4, 8, 16)[engine.persona.number("docker-ncpu", 4)]
-    memory = 30_000_000 + seed % 400_000_000
-    now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + \
-        f".{time.time_ns() % 1_000_000_000:09d}Z"
-    cpu = {"cpu_usage": {"total_usage": total, "usage_in_kernelmode": total // 5,
-                         "usage_in_usermode": total - total // 5},
-           "system_cpu_usage": system, "online_cpus": cpus, "throttling_data": {
-               "periods": 0, "throttled_periods": 0, "throttled_time": 0}}
-    previous = {**cpu, "cpu_usage": {**cpu["cpu_usage"], "total_usage":
-                                                   total - 500_000 - seed % 40_000_000},
-                "system_cpu_usage": system - cpus * 1_000_000_000}
-    return {"name": f"/{item.name}", "id": item.id, "read": now, "preread": now,
-            "pids_stats": {"current": 3 + seed % 20, "limit": 18446744073709551615},
-            "blkio_stats": {"io_service_bytes_recursive": [
-                {"major": 8, "minor": 0, "op": "read", "value": seed % 90_000_000},
-                {"major": 8, "minor": 0, "op": "write", "value": seed % 20_000_000}]},
-            "num_procs": 0, "storage_stats": {}, "cpu_stats": cpu, "precpu_stats": previous,
-            "memory_stats": {"usage": memory, "limit": cpus * 2 * 1024 ** 3,
-                             "stats": {"inactive_file": memory // 9}},
-            "networks": {"eth0": {"rx_bytes": seed % 900_000_000, "rx_packets": seed % 900_000,
-                                  "rx_errors": 0, "rx_dropped": 0,
-                                  "tx_bytes": seed % 300_000_000, "tx_packets": seed % 400_000,
-                                  "tx_errors": 0, "tx_dropped": 0}}}
 
 
 def _tar_members(data: bytes) -> tuple[list[str], int]:
