@@ -106,6 +106,27 @@ class LdapConfig(ServiceConfig):
     base_dn: str = "dc=corp,dc=internal"
 
 
+class DockerApiConfig(ServiceConfig):
+    """docker_api: unset keys follow the persona (see decnet_emu.protocols.docker_api)."""
+
+    version: str | None = None
+    containers: list[dict[str, str]] | None = None
+    images: list[str] | None = None
+    start_error: str | None = None
+    pull_error: str | None = None
+    exec_error: str | None = None
+
+
+class K8sConfig(ServiceConfig):
+    """k8s: unset keys follow the persona (see decnet_emu.protocols.k8s)."""
+
+    version: str | None = None
+    anonymous: bool | None = None
+    service_ip: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Port:
     """A port an emulated service listens on."""
@@ -170,8 +191,8 @@ _ALL = [
     _svc("snmp", "161/udp", SnmpConfig, "SNMP agent"),
     _svc("sip", "5060/udp 5060", ServiceConfig, "SIP user agent"),
     _svc("mqtt", "1883", ServiceConfig, "MQTT broker"),
-    _svc("docker_api", "2375", ServiceConfig, "Docker Engine API without TLS"),
-    _svc("k8s", "6443", ServiceConfig, "Kubernetes API server"),
+    _svc("docker_api", "2375", DockerApiConfig, "Docker Engine API without TLS"),
+    _svc("k8s", "6443", K8sConfig, "Kubernetes API server"),
 ]
 
 SERVICES: dict[str, Service] = {service.name: service for service in _ALL}
