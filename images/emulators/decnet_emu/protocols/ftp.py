@@ -242,7 +242,7 @@ def _ls_line(name: str, node: Node) -> str:
     perms = "drwxr-xr-x" if directory else "-rw-r--r--"
     links = 2 + sum(1 for c in node.children.values() if c.content is None) if directory else 1
     stamp = f"{_MONTHS[m - 1]} {d:>2}  {y}"
-    return f"{perms} {links:>4} ftp      ftp      {size:>12} {stamp} {name}\r\n"
+    return f"{perms} {links:>4} ftp      ftp      {size:>8} {stamp} {name}\r\n"
 
 
 def _fail_delay(session: Session) -> float:
