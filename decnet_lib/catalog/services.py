@@ -76,7 +76,8 @@ class HttpConfig(ServiceConfig):
 
 
 class FtpConfig(ServiceConfig):
-    banner: str | None = Field(default="220 (vsFTPd 3.0.3)")
+    banner: str | None = Field(default=None,
+                               description="Default from the persona: `220 (vsFTPd 3.0.3)`.")
     anonymous: bool = False
     fail_delay: float | None = Field(default=None, description="Seconds before a refusal.")
 

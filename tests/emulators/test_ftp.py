@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.emulators.harness import LocalEmulator, nmap_service, require_tools
+from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service, require_tools
 
 SERVICE = "ftp"
 PORTS = ["21/tcp"]
@@ -74,6 +74,26 @@ def test_curl_lists_and_fetches(target: LocalEmulator) -> None:
     logins = target.events("login", wait=3)
     assert ("admin", "Summer2024", "false") in [
         (e.fields["username"], e.fields.get("password"), e.fields["success"]) for e in logins]
+
+
+def test_windows_persona_is_microsoft_ftp_service() -> None:
+    persona = {"os_family": "windows", "hostname": "FS01",
+               "versions": {"ftp": "Microsoft FTP Service"}}
+    for emulator in local_emulator(SERVICE, PORTS, CONFIG, persona):
+        with ftplib.FTP() as ftp:
+            assert ftp.connect(emulator.host, emulator.port(21), timeout=10) == \
+                "220 Microsoft FTP Service"
+            with pytest.raises(ftplib.error_perm, match=r"530 User cannot log in\."):
+                ftp.login("Administrator", "Passw0rd")
+            ftp.login("anonymous", "a@b.c")
+            assert ftp.sendcmd("SYST") == "215 Windows_NT"
+            lines: list[str] = []
+            ftp.retrlines("LIST", lines.append)
+            assert any("<DIR>" in line and line.endswith(" pub") for line in lines)
+        logins = emulator.events("login", wait=3)
+        assert [e.fields["username"] for e in logins] == ["Administrator", "anonymous"]
+        require_tools("nmap", packages="nmap")
+        assert "Microsoft ftpd" in nmap_service(emulator.host, emulator.port(21))
 
 
 def test_nmap_names_vsftpd(target: LocalEmulator) -> None:

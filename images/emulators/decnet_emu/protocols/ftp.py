@@ -1,4 +1,5 @@
-"""ftp: vsftpd 3.0.3 as Debian configures it (local logins refused, anonymous per config).
+"""ftp: vsftpd as Debian configures it (local logins refused, anonymous per config), or the
+Microsoft FTP Service (IIS) when the persona's `versions.ftp` says so (Windows personas).
 
 `220 (vsFTPd 3.0.3)`; USER/PASS: `331 Please specify the password.`, then `530 Login
 incorrect.` after `fail_delay` seconds (default 1, like vsftpd's delay_failed_login); the
@@ -9,8 +10,12 @@ persona) over PASV, EPSV, PORT or EPRT data connections (vsftpd's rules: the dat
 be the control peer); writes are `550 Permission denied.`. SYST `215 UNIX Type: L8`, FEAT
 as vsftpd lists it, PWD/CWD/TYPE/SIZE/MDTM/NOOP/HELP, QUIT `221 Goodbye.`.
 
-Config (service_config.ftp): `banner` (greeting; `220 ` added when missing), `anonymous`
-(bool), `fail_delay` (seconds).
+The IIS look (replies in _ftp_dialect.py): `220 Microsoft FTP Service`, `331 Password
+required`, `530 User cannot log in.`, `215 Windows_NT`, MS-DOS style listings, no close
+after failures. The version in the vsftpd greeting is the persona's `versions.ftp`.
+
+Config (service_config.ftp): `banner` (greeting instead of the persona's; `220 ` added when
+missing), `anonymous` (bool), `fail_delay` (seconds).
 
 Events: `login` (`username`, `password`, `success`) for every PASS, `command` (`command`,
 `arg`) for every other command after login, `transfer` (`direction` download|upload, `path`,
@@ -24,15 +29,10 @@ import contextlib
 from dataclasses import dataclass, field
 
 from decnet_emu.protocols._ftp_data import DataChannel
+from decnet_emu.protocols._ftp_dialect import Dialect, dialect_for
 from decnet_emu.session import Session
 
 MAX_FAILS = 3
-FEATURES = (b"211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n REST STREAM\r\n SIZE\r\n"
-            b" TVFS\r\n211 End\r\n")
-HELP = (b"214-The following commands are recognized.\r\n ABOR ACCT ALLO APPE CDUP CWD  DELE "
-        b"EPRT EPSV FEAT HELP LIST MDTM MKD\r\n MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT "
-        b"REIN REST RETR RMD  RNFR\r\n RNTO SITE SIZE SMNT STAT STOR STOU STRU SYST TYPE USER "
-        b"XCUP XCWD XMKD\r\n XPWD XRMD\r\n214 Help OK.\r\n")
 WRITES = {"STOR", "APPE", "STOU", "MKD", "XMKD", "RMD", "XRMD", "DELE", "RNFR", "RNTO", "SITE"}
 
 
@@ -82,6 +82,10 @@ class Ftp:
         self.binary = False
         self.tree = build_tree(session)
         self.data = DataChannel(session)
+        self.version, self.dialect = product(session)
+
+    async def say(self, key: str, **values: object) -> None:
+        await self.reply(self.dialect.say(key, **values))
 
     async def reply(self, text: str | bytes) -> None:
         data = text if isinstance(text, bytes) else (text + "\r\n").encode()
@@ -106,16 +110,17 @@ class Ftp:
         """USER/PASS; False when the connection must close."""
         if verb == "USER":
             if self.logged_in:
-                await self.reply("530 Can't change from guest user.")
+                await self.say("user_again")
                 return True
             self.user = arg
-            await self.reply("331 Please specify the password.")
+            await self.say("user_anonymous" if arg.lower() in ("anonymous", "ftp") and
+                           self.session.config.get("anonymous") else "user")
             return True
         if self.logged_in:
-            await self.reply("230 Already logged in.")
+            await self.say("already")
             return True
         if self.user is None:
-            await self.reply("503 Login with USER first.")
+            await self.say("login_first")
             return True
         user, self.user = self.user, None
         anonymous = bool(self.session.config.get("anonymous")) and \
@@ -123,36 +128,39 @@ class Ftp:
         self.session.event("login", username=user, password=arg, success=anonymous)
         if anonymous:
             self.logged_in = True
-            await self.reply("230 Login successful.")
+            await self.say("login_ok")
             return True
         await asyncio.sleep(_fail_delay(self.session))
-        await self.reply("530 Login incorrect.")
+        await self.say("login_bad")
         self.fails += 1
-        return self.fails < MAX_FAILS
+        return self.fails < MAX_FAILS or not self.dialect.closes_after_fails
 
     # -- after login ----------------------------------------------------------------------
     async def command(self, verb: str, arg: str) -> bool:
         """One command after login; False on QUIT."""
         if verb in ("PWD", "XPWD"):
-            await self.reply(f'257 "{self.cwd}" is the current directory')
+            await self.say("pwd", path=self.cwd)
         elif verb in ("CWD", "XCWD", "CDUP", "XCUP"):
             path, node = self.resolve(".." if verb in ("CDUP", "XCUP") else arg)
             if node is not None and node.content is None:
                 self.cwd = path
-                await self.reply("250 Directory successfully changed.")
+                await self.say("cwd_ok")
             else:
-                await self.reply("550 Failed to change directory.")
+                await self.say("cwd_bad")
         elif verb == "SYST":
-            await self.reply("215 UNIX Type: L8")
+            await self.say("syst")
         elif verb == "TYPE":
             kind = arg.upper()[:1]
             if kind in ("A", "I"):
                 self.binary = kind == "I"
-                await self.reply(f"200 Switching to {'Binary' if self.binary else 'ASCII'} mode.")
+                await self.say("type_ok", word="Binary" if self.binary else "ASCII",
+                               letter=kind)
             else:
-                await self.reply("500 Unrecognised TYPE command.")
+                await self.say("type_bad")
         elif verb in ("PASV", "EPSV", "PORT", "EPRT"):
-            await self.reply(await self.data.setup(verb, arg))
+            answer = await self.data.setup(verb, arg)
+            await self.reply(answer if self.dialect.name == "vsftpd"
+                             else answer.split(" Consider")[0])
         elif verb in ("LIST", "NLST"):
             await self.listing(verb, arg)
         elif verb == "RETR":
@@ -161,39 +169,34 @@ class Ftp:
             if verb in ("STOR", "APPE", "STOU"):
                 self.session.event("transfer", direction="upload", path=self.resolve(arg)[0],
                                    bytes=0, allowed=False)
-            await self.reply("550 Permission denied.")
+            await self.say("denied")
         elif verb in ("SIZE", "MDTM"):
             _, node = self.resolve(arg)
             if node is None or node.content is None:
-                await self.reply("550 Could not get file size." if verb == "SIZE"
-                                 else "550 Could not get file modification time.")
+                await self.say("size_bad" if verb == "SIZE" else "mdtm_bad")
             elif verb == "SIZE":
                 await self.reply(f"213 {len(node.content)}")
             else:
                 y, m, d, hh, mm = node.mtime
                 await self.reply(f"213 {y:04d}{m:02d}{d:02d}{hh:02d}{mm:02d}00")
         elif verb == "REST":
-            await self.reply(f"350 Restart position accepted ({arg or 0}).")
+            await self.say("rest", offset=arg.strip() or 0)
         elif verb == "ABOR":
-            await self.reply("225 No transfer to ABOR.")
+            await self.say("abor")
         elif verb == "STAT":
-            await self.reply(f"211-FTP server status:\r\n     Connected to {self.session.src_ip}"
-                             "\r\n     Logged in as ftp\r\n     TYPE: ASCII\r\n     No session "
-                             "bandwidth limit\r\n     Session timeout in seconds is 300\r\n"
-                             "     Control connection is plain text\r\n     Data connections "
-                             "will be plain text\r\n     At session startup, client count was 1"
-                             "\r\n     vsFTPd 3.0.3 - secure, fast, stable\r\n211 End of status")
+            await self.say("stat", client=self.session.src_ip, version=self.version,
+                           host=self.session.persona.hostname)
         elif verb in ("MODE", "STRU"):
-            await self.reply("200 Mode set to S." if verb == "MODE" else "200 Structure set to F.")
+            await self.say("mode" if verb == "MODE" else "stru")
         else:
-            await self.reply("500 Unknown command.")
+            await self.say("unknown")
         return True
 
     async def listing(self, verb: str, arg: str) -> None:
         words = [w for w in arg.split() if not w.startswith("-")]
         path, node = self.resolve(words[0] if words else ".")
         if not self.data.ready:
-            await self.reply("425 Use PORT or PASV first.")
+            await self.say("no_data")
             return
         entries: list[tuple[str, Node]] = []
         if node is not None:
@@ -202,47 +205,52 @@ class Ftp:
         if verb == "NLST":
             body = "".join(f"{name}\r\n" for name, _ in entries)
         else:
-            body = "".join(_ls_line(name, item) for name, item in entries)
+            body = "".join(_ls_line(self.dialect, name, item) for name, item in entries)
         if not await self.data.open():
-            await self.reply("425 Failed to establish connection.")
+            await self.say("data_fail")
             return
-        await self.reply("150 Here comes the directory listing.")
+        await self.say("list_start")
         await self.data.send(body.encode())
-        await self.reply("226 Directory send OK.")
+        await self.say("list_done")
 
     async def retrieve(self, arg: str) -> None:
         path, node = self.resolve(arg)
         if not self.data.ready:
-            await self.reply("425 Use PORT or PASV first.")
+            await self.say("no_data")
             return
         if node is None or node.content is None:
             self.session.event("transfer", direction="download", path=path, bytes=0,
                                allowed=False)
-            await self.reply("550 Failed to open file.")
+            await self.say("no_file")
             return
         if not await self.data.open():
-            await self.reply("425 Failed to establish connection.")
+            await self.say("data_fail")
             return
         mode = "BINARY" if self.binary else "ASCII"
-        await self.reply(f"150 Opening {mode} mode data connection for {path.rsplit('/', 1)[-1]}"
-                         f" ({len(node.content)} bytes).")
+        await self.say("retr_start", mode=mode, name=path.rsplit("/", 1)[-1],
+                       size=len(node.content))
         await self.data.send(node.content)
         self.session.event("transfer", direction="download", path=path,
                            bytes=len(node.content), allowed=True)
-        await self.reply("226 Transfer complete.")
+        await self.say("retr_done")
 
 
-_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-
-def _ls_line(name: str, node: Node) -> str:
-    y, m, d, _, _ = node.mtime
+def _ls_line(dialect: Dialect, name: str, node: Node) -> str:
     directory = node.content is None
     size = 4096 if node.content is None else len(node.content)
-    perms = "drwxr-xr-x" if directory else "-rw-r--r--"
     links = 2 + sum(1 for c in node.children.values() if c.content is None) if directory else 1
-    stamp = f"{_MONTHS[m - 1]} {d:>2}  {y}"
-    return f"{perms} {links:>4} ftp      ftp      {size:>8} {stamp} {name}\r\n"
+    return dialect.ls_line(name, directory, 0 if directory and dialect.name == "iis" else size,
+                           links, node.mtime)
+
+
+def product(session: Session) -> tuple[str, Dialect]:
+    """(version string, dialect) from the persona's `versions.ftp` (default vsFTPd 3.0.3)."""
+    versions = session.persona.extra.get("versions")
+    version = versions.get("ftp") if isinstance(versions, dict) else None
+    version = version if isinstance(version, str) and version else ""
+    dialect = dialect_for(version, session.persona.is_windows)
+    return version or ("Microsoft FTP Service" if dialect.name == "iis" else "vsFTPd 3.0.3"), \
+        dialect
 
 
 def _fail_delay(session: Session) -> float:
@@ -252,15 +260,16 @@ def _fail_delay(session: Session) -> float:
         return 1.0
 
 
-def _banner(session: Session) -> bytes:
+def _banner(session: Session, version: str, dialect: Dialect) -> bytes:
     text = session.config.get("banner")
-    text = text.strip() if isinstance(text, str) and text.strip() else "220 (vsFTPd 3.0.3)"
+    text = text.strip() if isinstance(text, str) and text.strip() else \
+        dialect.say("greeting", version=version)
     return (text if text.startswith("220") else f"220 {text}").encode() + b"\r\n"
 
 
 async def handle(session: Session) -> None:
     ftp = Ftp(session)
-    await session.send(_banner(session))
+    await session.send(_banner(session, ftp.version, ftp.dialect))
     try:
         while True:
             raw = await session.read_line(4096)
@@ -270,22 +279,21 @@ async def handle(session: Session) -> None:
             verb, _, arg = line.strip().partition(" ")
             verb = verb.upper()
             if verb == "QUIT":
-                await ftp.reply("221 Goodbye.")
+                await ftp.say("goodbye")
                 return
             if verb in ("USER", "PASS"):
                 if not await ftp.login(verb, arg):
                     return
             elif verb == "FEAT":
-                await ftp.reply(FEATURES)
+                await ftp.say("features")
             elif verb == "OPTS":
-                await ftp.reply("200 Always in UTF8 mode." if arg.upper().startswith("UTF8 ON")
-                                else "501 Option not understood.")
+                await ftp.say("utf8" if arg.upper().startswith("UTF8 ON") else "opts_bad")
             elif not ftp.logged_in:
-                await ftp.reply("530 Please login with USER and PASS.")
+                await ftp.say("need_login")
             elif verb == "HELP":
-                await ftp.reply(HELP)
+                await ftp.say("help")
             elif verb == "NOOP":
-                await ftp.reply("200 NOOP ok.")
+                await ftp.say("noop")
             else:
                 session.event("command", command=verb, arg=arg)
                 await ftp.command(verb, arg)
