@@ -3,10 +3,10 @@
 Linux persona: the server opens with DO TERMINAL-TYPE, DO TSPEED, DO XDISPLOC, DO
 NEW-ENVIRON (the bytes nmap knows as "Linux telnetd"), asks for what the client agreed to
 send (SB ... SEND), then offers WILL SUPPRESS-GO-AHEAD, WILL ECHO, WILL STATUS and asks DO
-NAWS, DO LFLOW, DO LINEMODE. Then the issue (`Debian GNU/Linux 12`, from the persona's OS)
-and `<hostname> login: `; the username is echoed by the server, the password is not; a wrong
-password gives `Login incorrect` after `fail_delay` seconds; the connection closes after 5
-tries like login(1). Windows persona: the Microsoft Telnet Service negotiation (DO AUTH,
+NAWS, DO LFLOW, DO LINEMODE. Then the issue (`Debian GNU/Linux 12`: the persona's
+`versions.telnet`, else its OS name) and `<hostname> login: `; the username is echoed by the
+server, the password is not; a wrong password gives `Login incorrect` after `fail_delay`
+seconds; the connection closes after 5 tries like login(1). Windows persona: the Microsoft Telnet Service negotiation (DO AUTH,
 WILL ECHO, ...), `Welcome to Microsoft Telnet Service`, `login: `/`password: `.
 
 Config (service_config.telnet): `banner` (the issue text instead of the persona's OS),
@@ -70,6 +70,10 @@ def _issue(session: Session) -> str:
     banner = session.config.get("banner")
     if isinstance(banner, str) and banner:
         return banner
+    versions = session.persona.extra.get("versions")
+    version = versions.get("telnet") if isinstance(versions, dict) else None
+    if isinstance(version, str) and version:
+        return version
     return re.sub(r"\s*\(.*\)\s*$", "", session.persona.os_name) or "Debian GNU/Linux 12"
 
 
