@@ -6,8 +6,9 @@ send (SB ... SEND), then offers WILL SUPPRESS-GO-AHEAD, WILL ECHO, WILL STATUS a
 NAWS, DO LFLOW, DO LINEMODE. Then the issue (`Debian GNU/Linux 12`: the persona's
 `versions.telnet`, else its OS name) and `<hostname> login: `; the username is echoed by the
 server, the password is not; a wrong password gives `Login incorrect` after `fail_delay`
-seconds; the connection closes after 5 tries like login(1). Windows persona: the Microsoft Telnet Service negotiation (DO AUTH,
-WILL ECHO, ...), `Welcome to Microsoft Telnet Service`, `login: `/`password: `.
+seconds; the connection closes after 5 tries like login(1). Windows persona: the Microsoft
+Telnet Service negotiation (DO AUTH, WILL ECHO, ...), `Welcome to Microsoft Telnet Service`,
+`login: `/`password: `.
 
 Config (service_config.telnet): `banner` (the issue text instead of the persona's OS),
 `login_prompt` (instead of `<hostname> login: `), `motd` (shown after an accepted login),
