@@ -87,6 +87,7 @@ class SmtpConfig(ServiceConfig):
     banner: str | None = Field(default=None,
                                description="Default `220 <fqdn> ESMTP Postfix (Debian/GNU)`.")
     domains: list[str] | None = Field(default=None, description="Mail accepted for these.")
+    fail_delay: float | None = Field(default=None, description="Seconds before a refusal.")
 
 
 class DatabaseConfig(ServiceConfig):

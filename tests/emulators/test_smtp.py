@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 import subprocess
 
 import pytest
 
-from tests.emulators.harness import LocalEmulator, nmap_service, require_tools
+from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service, require_tools
 
 SERVICE = "smtp"
 PORTS = ["25/tcp", "587/tcp"]
@@ -77,6 +78,45 @@ def test_swaks_tls_auth_login(target: LocalEmulator) -> None:
     (login,) = target.events("login", wait=3)
     assert (login.fields["username"], login.fields["password"]) == ("svc_backup", "Backup#1")
     assert login.fields["mech"] == "LOGIN"
+
+
+def test_plain_text_pipelined_after_starttls_is_dropped(target: LocalEmulator) -> None:
+    with socket.create_connection((target.host, target.port(25)), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        reader.readline()
+        sock.sendall(b"EHLO x\r\n")
+        while not reader.readline().startswith(b"250 "):
+            pass
+        sock.sendall(b"STARTTLS\r\nVRFY root\r\n")
+        assert reader.readline() == b"220 2.0.0 Ready to start TLS\r\n"
+        with _no_verify().wrap_socket(sock, server_hostname="decky01") as tls:
+            tls.sendall(b"NOOP\r\n")
+            assert tls.recv(100) == b"250 2.0.0 Ok\r\n"  # VRFY was not run: no 252
+            tls.sendall(b"QUIT\r\n")
+            assert tls.recv(100) == b"221 2.0.0 Bye\r\n"
+    dropped = [e for e in target.events("data", wait=3) if "STARTTLS" in e.fields.get("note", "")]
+    assert dropped and dropped[0].fields["data"] == "VRFY root\r\n"
+
+
+def test_windows_persona_looks_like_exchange() -> None:
+    persona = {"os_family": "windows", "hostname": "EX01", "domain": "corp.example",
+               "versions": {"smtp": "Microsoft ESMTP MAIL Service"}}
+    for emulator in local_emulator(SERVICE, PORTS, CONFIG, persona):
+        with smtplib.SMTP(emulator.host, emulator.port(25), timeout=10) as smtp:
+            _, text = smtp.ehlo("x.example")
+            assert text.startswith(b"EX01.corp.example Hello [")
+            assert smtp.has_extn("x-anonymoustls")
+            smtp.starttls(context=_no_verify())
+            smtp.ehlo("x.example")
+            with pytest.raises(smtplib.SMTPAuthenticationError) as failed:
+                smtp.login("CORP\\svc_scan", "Scan2024")
+            assert failed.value.smtp_error == b"5.7.3 Authentication unsuccessful"
+            refused = smtp.sendmail("a@corp.example", ["b@corp.example", "c@gmail.com"], "x")
+            assert refused["c@gmail.com"][0] == 550
+        (login,) = emulator.events("login", wait=3)
+        assert login.fields["username"] == "CORP\\svc_scan" and login.fields["mech"] == "LOGIN"
+        require_tools("nmap", packages="nmap")
+        assert "Microsoft Exchange smtpd" in nmap_service(emulator.host, emulator.port(25))
 
 
 def test_nmap_names_postfix(target: LocalEmulator) -> None:

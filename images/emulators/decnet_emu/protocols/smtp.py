@@ -1,8 +1,11 @@
-"""smtp: Postfix smtpd as Debian ships it (ports 25 and 587), STARTTLS with the persona's cert.
+"""smtp: Postfix smtpd as Debian ships it (ports 25 and 587), STARTTLS with the persona's cert;
+Microsoft Exchange's look instead when the persona's `versions.smtp` is `Microsoft ESMTP MAIL
+Service` (Windows personas; replies in _smtp_dialect.py).
 
-`220 <fqdn> ESMTP Postfix (Debian/GNU)`; EHLO lists PIPELINING, SIZE 10240000, VRFY, ETRN,
-STARTTLS (until TLS is on), AUTH PLAIN LOGIN, ENHANCEDSTATUSCODES, 8BITMIME, DSN, SMTPUTF8,
-CHUNKING. STARTTLS upgrades with Python's ssl (decnet_emu.tls). AUTH PLAIN/LOGIN (initial
+Postfix: `220 <fqdn> ESMTP Postfix (Debian/GNU)` (the persona's `versions.smtp`); EHLO lists
+PIPELINING, SIZE 10240000, VRFY, ETRN, STARTTLS (until TLS is on), AUTH PLAIN LOGIN,
+ENHANCEDSTATUSCODES, 8BITMIME, DSN, SMTPUTF8, CHUNKING. STARTTLS upgrades with Python's ssl
+(decnet_emu.tls); plain text pipelined behind it is dropped. AUTH PLAIN/LOGIN (initial
 response or 334 prompts) always fails with `535 5.7.8 Error: authentication failed:
 authentication failure`. Mail for the persona's own names (hostname, FQDN, domain,
 localhost, plus `domains`) is accepted (`250 2.0.0 Ok: queued as <id>`), other recipients
@@ -27,13 +30,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import email.utils
 import re
 import ssl
 
+from decnet_emu.protocols._smtp_dialect import Dialect, dialect_for
 from decnet_emu.session import Session
 from decnet_emu.tls import server_context
 
-SIZE_LIMIT = 10240000
 KEEP = 4096  # bytes of a message kept for its event
 HARD_ERRORS = 20
 MAX_RCPT = 1000
@@ -77,6 +81,17 @@ class Smtp:
         self.mail: Transaction | None = None
         self.errors = 0
         self.sequence = 0
+        self.version, self.dialect = product(session)
+
+    async def say(self, key: str, **values: object) -> bool:
+        """A reply of the dialect (always True: the session goes on)."""
+        await self.reply(self.dialect.say(key, fqdn=self.fqdn, client=self.session.src_ip,
+                                          **values))
+        return True
+
+    async def fail(self, key: str, **values: object) -> bool:
+        """An error reply of the dialect; False once the hard error limit is reached."""
+        return await self.error(self.dialect.say(key, fqdn=self.fqdn, **values))
 
     async def reply(self, text: str) -> None:
         await self.session.send(text.replace("\n", "\r\n") + "\r\n")
@@ -85,7 +100,7 @@ class Smtp:
         """Send an error reply; False once the hard error limit is reached."""
         self.errors += 1
         if self.errors >= HARD_ERRORS:
-            await self.reply(f"421 4.7.0 {self.fqdn} Error: too many errors")
+            await self.say("too_many_errors")
             return False
         await self.reply(text)
         return True
@@ -95,22 +110,21 @@ class Smtp:
         if isinstance(text, str) and text.strip():
             text = text.strip()
             return text if text.startswith("220") else f"220 {text}"
-        return f"220 {self.fqdn} ESMTP Postfix (Debian/GNU)"
+        return self.dialect.say("banner", fqdn=self.fqdn, version=self.version,
+                                date=email.utils.formatdate(localtime=False))
 
     def ehlo_lines(self) -> str:
-        words = ["PIPELINING", f"SIZE {SIZE_LIMIT}", "VRFY", "ETRN"]
-        if not self.tls:
-            words.append("STARTTLS")
-        words += ["AUTH PLAIN LOGIN", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8",
-                  "CHUNKING"]
-        lines = [self.fqdn, *words]
+        first = self.dialect.say("ehlo_first", fqdn=self.fqdn, client=self.session.src_ip)
+        lines = [first, *self.dialect.ehlo_keywords(self.tls)]
         return "\n".join(f"250{' ' if i == len(lines) - 1 else '-'}{line}"
                          for i, line in enumerate(lines))
 
     def queue_id(self) -> str:
         self.sequence += 1
-        seed = self.session.persona.derive(f"smtp-queue/{self.session.id}/{self.sequence}", 11)
-        return "".join(_QUEUE_CHARS[b % 16] for b in seed)
+        seed = self.session.persona.derive(f"smtp-queue/{self.session.id}/{self.sequence}", 32)
+        if self.dialect.name == "exchange":
+            return seed[:16].hex()
+        return "".join(_QUEUE_CHARS[b % 16] for b in seed[:11])
 
     def local(self, address: str) -> bool:
         domain = address.rpartition("@")[2].lower().strip("[]") if "@" in address else ""
@@ -119,10 +133,17 @@ class Smtp:
     # -- commands -------------------------------------------------------------------------
     async def starttls(self, arg: str) -> bool:
         if self.tls:
-            return await self.error("554 5.5.1 Error: TLS already active")
+            return await self.fail("tls_active")
         if arg:
-            return await self.error("501 5.5.4 Syntax: STARTTLS")
-        await self.reply("220 2.0.0 Ready to start TLS")
+            return await self.fail("tls_syntax")
+        # Plain text pipelined after STARTTLS is dropped, as Postfix does (CVE-2011-0411):
+        # it must not be read as if it had come inside TLS.
+        pending = getattr(self.session.reader, "_buffer", None)
+        if isinstance(pending, bytearray) and pending:
+            self.session.event("data", bytes=len(pending), data=bytes(pending[:256]),
+                               note="plain text after STARTTLS, dropped")
+            pending.clear()
+        await self.say("tls_ready")
         try:
             await self.session.start_tls(server_context(self.session.persona,
                                                         self.session.config))
@@ -134,15 +155,14 @@ class Smtp:
 
     async def auth(self, arg: str) -> bool:
         if self.helo is None:
-            return await self.error("503 5.5.1 Error: send HELO/EHLO first")
+            return await self.fail("need_helo")
         if self.mail is not None:
-            return await self.error("503 5.5.1 Error: MAIL transaction in progress")
+            return await self.fail("auth_in_mail")
         mech, _, initial = arg.strip().partition(" ")
         mech = mech.upper()
-        if mech not in ("PLAIN", "LOGIN"):
+        if mech not in self.dialect.mechanisms:
             self.session.event("command", command="AUTH", arg=arg)
-            return await self.error(
-                "535 5.7.8 Error: authentication failed: Invalid authentication mechanism")
+            return await self.fail("auth_bad_mech")
         try:
             if mech == "PLAIN":
                 raw = initial or await self.prompt("")
@@ -150,8 +170,7 @@ class Smtp:
                     return False
                 parts = _b64(raw).split(b"\0")
                 if len(parts) != 3:
-                    return await self.error("535 5.7.8 Error: authentication failed: "
-                                            "authentication failure")
+                    return await self.fail("auth_failed")
                 authzid, user, password = parts
             else:
                 raw_user = initial or await self.prompt("VXNlcm5hbWU6")
@@ -163,13 +182,13 @@ class Smtp:
                     return False
                 authzid, password = b"", _b64(raw_password)
         except _Aborted:
-            return await self.error("501 5.7.0 Authentication aborted")
+            return await self.fail("auth_aborted")
         except (binascii.Error, ValueError):
-            return await self.error("501 5.5.2 Cannot decode response")
+            return await self.fail("auth_decode")
         self.session.event("login", username=user, password=password, mech=mech,
                            authzid=authzid or None, success=False)
         await asyncio.sleep(_fail_delay(self.session))
-        return await self.error("535 5.7.8 Error: authentication failed: authentication failure")
+        return await self.fail("auth_failed")
 
     async def prompt(self, challenge: str) -> str | None:
         await self.reply(f"334 {challenge}")
@@ -183,42 +202,40 @@ class Smtp:
 
     async def mail_from(self, arg: str) -> bool:
         if self.mail is not None:
-            return await self.error("503 5.5.1 Error: nested MAIL command")
+            return await self.fail("nested_mail")
         match = _ADDRESS.match(arg[5:]) if arg[:5].upper() == "FROM:" else None
         if match is None:
-            return await self.error("501 5.5.4 Syntax: MAIL FROM:<address>")
+            return await self.fail("mail_syntax")
         size = re.search(r"\bSIZE=(\d+)", match.group(2), re.IGNORECASE)
-        if size and int(size.group(1)) > SIZE_LIMIT:
-            return await self.error("552 5.3.4 Message size exceeds fixed limit")
+        if size and int(size.group(1)) > self.dialect.size_limit:
+            return await self.fail("size_exceeded")
         self.mail = Transaction(match.group(1))
-        await self.reply("250 2.1.0 Ok")
-        return True
+        return await self.say("mail_ok")
 
     async def rcpt_to(self, arg: str) -> bool:
         if self.mail is None:
-            return await self.error("503 5.5.1 Error: need MAIL command")
+            return await self.fail("need_mail")
         match = _ADDRESS.match(arg[3:]) if arg[:3].upper() == "TO:" else None
         if match is None or not match.group(1):
-            return await self.error("501 5.5.4 Syntax: RCPT TO:<address>")
+            return await self.fail("rcpt_syntax")
         rcpt = match.group(1)
         accepted = self.local(rcpt) and len(self.mail.rcpts) < MAX_RCPT
         self.session.event("command", command="RCPT", arg=arg, accepted=accepted)
         if not accepted:
             if len(self.mail.rcpts) >= MAX_RCPT:
-                return await self.error("452 4.5.3 Error: too many recipients")
-            return await self.error(f"454 4.7.1 <{rcpt}>: Relay access denied")
+                return await self.fail("too_many_rcpt")
+            return await self.fail("relay_denied", rcpt=rcpt)
         self.mail.rcpts.append(rcpt)
-        await self.reply("250 2.1.5 Ok")
-        return True
+        return await self.say("rcpt_ok")
 
     async def data(self, arg: str) -> bool:
         if arg:
-            return await self.error("501 5.5.4 Syntax: DATA")
+            return await self.fail("data_syntax")
         if self.mail is None:
-            return await self.error("503 5.5.1 Error: need MAIL command")
+            return await self.fail("need_mail")
         if not self.mail.rcpts:
-            return await self.error("554 5.5.1 Error: no valid recipients")
-        await self.reply("354 End data with <CR><LF>.<CR><LF>")
+            return await self.fail("no_rcpt")
+        await self.say("data_go")
         while True:
             line = await self.session.read_line(8192)
             if not line:
@@ -232,7 +249,7 @@ class Smtp:
         words = arg.split()
         if not words or not words[0].isdigit() or len(words) > 2 or \
                 (len(words) == 2 and words[1].upper() != "LAST"):
-            return await self.error("501 5.5.4 Syntax: BDAT count [LAST]")
+            return await self.fail("bdat_syntax")
         count, last = int(words[0]), len(words) == 2
         left = count
         while left:  # the chunk is read even when it is refused: the stream stays in step
@@ -243,36 +260,38 @@ class Smtp:
             if self.mail is not None and self.mail.rcpts:
                 self.mail.add(chunk)
         if self.mail is None:
-            return await self.error("503 5.5.1 Error: need MAIL command")
+            return await self.fail("need_mail")
         if not self.mail.rcpts:
-            return await self.error("554 5.5.1 Error: no valid recipients")
+            return await self.fail("no_rcpt")
         if not last:
-            await self.reply(f"250 2.0.0 Ok: {count} bytes")
-            return True
+            return await self.say("bdat_ok", count=count)
         return await self.finish()
 
     async def finish(self) -> bool:
         mail, self.mail = self.mail, None
         assert mail is not None
-        if mail.size > SIZE_LIMIT:
-            return await self.error("552 5.3.4 Error: message file too big")
+        if mail.size > self.dialect.size_limit:
+            return await self.fail("too_big")
         subject = re.search(rb"^Subject:[ \t]*(.*?)\r?$", bytes(mail.head),
                             re.IGNORECASE | re.MULTILINE)
         self.session.event("transfer", direction="upload", mail_from=mail.sender,
                            rcpt_to=",".join(mail.rcpts), bytes=mail.size,
                            subject=subject.group(1) if subject else None,
                            message=bytes(mail.head[:256]))
-        await self.reply(f"250 2.0.0 Ok: queued as {self.queue_id()}")
-        return True
+        internal = int.from_bytes(self.session.persona.derive(f"smtp-iid/{self.session.id}", 5),
+                                  "big")
+        return await self.say("queued", qid=self.queue_id(), internal=internal)
 
     async def dispatch(self, verb: str, arg: str) -> bool:
         """One command line; False when the connection ends."""
         if verb in ("EHLO", "HELO"):
             self.session.event("command", command=verb, arg=arg)
             if not arg.strip():
-                return await self.error(f"501 Syntax: {verb} hostname")
+                return await self.fail("helo_syntax", verb=verb)
             self.helo, self.mail = arg.strip(), None
-            await self.reply(self.ehlo_lines() if verb == "EHLO" else f"250 {self.fqdn}")
+            if verb == "HELO":
+                return await self.say("helo")
+            await self.reply(self.ehlo_lines())
             return True
         if verb == "STARTTLS":
             self.session.event("command", command=verb, arg=arg)
@@ -291,27 +310,39 @@ class Smtp:
         if verb in ("RSET", "NOOP"):
             if verb == "RSET":
                 self.mail = None
-            await self.reply("250 2.0.0 Ok")
-            return True
+            return await self.say("rset" if verb == "RSET" else "noop")
         if verb == "QUIT":
-            await self.reply("221 2.0.0 Bye")
+            await self.say("bye")
             return False
         self.session.event("command", command=verb, arg=arg)
         if verb in FORBIDDEN:
-            await self.reply("221 2.7.0 Error: I can break rules, too. Goodbye.")
+            if not self.dialect.forbidden_closes:
+                return await self.fail("forbidden", verb=verb)
+            await self.say("forbidden", verb=verb)
             return False
         if verb == "VRFY":
             if not arg.strip():
-                return await self.error("501 5.5.4 Syntax: VRFY address")
-            await self.reply(f"252 2.0.0 {arg.strip()}")
-            return True
+                return await self.fail("vrfy_syntax")
+            return await self.say("vrfy", arg=arg.strip())
         if verb == "ETRN":
             if self.helo is None:
-                return await self.error("503 5.5.1 Error: send HELO/EHLO first")
-            return await self.error(f"554 5.7.1 <{arg.strip()}>: Relay access denied")
+                return await self.fail("need_helo")
+            return await self.fail("etrn", arg=arg.strip())
         if not verb:
-            return await self.error("500 5.5.2 Error: bad syntax")
-        return await self.error("502 5.5.2 Error: command not recognized")
+            return await self.fail("bad_syntax")
+        return await self.fail("unknown", verb=verb[:32])
+
+
+def product(session: Session) -> tuple[str, Dialect]:
+    """(version, dialect) from the persona's `versions.smtp` (default Postfix (Debian/GNU))."""
+    versions = session.persona.extra.get("versions")
+    version = versions.get("smtp") if isinstance(versions, dict) else None
+    version = version if isinstance(version, str) and version else ""
+    dialect = dialect_for(version, session.persona.is_windows)
+    if not version:
+        version = "Microsoft ESMTP MAIL Service" if dialect.name == "exchange" else \
+            "Postfix (Debian/GNU)"
+    return version, dialect
 
 
 class _Aborted(Exception):
