@@ -157,6 +157,8 @@ class Ftp:
                                letter=kind)
             else:
                 await self.say("type_bad")
+        elif verb == "EPSV" and arg.strip().upper() == "ALL":
+            await self.reply("200 EPSV ALL ok.")
         elif verb in ("PASV", "EPSV", "PORT", "EPRT"):
             answer = await self.data.setup(verb, arg)
             await self.reply(answer if self.dialect.name == "vsftpd"

@@ -20,9 +20,9 @@ greeting; `220 ` added when missing), `domains` (list of extra local mail domain
 
 Events: `command` (`command`, `arg`, and `accepted` for RCPT) for EHLO/HELO/MAIL/RCPT/VRFY/
 ETRN/STARTTLS/unknown commands, `login` (`username`, `password`, `mech`, `authzid`,
-`success`=false), `transfer` (`direction`=upload, `mail_from`, `rcpt_to`, `bytes`,
-`subject`, `message`: the first bytes) for every message taken, `error` on a failed TLS
-handshake.
+`success`=false), `transfer` per message (`direction`=upload, `mail_from`, `rcpt_to`,
+`bytes`, `subject`, `message`: its first bytes, `allowed`: false past the size limit),
+`data` (plain text dropped after STARTTLS), `error` on a failed TLS handshake.
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ class Smtp:
             return await self.fail("no_rcpt")
         await self.say("data_go")
         while True:
-            line = await self.session.read_line(8192)
+            line = await _data_line(self.session)
             if not line:
                 return False
             if line in (b".\r\n", b".\n"):
@@ -270,14 +270,15 @@ class Smtp:
     async def finish(self) -> bool:
         mail, self.mail = self.mail, None
         assert mail is not None
-        if mail.size > self.dialect.size_limit:
-            return await self.fail("too_big")
+        taken = mail.size <= self.dialect.size_limit
         subject = re.search(rb"^Subject:[ \t]*(.*?)\r?$", bytes(mail.head),
                             re.IGNORECASE | re.MULTILINE)
         self.session.event("transfer", direction="upload", mail_from=mail.sender,
                            rcpt_to=",".join(mail.rcpts), bytes=mail.size,
                            subject=subject.group(1) if subject else None,
-                           message=bytes(mail.head[:256]))
+                           message=bytes(mail.head[:256]), allowed=taken)
+        if not taken:
+            return await self.fail("too_big")
         internal = int.from_bytes(self.session.persona.derive(f"smtp-iid/{self.session.id}", 5),
                                   "big")
         return await self.say("queued", qid=self.queue_id(), internal=internal)
@@ -347,6 +348,18 @@ def product(session: Session) -> tuple[str, Dialect]:
 
 class _Aborted(Exception):
     """`*` in answer to a 334 challenge."""
+
+
+async def _data_line(session: Session) -> bytes:
+    """One line of a message, read in bulk (a message may be megabytes; the stream's
+    buffer limit bounds a line); b"" at end of stream."""
+    try:
+        return await asyncio.wait_for(session.reader.readuntil(b"\n"), session.idle_timeout)
+    except asyncio.IncompleteReadError as exc:
+        return exc.partial
+    except asyncio.LimitOverrunError as exc:
+        return await asyncio.wait_for(session.reader.read(max(exc.consumed, 1)),
+                                      session.idle_timeout)
 
 
 def _b64(text: str) -> bytes:
