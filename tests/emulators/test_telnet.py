@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import select
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -151,6 +155,40 @@ def test_accepted_login_gets_a_recorded_prompt(target: LocalEmulator,
     commands = target.events("command", wait=3)
     assert [e.fields["command"] for e in commands][:2] == ["id", "uname -a"]
     assert all(e.src_ip == target.source for e in commands)
+
+
+def test_debian_telnet_client(target: LocalEmulator) -> None:
+    """The real `telnet` on a pty: it negotiates, the server echoes the name, not the password."""
+    require_tools("telnet", packages="telnet")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: exec the client
+        os.execvp("telnet", ["telnet", target.host, str(target.port(23))])
+    screen = bytearray()
+
+    def read_until(needle: bytes, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while needle not in screen and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    screen.extend(os.read(fd, 4096))
+                except OSError:
+                    break
+        assert needle in screen, bytes(screen)
+
+    try:
+        read_until(b"decky01 login: ")
+        os.write(fd, b"operator\r")
+        read_until(b"Password: ")
+        os.write(fd, b"Pa55word!\r")
+        read_until(b"Login incorrect")
+        assert b"operator" in screen and b"Pa55word!" not in screen
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    (login,) = target.events("login", wait=3)
+    assert (login.fields["username"], login.fields["password"]) == ("operator", "Pa55word!")
+    assert login.src_ip == target.source
 
 
 def test_windows_persona_is_microsoft_telnet() -> None:
