@@ -138,6 +138,17 @@ def test_negotiation_and_failed_login_recorded(target: LocalEmulator,
     assert told.fields["ttype"] == "XTERM" and told.fields["env_user"] == "mallory"
 
 
+def test_unknown_options_are_refused_once(target: LocalEmulator,
+                                          client: TelnetClient) -> None:
+    client.expect(b"login: ")
+    odd = 99
+    client.sock.sendall(bytes([IAC, WILL, odd, IAC, DO, odd]) * 2)
+    client.type_line("")  # an empty line: the prompt again, after the answers
+    client.expect(b"login: ")
+    assert client.raw.count(bytes([IAC, DONT, odd])) == 1
+    assert client.raw.count(bytes([IAC, WONT, odd])) == 1
+
+
 def test_accepted_login_gets_a_recorded_prompt(target: LocalEmulator,
                                                client: TelnetClient) -> None:
     client.expect(b"login: ")

@@ -66,31 +66,41 @@ class TelnetIO:
         await self.session.send(b"".join(commands))
 
     def _on_verb(self, verb: int, option: int) -> None:
-        """Answer a WILL/WONT/DO/DONT: only on a change of state (RFC 1143), so never a loop;
-        the answer to one of our own requests is not acknowledged again."""
+        """Answer a WILL/WONT/DO/DONT (RFC 1143 in short): a reply only on a change of state
+        or to refuse, so never a loop; the answer to our own request is not acknowledged."""
         self.answered.add(option)
-        if verb in (WILL, WONT):
-            want = verb == WILL and option in self.they_do
-            if ((DO, option) not in self._asked and self.his.get(option, False) != want) \
-                    or (verb == WILL and not want and option not in self.his):
-                self._out += cmd(DO if want else DONT, option)
-            self._asked.discard((DO, option))
-            if want:
-                if option in (TTYPE, TSPEED, XDISPLOC, NEW_ENVIRON) and \
-                        option not in self._sent_sb:
-                    self._sent_sb.add(option)
-                    self._out += sb(option, bytes([SEND]))
-                if option == LINEMODE and option not in self._sent_sb:
-                    self._sent_sb.add(option)  # character at a time, the server edits
-                    self._out += sb(LINEMODE, bytes([1, 0]))
-            self.his[option] = want
+        his_side = verb in (WILL, WONT)
+        state = self.his if his_side else self.mine
+        ask = (DO if his_side else WILL, option)
+        asked = ask in self._asked
+        self._asked.discard(ask)
+        on = verb in (WILL, DO)
+        wanted = option in (self.they_do if his_side else self.we_will)
+        yes, no = (DO, DONT) if his_side else (WILL, WONT)
+        if on and wanted:
+            if not asked and not state.get(option):
+                self._out += cmd(yes, option)
+            state[option] = True
+            if his_side:
+                self._ask_subnegotiation(option)
+        elif on:  # an option we do not do (or asked for only to look like the real thing)
+            if asked or state.get(option) is not False:
+                self._out += cmd(no, option)
+            state[option] = False
         else:
-            want = verb == DO and option in self.we_will
-            if ((WILL, option) not in self._asked and self.mine.get(option, False) != want) \
-                    or (verb == DO and not want and option not in self.mine):
-                self._out += cmd(WILL if want else WONT, option)
-            self._asked.discard((WILL, option))
-            self.mine[option] = want
+            if not asked and state.get(option):
+                self._out += cmd(no, option)
+            state[option] = False
+
+    def _ask_subnegotiation(self, option: int) -> None:
+        if option in self._sent_sb:
+            return
+        if option in (TTYPE, TSPEED, XDISPLOC, NEW_ENVIRON):
+            self._sent_sb.add(option)
+            self._out += sb(option, bytes([SEND]))
+        elif option == LINEMODE:  # character at a time, the server edits
+            self._sent_sb.add(option)
+            self._out += sb(LINEMODE, bytes([1, 0]))
 
     def _on_subneg(self, payload: bytes) -> None:
         if not payload:
