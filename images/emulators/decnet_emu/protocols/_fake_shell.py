@@ -18,6 +18,9 @@ Write = Callable[[str], Awaitable[None]]
 _HOME_FILES = {".bashrc": "# ~/.bashrc: executed by bash(1) for non-login shells.\n",
                ".profile": "# ~/.profile: executed by the command interpreter for login shells.\n",
                ".bash_history": ""}
+_DEBIAN_BUILDS = {"6.1.0-18-amd64": "6.1.76-1 (2024-02-01)", "6.1.0-21-amd64": "6.1.90-1 "
+                  "(2024-05-03)", "6.1.0-23-amd64": "6.1.99-1 (2024-07-15)", "6.1.0-25-amd64":
+                  "6.1.106-3 (2024-08-26)", "6.1.0-28-amd64": "6.1.119-1 (2024-11-22)"}
 _UPTIME = " 09:14:07 up 41 days,  3:12,  1 user,  load average: 0.00, 0.01, 0.00\n"
 _ROOT_LISTING = ("bin   dev  home        initrd.img.old  lib64       media  opt   root  sbin  "
                  "sys  usr  vmlinuz\nboot  etc  initrd.img  lib             lost+found  mnt    "
@@ -41,8 +44,8 @@ class FakeShell:
         if p.is_windows:
             return ("Microsoft Windows [Version 10.0.17763.5329]\n"
                     "(c) 2018 Microsoft Corporation. All rights reserved.\n\n")
-        return (f"Linux {p.hostname} {p.kernel} #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 "
-                "(2024-02-01) x86_64\n\nThe programs included with the Debian GNU/Linux system "
+        return (f"Linux {p.hostname} {p.kernel} {self._build()} x86_64\n\n"
+                "The programs included with the Debian GNU/Linux system "
                 "are free software;\nthe exact distribution terms for each program are "
                 "described in the\nindividual files in /usr/share/doc/*/copyright.\n\n"
                 "Debian GNU/Linux comes with ABSOLUTELY NO WARRANTY, to the extent\n"
@@ -115,8 +118,7 @@ class FakeShell:
     def _uname(self, args: list[str]) -> str:
         p = self.persona
         if "-a" in args:
-            return (f"Linux {p.hostname} {p.kernel} #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 "
-                    "(2024-02-01) x86_64 GNU/Linux\n")
+            return f"Linux {p.hostname} {p.kernel} {self._build()} x86_64 GNU/Linux\n"
         if "-r" in args:
             return f"{p.kernel}\n"
         if "-n" in args:
@@ -124,6 +126,10 @@ class FakeShell:
         if "-m" in args:
             return "x86_64\n"
         return "Linux\n"
+
+    def _build(self) -> str:
+        build = _DEBIAN_BUILDS.get(self.persona.kernel, "6.1.76-1 (2024-02-01)")
+        return f"#1 SMP PREEMPT_DYNAMIC Debian {build}"
 
     def _path(self, arg: str) -> str:
         if arg.startswith("~"):
