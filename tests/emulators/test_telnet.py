@@ -216,6 +216,8 @@ def test_windows_persona_is_microsoft_telnet() -> None:
             session.close()
         (login,) = emulator.events("login", wait=3)
         assert login.fields["username"] == "administrator"
+        require_tools("nmap", packages="nmap")
+        assert "Microsoft Windows" in nmap_service(emulator.host, emulator.port(23))
 
 
 def test_nmap_names_linux_telnetd(target: LocalEmulator) -> None:
