@@ -63,9 +63,10 @@ class SshConfig(ServiceConfig):
 
 
 class TelnetConfig(ServiceConfig):
-    login_prompt: str = "login: "
+    login_prompt: str | None = Field(default=None, description="Default `<hostname> login: `.")
     motd: str | None = None
     accept: list[Credential] | None = ACCEPT_FIELD
+    fail_delay: float | None = Field(default=None, description="Seconds before a refusal.")
 
 
 class HttpConfig(ServiceConfig):
@@ -75,13 +76,18 @@ class HttpConfig(ServiceConfig):
 
 
 class FtpConfig(ServiceConfig):
-    banner: str | None = Field(default="220 (vsFTPd 3.0.3)")
+    banner: str | None = Field(default=None,
+                               description="Default from the persona: `220 (vsFTPd 3.0.3)`.")
     anonymous: bool = False
+    fail_delay: float | None = Field(default=None, description="Seconds before a refusal.")
 
 
 class SmtpConfig(ServiceConfig):
-    hostname: str = "mail.example.internal"
-    banner: str | None = Field(default="220 mail.example.internal ESMTP Postfix (Debian/GNU)")
+    hostname: str | None = Field(default=None, description="Default: the persona's FQDN.")
+    banner: str | None = Field(default=None,
+                               description="Default `220 <fqdn> ESMTP Postfix (Debian/GNU)`.")
+    domains: list[str] | None = Field(default=None, description="Mail accepted for these.")
+    fail_delay: float | None = Field(default=None, description="Seconds before a refusal.")
 
 
 class DatabaseConfig(ServiceConfig):
