@@ -8,7 +8,8 @@ ends `Authentication failed.` (code 18) unless the password is in `accept`. Othe
 commands fail `Command <name> requires authentication` (code 13), unknown ones `no such
 command` (59); OP_QUERY other than the handshake gets code 352 like mongod 6+. An HTTP
 request on the port gets mongod's "It looks like you are trying to access MongoDB over HTTP"
-answer (what `nmap -sV` recognises).
+answer (what `nmap -sV` recognises: "MongoDB 2.5.1 or later", as for a real mongod 6/7 with
+authorization); a TLS ClientHello or an impossible message length closes the connection.
 
 Config keys: `version` (default `7.0.14`), `git_version` (default derived from the
 version), `accept` (list of `{user, password}` that authenticate; then commands get empty
@@ -363,6 +364,10 @@ async def handle(session: Session) -> None:
         head = await session.read_exactly(4)
         if first and head == b"GET ":
             await _http(session, head)
+            return
+        if first and head[:2] == b"\x16\x03":  # mongod without TLS closes on a ClientHello
+            session.event("data", note="SSL handshake received but server is started "
+                          "without SSL support", data=head)
             return
         first = False
         (length,) = struct.unpack("<i", head)
