@@ -11,9 +11,9 @@ request on the port gets mongod's "It looks like you are trying to access MongoD
 answer (what `nmap -sV` recognises: "MongoDB 2.5.1 or later", as for a real mongod 6/7 with
 authorization); a TLS ClientHello or an impossible message length closes the connection.
 
-Config keys: `version` (default `7.0.14`), `git_version` (default derived from the
-version), `accept` (list of `{user, password}` that authenticate; then commands get empty
-but well-formed answers).
+Config keys: `version` (default: the persona's `versions.mongodb`, else `7.0.14`),
+`git_version` (default derived from the version), `accept` (list of `{user, password}`
+that authenticate; then commands get empty but well-formed answers).
 
 Events: `login` (`username`, `database`, `mechanism`, `client_nonce`, `nonce` (combined),
 `salt` (base64), `iterations`, `proof` (base64), `channel_binding` (`c=`), `success`;
@@ -137,7 +137,9 @@ class MongoSession:
     def __init__(self, session: Session) -> None:
         self.session = session
         config = session.config
-        self.version = str(config.get("version") or "7.0.14")
+        hints = session.persona.extra.get("versions")
+        hint = hints.get("mongodb") if isinstance(hints, dict) else None
+        self.version = str(config.get("version") or hint or "7.0.14")
         self.wire = WIRE_VERSIONS.get(".".join(self.version.split(".")[:2]), 21)
         persona = session.persona
         self.git_version = str(config.get("git_version") or hashlib.sha1(
@@ -189,14 +191,18 @@ class MongoSession:
     def build_info(self) -> dict[str, Any]:
         parts = [int(p) for p in self.version.split(".")[:3] if p.isdigit()]
         openssl = "OpenSSL 3.0.15 3 Sep 2024"
+        windows = self.session.persona.is_windows
+        environment = {"distmod": "windows" if windows else "debian12", "distarch": "x86_64",
+                       "cc": "cl: Microsoft (R) C/C++ Optimizing Compiler Version 19.31"
+                       if windows else "/opt/mongodbtoolchain/v4/bin/gcc: gcc (GCC) 11.3.0",
+                       "target_arch": "x86_64", "target_os": "windows" if windows else "linux"}
         return {
             "version": self.version, "gitVersion": self.git_version, "modules": [],
             "allocator": "tcmalloc", "javascriptEngine": "mozjs", "sysInfo": "deprecated",
             "versionArray": [*parts, *[0] * (4 - len(parts))],
-            "openssl": {"running": openssl, "compiled": "OpenSSL 3.0.9 30 May 2023"},
-            "buildEnvironment": {"distmod": "debian12", "distarch": "x86_64",
-                                 "cc": "/opt/mongodbtoolchain/v4/bin/gcc: gcc (GCC) 11.3.0",
-                                 "target_arch": "x86_64", "target_os": "linux"},
+            "openssl": {"running": "Windows SChannel"} if windows else
+            {"running": openssl, "compiled": "OpenSSL 3.0.9 30 May 2023"},
+            "buildEnvironment": environment,
             "bits": 64, "debug": False, "maxBsonObjectSize": 16777216,
             "storageEngines": ["devnull", "wiredTiger"], "ok": 1.0}
 

@@ -10,8 +10,8 @@ topics like Mosquitto's, `$SYS/broker/version` = `mosquitto version X`, which is
 messages kept in memory, bounded), PINGREQ and DISCONNECT. Anything but a CONNECT first
 closes the connection, as Mosquitto does.
 
-Config keys: `version` (default `2.0.11`, Debian bookworm's), `anonymous` (default false),
-`accept` (list of `{user, password}` that log in).
+Config keys: `version` (default: the persona's `versions.mqtt`, else `2.0.11`),
+`anonymous` (default false), `accept` (list of `{user, password}` that log in).
 
 Events: `login` (`client_id`, `username`, `password`, `protocol` 3.1/3.1.1/5.0,
 `keepalive`, `will_topic`, `will_payload`, `success`), `command` (`command` SUBSCRIBE,
@@ -171,7 +171,10 @@ class MqttSession:
     def __init__(self, session: Session) -> None:
         self.session = session
         config = session.config
-        self.version = str(config.get("version") or "2.0.11")
+        hints = session.persona.extra.get("versions")
+        hint = str(hints.get("mqtt") or "") if isinstance(hints, dict) else ""
+        self.version = str(config.get("version") or hint.removeprefix("mosquitto ").strip()
+                           or "2.0.11")
         anonymous = config.get("anonymous", False)
         self.anonymous = anonymous is True or str(anonymous).lower() == "true"
         self.accept = [(str(a.get("user", "")), str(a.get("password", "")))

@@ -7,9 +7,9 @@ or subcommand, then arity (`wrong number of arguments for 'get' command`, which 
 `-WRONGPASS ...` unless the password is the configured one. A line starting `POST` or
 `Host:` closes the connection, as Redis does against cross-protocol scripting.
 
-Config keys: `version` (default `7.0.15`, Debian bookworm's), `password` (the requirepass;
-AUTH with it succeeds, `success=true`), `protected` (default true; false: no password
-needed, like a redis without requirepass). After authentication (or unprotected) a small
+Config keys: `version` (default: the persona's `versions.redis`, else `7.0.15`),
+`password` (the requirepass; AUTH with it succeeds, `success=true`), `protected` (default
+true; false: no password needed, like a redis without requirepass). After authentication (or unprotected) a small
 empty keyspace answers: PING, ECHO, INFO, SELECT, DBSIZE, KEYS, GET/SET/DEL/EXISTS, CONFIG
 GET/SET, CLIENT, COMMAND, SAVE, FLUSHALL; other known commands answer `+OK`.
 
@@ -163,7 +163,9 @@ class RedisSession:
     def __init__(self, session: Session) -> None:
         self.session = session
         config = session.config
-        self.version = str(config.get("version") or "7.0.15")
+        hints = session.persona.extra.get("versions")
+        hint = hints.get("redis") if isinstance(hints, dict) else None
+        self.version = str(config.get("version") or hint or "7.0.15")
         self.password = str(config.get("password") or "")
         protected = config.get("protected", True)
         self.authenticated = protected is False or str(protected).lower() == "false"
