@@ -9,9 +9,10 @@ or subcommand, then arity (`wrong number of arguments for 'get' command`, which 
 
 Config keys: `version` (default: the persona's `versions.redis`, else `7.0.15`),
 `password` (the requirepass; AUTH with it succeeds, `success=true`), `protected` (default
-true; false: no password needed, like a redis without requirepass). After authentication (or unprotected) a small
-empty keyspace answers: PING, ECHO, INFO, SELECT, DBSIZE, KEYS, GET/SET/DEL/EXISTS, CONFIG
-GET/SET, CLIENT, COMMAND, SAVE, FLUSHALL; other known commands answer `+OK`.
+true; false: no password needed, like a redis without requirepass). After authentication
+(or unprotected) a small empty keyspace answers: PING, ECHO, INFO, SELECT, DBSIZE, KEYS,
+GET/SET/DEL/EXISTS, CONFIG GET/SET, CLIENT, COMMAND, SAVE, FLUSHALL; other known commands
+answer `+OK`.
 
 Events: `login` (`username`, `password`, `success`, `via` AUTH/HELLO), `command`
 (`command`: the command line, `authenticated`), `data` (bytes that are not RESP).
