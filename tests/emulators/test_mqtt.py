@@ -15,13 +15,15 @@ from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service,
 
 SERVICE = "mqtt"
 PORTS = ["1883/tcp"]
-CONFIG = {"version": "2.0.11", "accept": [{"user": "sensor", "password": "pa55"}]}
+CONFIG = {"accept": [{"user": "sensor", "password": "pa55"}]}
+PERSONA = {"versions": {"mqtt": "mosquitto 2.0.11"}}  # the version hint of a Debian 12 persona
 
 
 @pytest.fixture
 def open_broker() -> Iterator[LocalEmulator]:
     """The same broker with `anonymous: true` (allow_anonymous true)."""
-    yield from local_emulator(SERVICE, PORTS, {**CONFIG, "anonymous": True})
+    yield from local_emulator(SERVICE, PORTS, {**CONFIG, "anonymous": True},
+                              {"versions": {"mqtt": "mosquitto 2.0.18"}})
 
 
 def _sub(target: LocalEmulator, *args: str) -> subprocess.CompletedProcess[str]:
@@ -96,7 +98,7 @@ def test_paho_anonymous_refused_and_accepted_user(target: LocalEmulator) -> None
 def test_anonymous_broker_gives_sys_version(open_broker: LocalEmulator) -> None:
     require_tools("mosquitto_sub", "mosquitto_pub", packages="mosquitto-clients")
     out = _sub(open_broker, "-t", "$SYS/broker/version", "-C", "1")
-    assert out.stdout.strip() == "mosquitto version 2.0.11"
+    assert out.stdout.strip() == "mosquitto version 2.0.18"
     pub = subprocess.run(["mosquitto_pub", "-h", open_broker.host, "-p",
                           str(open_broker.port(1883)), "-t", "cmd/reboot", "-m", "now", "-r"],
                          capture_output=True, text=True, timeout=10)
@@ -123,4 +125,4 @@ def test_nmap_says_mqtt_when_protected(target: LocalEmulator) -> None:
 def test_nmap_names_mosquitto_when_anonymous(open_broker: LocalEmulator) -> None:
     require_tools("nmap", packages="nmap")
     line = nmap_service(open_broker.host, open_broker.port(1883), timeout=120)
-    assert "mosquitto version 2.0.11" in line, line
+    assert "mosquitto version 2.0.18" in line, line

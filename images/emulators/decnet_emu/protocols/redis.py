@@ -122,6 +122,8 @@ async def read_command(session: Session) -> list[bytes] | None:
         if count > MAX_ARGS:
             raise ProtocolError("invalid multibulk length")
         return [await _read_bulk(session) for _ in range(max(count, 0))]
+    if len(line) >= 65536 and not line.endswith(b"\n"):
+        raise ProtocolError("too big inline request")
     text = line.decode("latin-1").strip()
     try:
         return [word.encode("latin-1") for word in shlex.split(text, posix=True)]
