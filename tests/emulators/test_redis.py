@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import socket
 import subprocess
+from collections.abc import Iterator
 
 import pytest
 import redis
 
-from tests.emulators.harness import LocalEmulator, nmap_service, require_tools
+from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service, require_tools
 
 SERVICE = "redis"
 PORTS = ["6379/tcp"]
@@ -56,6 +57,14 @@ def test_redis_cli_errors_are_worded_like_redis_7(target: LocalEmulator) -> None
 
 def test_inline_commands_and_http_cross_protocol(target: LocalEmulator) -> None:
     assert _raw(target, b"PING\r\nQUIT\r\n") == b"-NOAUTH Authentication required.\r\n+OK\r\n"
+    replies = _raw(target, b"HELLO 3\r\nCLIENT SETNAME x\r\nCLIENT SETINFO lib-name y\r\n"
+                           b"COMMAND DOCS\r\nHELLO 4\r\nAUTH a b c\r\n").split(b"\r\n")
+    assert replies[0].startswith(b"-NOAUTH HELLO must be called with the client already "
+                                 b"authenticated")
+    assert replies[1:6] == [b"-NOAUTH Authentication required.",
+                            b"-ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.",
+                            b"-NOAUTH Authentication required.",
+                            b"-NOPROTO unsupported protocol version", b"-ERR syntax error"]
     assert _raw(target, b"GET / HTTP/1.0\r\n\r\n") == \
         b"-ERR wrong number of arguments for 'get' command\r\n"
     assert _raw(target, b"POST / HTTP/1.1\r\nHost: x\r\n\r\nPING\r\n") == b""
@@ -86,6 +95,22 @@ def test_redis_py_wrong_and_right_password(target: LocalEmulator) -> None:
     assert ("default", "letmein", "HELLO", "true") in found
     assert any(e.fields["command"] == "SET k v" and e.fields["authenticated"] == "true"
                for e in target.events("command"))
+
+
+@pytest.fixture
+def open_redis() -> Iterator[LocalEmulator]:
+    """A redis without requirepass (`protected: false`)."""
+    yield from local_emulator(SERVICE, PORTS, {"protected": False})
+
+
+def test_unprotected_redis_answers(open_redis: LocalEmulator) -> None:
+    require_tools("redis-cli", packages="redis-tools")
+    assert "redis_version:7.0.15" in _cli(open_redis, "INFO", "server")
+    assert _cli(open_redis, "CONFIG", "SET", "dir", "/root/.ssh") == "OK"
+    assert _cli(open_redis, "CONFIG", "GET", "dir").split() == ["dir", "/root/.ssh"]
+    assert _cli(open_redis, "AUTH", "x").startswith("ERR AUTH <password> called without")
+    commands = [e.fields["command"] for e in open_redis.events("command", wait=3)]
+    assert "CONFIG SET dir /root/.ssh" in commands
 
 
 def test_nmap_names_redis(target: LocalEmulator) -> None:

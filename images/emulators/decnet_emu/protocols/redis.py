@@ -10,7 +10,8 @@ or subcommand, then arity (`wrong number of arguments for 'get' command`, which 
 Config keys: `version` (default: the persona's `versions.redis`, else `7.0.15`),
 `password` (the requirepass; AUTH with it succeeds, `success=true`), `protected` (default
 true; false: no password needed, like a redis without requirepass). After authentication
-(or unprotected) a small empty keyspace answers: PING, ECHO, INFO, SELECT, DBSIZE, KEYS,
+(or unprotected) a small keyspace (shared by the connections, at most 256 keys and
+settings) answers: PING, ECHO, INFO, SELECT, DBSIZE, KEYS,
 GET/SET/DEL/EXISTS, CONFIG GET/SET, CLIENT, COMMAND, SAVE, FLUSHALL; other known commands
 answer `+OK`.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import shlex
 import time
+from typing import Any
 
 from decnet_emu.session import Session
 
@@ -62,6 +64,8 @@ SUBCOMMANDS: dict[str, dict[str, int]] = {
     "slowlog": {"get": -2, "help": 2, "len": 2, "reset": 2},
 }
 NO_AUTH = {"auth", "hello", "quit", "reset"}
+MAX_KEYS = 256
+_SERVER: dict[str, Any] = {}
 NOAUTH = b"-NOAUTH Authentication required.\r\n"
 WRONGPASS = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
 HELLO_NOAUTH = (b"-NOAUTH HELLO must be called with the client already authenticated, "
@@ -174,12 +178,15 @@ class RedisSession:
         self.authenticated = protected is False or str(protected).lower() == "false"
         self.proto = 2
         self.name: bytes | None = None
-        self.keys: dict[bytes, bytes] = {}
-        self.settings: dict[str, str] = {
-            "dir": "/var/lib/redis", "dbfilename": "dump.rdb", "bind": "* -::*",
-            "protected-mode": "yes", "port": "6379",
-            "requirepass": self.password, "maxmemory": "0", "appendonly": "no",
-            "save": "3600 1 300 100 60 10000", "databases": "16"}
+        if not _SERVER:  # the server's state, shared by its connections (bounded)
+            _SERVER["keys"] = {}
+            _SERVER["settings"] = {
+                "dir": "/var/lib/redis", "dbfilename": "dump.rdb", "bind": "* -::*",
+                "protected-mode": "yes", "port": "6379", "requirepass": self.password,
+                "maxmemory": "0", "appendonly": "no", "save": "3600 1 300 100 60 10000",
+                "databases": "16"}
+        self.keys: dict[bytes, bytes] = _SERVER["keys"]
+        self.settings: dict[str, str] = _SERVER["settings"]
 
     # -- authentication ------------------------------------------------------------------
     def login(self, user: bytes, password: bytes, via: str) -> bool:
@@ -194,6 +201,11 @@ class RedisSession:
         if len(args) > 3:
             return b"-ERR syntax error\r\n"
         user = args[1] if len(args) == 3 else b"default"
+        if len(args) == 2 and not self.password and self.authenticated:  # no requirepass
+            self.session.event("login", username=user, password=args[1], success=False,
+                               via="AUTH")
+            return (b"-ERR AUTH <password> called without any password configured for the "
+                    b"default user. Are you sure your configuration is correct?\r\n")
         return b"+OK\r\n" if self.login(user, args[-1], "AUTH") else WRONGPASS
 
     def hello(self, args: list[bytes]) -> bytes:
@@ -279,7 +291,8 @@ class RedisSession:
         if name == "get":
             return bulk(self.keys.get(args[1]), self.proto)
         if name == "set":
-            self.keys[args[1]] = args[2]
+            if args[1] in self.keys or len(self.keys) < MAX_KEYS:
+                self.keys[args[1]] = args[2][:KEEP_BULK]
             return b"+OK\r\n"
         if name in ("del", "unlink", "exists"):
             found = [key for key in args[1:] if key in self.keys]
@@ -306,7 +319,9 @@ class RedisSession:
                 return b"%%%d\r\n" % len(hits) + b"".join(bulk(k) + bulk(v) for k, v in hits)
             return array([bulk(part) for pair in hits for part in pair])
         if name == "config" and sub == "set":
-            self.settings[args[2].decode("latin-1").lower()] = args[3].decode("latin-1")
+            key = args[2].decode("latin-1").lower()
+            if key in self.settings or len(self.settings) < MAX_KEYS:
+                self.settings[key] = args[3].decode("latin-1")[:256]
             return b"+OK\r\n"
         if name == "client":
             return self.client(sub, args)
