@@ -123,6 +123,33 @@ def test_legacy_op_query_is_master_and_http(target: LocalEmulator) -> None:
         assert b"trying to access MongoDB over HTTP" in sock.recv(4096)
 
 
+def test_bson_codec_agrees_with_pymongo() -> None:
+    import datetime as dt
+    import sys
+
+    from tests.emulators.harness import EMULATORS
+
+    if str(EMULATORS) not in sys.path:
+        sys.path.insert(0, str(EMULATORS))
+    from decnet_emu.protocols import _bson
+
+    doc = {"s": "é", "i": 7, "big": 1 << 40, "f": 1.5, "t": True, "n": None,
+           "b": b"\x00\xff", "d": {"a": [1, "x", {"k": False}]},
+           "when": dt.datetime(2024, 5, 1, 12, 0, 1, tzinfo=dt.UTC),
+           "oid": bson.ObjectId(b"0123456789ab"), "ts": bson.Timestamp(5, 6),
+           "l": bson.Int64(3)}
+    ours = _bson.decode(bson.encode(doc))
+    assert ours["s"] == "é" and ours["big"] == 1 << 40 and ours["b"] == b"\x00\xff"
+    assert ours["d"] == {"a": [1, "x", {"k": False}]} and ours["oid"].raw == b"0123456789ab"
+    assert ours["when"] == doc["when"] and ours["ts"] == _bson.Timestamp(5, 6)
+    back = bson.decode(_bson.encode(ours), codec_options=bson.CodecOptions(tz_aware=True))
+    assert back == doc
+    for broken in (bson.encode(doc)[:-1], b"\x0e\x00\x00\x00\x02s\x00\xff\x00\x00\x00x\x00\x00",
+                   b"\x08\x00\x00\x00\x99a\x00\x00"):
+        with pytest.raises(_bson.BSONError):
+            _bson.decode(broken)
+
+
 def test_nmap_names_mongodb(target: LocalEmulator) -> None:
     """A real mongod 7 with authorization is named by nmap's HTTP probe (a soft match); at
     intensity 9 nmap then waits on ~16 more probes, as with a real mongod: intensity 2 here."""

@@ -62,7 +62,11 @@ KNOWN = NO_AUTH | CRUD | {
     "listCommands", "getDefaultRWConcern", "startSession", "refreshSessions", "dataSize",
     "features", "lockInfo", "logRotate", "compact", "collMod", "cloneCollectionAsCapped",
     "connPoolStats", "getShardMap", "isdbgrid", "sharding", "abortTransaction",
-    "commitTransaction", "bulkWrite", "dropAllUsersFromDatabase", "createRole"}
+    "commitTransaction", "bulkWrite", "dropAllUsersFromDatabase", "createRole", "dbHash",
+    "filemd5", "reIndex", "convertToCapped", "planCacheClear", "replSetInitiate",
+    "replSetReconfig", "replSetStepDown", "replSetFreeze", "listSearchIndexes",
+    "setFeatureCompatibilityVersion", "getDiagnosticData", "hello", "checkShardingIndex",
+    "revokeRolesFromUser", "updateRole", "dropRole", "invalidateUserCache"}
 ITERATIONS = {"SCRAM-SHA-1": 10000, "SCRAM-SHA-256": 15000}
 SALT_SIZE = {"SCRAM-SHA-1": 16, "SCRAM-SHA-256": 28}
 HASHES = {"SCRAM-SHA-1": "sha1", "SCRAM-SHA-256": "sha256"}
