@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service, require_tools
 
@@ -71,13 +73,14 @@ def test_inline_commands_and_http_cross_protocol(target: LocalEmulator) -> None:
 
 
 def test_redis_py_wrong_and_right_password(target: LocalEmulator) -> None:
+    once = Retry(NoBackoff(), 0)  # the client's own retries would only slow the test
     bad = redis.Redis(host=target.host, port=target.port(6379), password="nope",
-                      protocol=2, socket_timeout=5)
+                      protocol=2, socket_timeout=5, retry=once)
     with pytest.raises(redis.AuthenticationError):
         bad.ping()
     with pytest.raises(redis.AuthenticationError):
         redis.Redis(host=target.host, port=target.port(6379), username="ops", password="x",
-                    protocol=3, socket_timeout=5).ping()
+                    protocol=3, socket_timeout=5, retry=once).ping()
     for protocol in (2, 3):
         good = redis.Redis(host=target.host, port=target.port(6379), password="letmein",
                            protocol=protocol, socket_timeout=5)
