@@ -67,6 +67,7 @@ def test_inline_commands_and_http_cross_protocol(target: LocalEmulator) -> None:
                             b"-ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.",
                             b"-NOAUTH Authentication required.",
                             b"-NOPROTO unsupported protocol version", b"-ERR syntax error"]
+    assert _raw(target, b"*11\r\n") == b"-ERR Protocol error: unauthenticated multibulk length\r\n"
     assert _raw(target, b"GET / HTTP/1.0\r\n\r\n") == \
         b"-ERR wrong number of arguments for 'get' command\r\n"
     assert _raw(target, b"POST / HTTP/1.1\r\nHost: x\r\n\r\nPING\r\n") == b""

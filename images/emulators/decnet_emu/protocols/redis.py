@@ -94,7 +94,7 @@ def error(text: str) -> bytes:
     return b"-" + text.encode("utf-8", "replace") + b"\r\n"
 
 
-async def _read_bulk(session: Session) -> bytes:
+async def _read_bulk(session: Session, authenticated: bool) -> bytes:
     header = await session.read_line(64)
     if not header.startswith(b"$"):
         got = header[:1].decode("latin-1") or " "
@@ -105,6 +105,8 @@ async def _read_bulk(session: Session) -> bytes:
         raise ProtocolError("invalid bulk length") from None
     if size < 0 or size > MAX_BULK:
         raise ProtocolError("invalid bulk length")
+    if size > 16384 and not authenticated:  # Redis >= 6.2.4 (CVE-2021-32675)
+        raise ProtocolError("unauthenticated bulk length")
     kept = await session.read_exactly(min(size, KEEP_BULK))
     left = size - len(kept)
     while left > 0:  # read what the client sends, keep none of it
@@ -113,7 +115,7 @@ async def _read_bulk(session: Session) -> bytes:
     return kept
 
 
-async def read_command(session: Session) -> list[bytes] | None:
+async def read_command(session: Session, authenticated: bool = False) -> list[bytes] | None:
     """One command (RESP multibulk or an inline line); None at end of stream."""
     line = await session.read_line(65536)
     if not line:
@@ -125,7 +127,9 @@ async def read_command(session: Session) -> list[bytes] | None:
             raise ProtocolError("invalid multibulk length") from None
         if count > MAX_ARGS:
             raise ProtocolError("invalid multibulk length")
-        return [await _read_bulk(session) for _ in range(max(count, 0))]
+        if count > 10 and not authenticated:
+            raise ProtocolError("unauthenticated multibulk length")
+        return [await _read_bulk(session, authenticated) for _ in range(max(count, 0))]
     if len(line) >= 65536 and not line.endswith(b"\n"):
         raise ProtocolError("too big inline request")
     text = line.decode("latin-1").strip()
@@ -392,7 +396,7 @@ async def handle(session: Session) -> None:
     state = RedisSession(session)
     while True:
         try:
-            args = await read_command(session)
+            args = await read_command(session, state.authenticated)
         except ProtocolError as exc:
             session.event("data", note=f"protocol error: {exc}")
             await session.send(error(f"ERR Protocol error: {exc}"))
