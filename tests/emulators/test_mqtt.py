@@ -99,6 +99,8 @@ def test_anonymous_broker_gives_sys_version(open_broker: LocalEmulator) -> None:
     require_tools("mosquitto_sub", "mosquitto_pub", packages="mosquitto-clients")
     out = _sub(open_broker, "-t", "$SYS/broker/version", "-C", "1")
     assert out.stdout.strip() == "mosquitto version 2.0.18"
+    out = _sub(open_broker, "-V", "mqttv5", "-t", "$SYS/broker/uptime", "-C", "1")
+    assert out.stdout.strip().endswith(" seconds"), out.stderr
     pub = subprocess.run(["mosquitto_pub", "-h", open_broker.host, "-p",
                           str(open_broker.port(1883)), "-t", "cmd/reboot", "-m", "now", "-r"],
                          capture_output=True, text=True, timeout=10)

@@ -202,6 +202,8 @@ class MqttSession:
                 await self.session.send(packet(CONNACK, b"\x00\x01"))
             return False
         flags = data.u8()
+        if flags & 0x01 or (flags >> 3) & 0x03 == 3 or (self.level == 4 and flags & 0xC0 == 0x40):
+            raise Malformed("bad CONNECT flags")  # Mosquitto drops these without a CONNACK
         keepalive = data.u16()
         if self.v5:
             data.properties()
