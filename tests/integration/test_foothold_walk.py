@@ -1,23 +1,26 @@
 """A maze an attacker can walk (issue 13.1 and 13.4), on the real engine through a real agent.
 
 A two-LAN maze with the full emulators: `gw` bridges the DMZ and the office LAN and runs the
-real OpenSSH sshd with an `accept` credential (a foothold); `ws` sits only on the office LAN
-and runs redis. A probe container on the DMZ logs in to `gw` with OpenSSH's own `ssh` client,
-runs `ip addr` (the office LAN is there), reaches `ws`'s redis from that shell, and is refused
-a wrong password first. The agent's log then holds the failed and the accepted login, the
-commands with the session id of that login, and `ws`'s connection from `gw`'s office address.
-`docker inspect` shows the foothold hardened; teardown leaves nothing labelled.
+real OpenSSH sshd and telnet, each with an `accept` credential (footholds); `ws` sits only on
+the office LAN and runs redis. A probe container on the DMZ is refused a wrong password, then
+logs in to `gw` with OpenSSH's own `ssh` client, runs `ip addr` (the office LAN is there)
+and reaches `ws`'s redis from that shell (it answers -NOAUTH). The same walk over telnet
+gets a real bash. The agent's log then holds the failed and the accepted logins, the
+commands with the session id of their login, and `ws`'s connection from `gw`'s office
+address. `docker inspect` shows the foothold hardened; teardown leaves nothing labelled.
 """
 
 from __future__ import annotations
 
 import re
+import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine
+from telnet_client import TelnetClient
 
 from decnet_lib.db import create_topology, new_session
 from decnet_lib.deploy.hardening import SSHD_CAPS
@@ -47,9 +50,11 @@ lans:
   - {{name: office, subnet: {office}}}
 deckies:
   - name: gw
-    services: [ssh]
+    services: [ssh, telnet]
     lans: {{dmz: null, office: null}}
-    service_config: {{ssh: {{accept: [{{user: svc, password: "Winter2024!"}}]}}}}
+    service_config:
+      ssh: {{accept: [{{user: svc, password: "Winter2024!"}}]}}
+      telnet: {{accept: [{{user: ops, password: "changeme"}}]}}
   - {{name: ws, services: [redis], lans: {{office: null}}}}
 """
 
@@ -82,9 +87,41 @@ def agent_lines(log_file: Path, *needles: str, timeout: float = 30.0) -> list[st
         time.sleep(0.3)
 
 
+def listening(ip: str, port: int, within: float = 120.0) -> bool:
+    """Whether ip:port accepts a connection within `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((ip, port), timeout=2).close()
+            return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def walk_over_telnet(gw_ip: str, ws_ip: str, gw_office_ip: str) -> None:
+    """From the host on the DMZ: log in to gw's telnet, look around, reach ws's redis."""
+    assert listening(gw_ip, 23)
+    client = TelnetClient(gw_ip, 23)
+    try:
+        client.expect(b"login: ")
+        client.type_line("ops")
+        client.expect(b"Password: ")
+        client.type_line("changeme")
+        client.expect(b"$ ", timeout=20)
+        client.type_line("ip addr")
+        assert f"inet {gw_office_ip}/".encode() in client.expect(b"$ ")
+        client.type_line(f"printf 'PING\\r\\n' | nc -w 3 {ws_ip} 6379")
+        assert b"-NOAUTH Authentication required." in client.expect(b"$ ")
+        client.type_line("exit")
+    finally:
+        client.close()
+
+
 def sd_param(line: str, name: str) -> str:
+    """One structured-data parameter of an RFC 5424 line, backslash escapes undone."""
     match = re.search(rf'\b{name}="((?:[^"\\]|\\.)*)"', line)
-    return match.group(1) if match else ""
+    return re.sub(r"\\(.)", r"\1", match.group(1)) if match else ""
 
 
 def test_an_attacker_walks_from_the_dmz_through_a_foothold_to_the_office(
@@ -92,7 +129,7 @@ def test_an_attacker_walks_from_the_dmz_through_a_foothold_to_the_office(
 ) -> None:
     env = docker_env
     client = env.client
-    build_images(client, services=["ssh", "redis"], modes=("full",))
+    build_images(client, services=["ssh", "telnet", "redis"], modes=("full",))
     dmz, office = env.subnets(2)
     doc, issues = validate_data(decode_document(maze("walk", str(dmz), str(office)).encode()))
     assert doc is not None, issues
@@ -114,12 +151,8 @@ def test_an_attacker_walks_from_the_dmz_through_a_foothold_to_the_office(
         labels={**env.owner_labels, "decnet.managed": "true"}, network=network.name)
     network.disconnect(probe)
     network.connect(probe, ipv4_address=attacker_ip)
-    deadline = time.monotonic() + 60  # sshd makes the persona's host keys first
-    while True:
-        foothold = client.containers.get(service_container_name(resolved.id, "gw", "ssh"))
-        if b"Server listening" in foothold.logs() or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    foothold = client.containers.get(service_container_name(resolved.id, "gw", "ssh"))
+    assert listening(gw_ip, 22), foothold.logs()[-2000:]  # sshd makes its host keys first
     probe.start()
     probe.wait(timeout=90)
     output = probe.logs().decode(errors="replace")
@@ -128,7 +161,7 @@ def test_an_attacker_walks_from_the_dmz_through_a_foothold_to_the_office(
     assert "@@@first=255" in output, output
     assert "@@@second=0" in output, output
     assert f"inet {gw_office_ip}/" in output, output
-    assert "+PONG" in output, output
+    assert "-NOAUTH Authentication required." in output, output  # redis answered
 
     # what the agent recorded, with the attacker's address and one session throughout
     log_file = tmp_path / "agent-decky.log"
@@ -150,6 +183,18 @@ def test_an_attacker_walks_from_the_dmz_through_a_foothold_to_the_office(
              if f'src_ip="{gw_office_ip}"' in line and 'service="redis"' in line]
     assert any('event="connect"' in line for line in inner), inner
     assert any('decky="ws"' in line for line in inner), inner
+
+    # telnet's foothold: a real bash on a pty, every typed line recorded
+    walk_over_telnet(gw_ip, ws_ip, gw_office_ip)
+    host_ip = str(dmz.network_address + 1)  # the host, on the DMZ bridge
+    lines = agent_lines(log_file, 'service="telnet"', 'cmd="ip addr"', 'command="ip addr"')
+    telnet = [line for line in lines
+              if 'service="telnet"' in line and f'src_ip="{host_ip}"' in line]
+    (accepted,) = [line for line in telnet if 'event="login"' in line]
+    assert 'success="true"' in accepted and 'username="ops"' in accepted, accepted
+    typed = [sd_param(line, "command") for line in telnet if 'event="command"' in line
+             and sd_param(line, "session") == sd_param(accepted, "session")]
+    assert "ip addr" in typed and f"printf 'PING\\r\\n' | nc -w 3 {ws_ip} 6379" in typed, typed
 
     # the foothold is hardened like every decoy container
     attrs = client.api.inspect_container(foothold.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 TOPOLOGY = os.environ.get("MAZENET_TOPOLOGY", "mol-mutation")
 VENV = os.environ.get("MAZENET_VENV", ".venv")
@@ -49,8 +50,14 @@ def test_docker_matches(host):
 def test_the_new_decky_answers_with_its_banner(host):
     gw = next(n for n in host.check_output(
         f"docker ps --filter {LABEL} --format '{{{{.Names}}}}'").split() if n.endswith("-gw01"))
-    banner = host.check_output(f"docker exec {gw} sh -c 'nc -w 3 10.230.21.40 22 </dev/null'")
-    assert banner.startswith("SSH-2.0-OpenSSH_8.4p1 db01")
+    banner = ""
+    for _ in range(60):  # the real sshd makes the decky's host keys before it listens
+        result = host.run(f"docker exec {gw} sh -c 'nc -w 3 10.230.21.40 22 </dev/null'")
+        banner = result.stdout
+        if result.rc == 0 and banner:
+            break
+        time.sleep(1)
+    assert banner.startswith("SSH-2.0-OpenSSH_9.2p1 db01"), banner
 
 
 def test_untouched_deckies_were_not_recreated(host):

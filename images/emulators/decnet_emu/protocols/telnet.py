@@ -12,8 +12,11 @@ Telnet Service negotiation (DO AUTH, WILL ECHO, ...), `Welcome to Microsoft Teln
 
 Config (service_config.telnet): `banner` (the issue text instead of the persona's OS),
 `login_prompt` (instead of `<hostname> login: `), `motd` (shown after an accepted login),
-`accept` (list of `{user, password}`: those logins succeed and get a minimal recorded shell,
-see _fake_shell.py; the real-shell foothold is ssh's), `fail_delay` (seconds, default 3).
+`accept` (list of `{user, password}`: those logins succeed; on a Linux persona in the full
+image they get a real bash on a pty as the container's unprivileged user, every typed line
+recorded (_telnet_shell.py); never a real shell when the emulator runs as root (a local
+test) or without bash: then the minimal recorded shell look of _fake_shell.py),
+`fail_delay` (seconds, default 3).
 
 Events: `data` (what the client told in negotiation: `ttype`, `tspeed`, `xdisploc`, `naws`,
 `env_user`, `env_display`, ... when sent), `login` (`username`, `password`, `success`) for
@@ -23,8 +26,10 @@ every try, `command` (`command`) for every line typed after an accepted login.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 
+from decnet_emu.protocols import _telnet_shell
 from decnet_emu.protocols._fake_shell import FakeShell
 from decnet_emu.protocols._telnet_io import (
     AUTHENTICATION,
@@ -138,7 +143,18 @@ async def _login(session: Session, tio: TelnetIO, windows: bool) -> str | None:
     return None
 
 
-async def _shell(session: Session, tio: TelnetIO, user: str) -> None:
+def _real_shell_allowed(windows: bool) -> bool:
+    """A real shell only on a Linux persona, with bash, and never as root."""
+    return not windows and os.geteuid() != 0 and _telnet_shell.available()
+
+
+async def _shell(session: Session, tio: TelnetIO, user: str, windows: bool) -> None:
+    if _real_shell_allowed(windows):
+        motd = session.config.get("motd")
+        if isinstance(motd, str) and motd:
+            await tio.write(motd + "\n")
+        await _telnet_shell.run_shell(session, tio, user)
+        return
     shell = FakeShell(session.persona, user, session.dst_ip)
     motd = session.config.get("motd")
     await tio.write(motd + "\n" if isinstance(motd, str) and motd else shell.motd())
@@ -176,4 +192,4 @@ async def handle(session: Session) -> None:
         return
     user = await _login(session, tio, windows)
     if user is not None:
-        await _shell(session, tio, user)
+        await _shell(session, tio, user, windows)
