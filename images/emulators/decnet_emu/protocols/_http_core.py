@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import dataclasses
 import json
 import ssl
@@ -348,12 +349,70 @@ def tls_context(session: Session) -> ssl.SSLContext:
 async def start_tls(session: Session) -> bool:
     """Implicit TLS at accept; a failed handshake is a `data` event (False)."""
     try:
-        await session.start_tls(tls_context(session))
+        await upgrade_tls(session, tls_context(session))
     except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
         session.event("data", reason=f"tls handshake failed: {type(exc).__name__}",
                       detail=str(exc)[:200])
         return False
     return True
+
+
+async def upgrade_tls(session: Session, context: ssl.SSLContext,
+                      handshake_timeout: float = 15.0) -> None:
+    """Server-side TLS on the session's stream, keeping what the client already sent.
+
+    asyncio's StreamWriter.start_tls loses bytes the StreamReader has already buffered: a
+    client that sends its ClientHello at once (openssl, nmap, Go) would stall the handshake.
+    The buffered bytes are handed to the TLS protocol right after it is attached, before the
+    transport reads the socket again.
+    """
+    reader, writer = session.reader, session.writer
+    pending = bytes(reader._buffer)  # read ahead by asyncio, never consumed
+    reader._buffer.clear()
+    loop = asyncio.get_running_loop()
+    transport = writer.transport
+    protocol = transport.get_protocol()
+    task = asyncio.ensure_future(loop.start_tls(
+        transport, protocol, context, server_side=True,
+        ssl_handshake_timeout=handshake_timeout))
+    await asyncio.sleep(0)  # start_tls has attached the TLS protocol and queued its start
+
+    def attach() -> None:
+        tls_protocol: Any = transport.get_protocol()
+        if tls_protocol is protocol:  # not attached (cannot happen on CPython's loop)
+            transport.abort()
+            return
+        _send_alerts(tls_protocol)
+        view = memoryview(pending)
+        while view and not transport.is_closing():
+            buffer = tls_protocol.get_buffer(len(view))
+            size = min(len(buffer), len(view))
+            buffer[:size] = view[:size]
+            tls_protocol.buffer_updated(size)
+            view = view[size:]
+
+    loop.call_soon(attach)  # after connection_made and resume_reading, before any read
+    new_transport = await task
+    writer._transport = new_transport  # what StreamWriter.start_tls does
+    protocol._replace_writer(writer)
+
+
+def _send_alerts(tls_protocol: Any) -> None:
+    """Send the TLS alert of a failed handshake before asyncio drops the connection.
+
+    A real server answers a ClientHello it cannot serve with an alert (handshake_failure,
+    protocol_version); asyncio closes without writing it, and clients (nmap's TLS probes
+    among them) then see a dead port instead of a TLS server.
+    """
+    complete = tls_protocol._on_handshake_complete
+
+    def on_complete(exc: BaseException | None) -> None:
+        if exc is not None:
+            with contextlib.suppress(Exception):
+                tls_protocol._process_outgoing()
+        complete(exc)
+
+    tls_protocol._on_handshake_complete = on_complete
 
 
 # -- the loop -----------------------------------------------------------------------------
