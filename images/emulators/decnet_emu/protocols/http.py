@@ -400,7 +400,7 @@ class WebSite:
             return response
         if request.method not in ("GET", "HEAD", "POST"):
             return self.error(405, request)
-        if path.startswith(PROTECTED):
+        if any(path == area or path.startswith(area + "/") for area in PROTECTED):
             response = self.error(401, request)
             at = 2 if self.style == "apache" else 1
             response.headers.insert(at, ("WWW-Authenticate", f'Basic realm="{BASIC_REALM}"'))
