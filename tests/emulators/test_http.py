@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 import urllib.error
@@ -137,6 +138,16 @@ def test_keep_alive_serves_several_requests(target: LocalEmulator) -> None:
     time.sleep(0.3)
     sessions = {e.fields["session"] for e in target.events("request")}
     assert len(sessions) == 1 and len(target.events("request")) == 3
+
+
+def test_malformed_request_is_400_and_recorded(target: LocalEmulator) -> None:
+    with socket.create_connection((target.host, target.port(80)), timeout=10) as sock:
+        sock.sendall(b"\x16\x03\x01 nonsense\r\n\r\n")
+        reply = sock.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"Your browser sent a request that this server could not understand." in reply
+    bad = wait_for(target, "data", lambda e: "request" in e.fields.get("reason", ""))
+    assert bad.src_ip == target.source
 
 
 @pytest.fixture
