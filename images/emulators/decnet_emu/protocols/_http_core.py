@@ -4,7 +4,9 @@ Bounded request parsing (request line, headers, Content-Length and chunked bodie
 keep-alive, response writing, Authorization decoding and form-login capture. A service
 gives a `Site` (how it answers); `serve()` runs the request loop and records every request
 (`request`), every credential in an Authorization header (`login`) and malformed input
-(`data`).
+(`data`). `start_tls` / `upgrade_tls` put implicit TLS (https, k8s) on the connection with
+the persona's certificate, keeping a ClientHello asyncio has already read and sending the
+alert of a failed handshake as a real server does.
 """
 
 from __future__ import annotations
