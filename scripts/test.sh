@@ -12,7 +12,7 @@ ensure_venv dev
 ensure_mariadb
 ensure_docker
 # the emulator tests: debootstrap builds their bookworm root; the real clients drive them
-apt_install curl debootstrap openssh-client sshpass nmap
+apt_install curl debootstrap openssh-client openssl sshpass nmap
 
 log "ruff"
 ruff check .

@@ -82,6 +82,20 @@ def test_curl_verifies_the_certificate(target: LocalEmulator, tmp_path: Path) ->
     assert out.returncode != 0
 
 
+def test_openssl_client_sending_at_once(target: LocalEmulator) -> None:
+    """openssl s_client sends its ClientHello the moment it connects (as nmap and Go do):
+    the handshake must not depend on the server reading first."""
+    require_tools("openssl", packages="openssl")
+    for _ in range(3):
+        out = subprocess.run(["openssl", "s_client", "-quiet", "-connect",
+                              f"{target.host}:{target.port(443)}", "-servername", FQDN],
+                             input=b"GET /nope HTTP/1.0\r\n\r\n", capture_output=True,
+                             timeout=20)
+        assert out.stdout.startswith(b"HTTP/1.1 404 Not Found\r\n"), out.stderr
+        assert f"CN = {FQDN}".encode() in out.stderr
+    wait_for(target, "request", lambda e: e.fields["path"] == "/nope")
+
+
 def test_form_login_post_and_404_over_tls(target: LocalEmulator, tmp_path: Path) -> None:
     ca = _ca_file(target, tmp_path)
     base = f"https://{target.host}:{target.port(443)}"
