@@ -6,10 +6,11 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
@@ -123,22 +124,60 @@ def test_basic_auth_over_tls(target: LocalEmulator, tmp_path: Path) -> None:
     assert (login.fields["username"], login.fields["password"]) == ("admin", "admin123")
 
 
-def test_plain_http_on_the_tls_port_is_recorded(target: LocalEmulator) -> None:
+def test_plain_http_on_the_tls_port(target: LocalEmulator) -> None:
+    require_tools("curl", packages="curl")
+    out = subprocess.run(["curl", "-sS", "-i", "--max-time", "10",
+                          f"http://{target.host}:{target.port(443)}/admin"],
+                         capture_output=True, timeout=20)
+    text = out.stdout.decode("latin-1")
+    assert text.startswith("HTTP/1.1 400 Bad Request\r\n")
+    assert "Reason: You're speaking plain HTTP to an SSL-enabled server port." in text
+    request = wait_for(target, "request", lambda e: e.fields.get("tls") == "false")
+    assert request.fields["path"] == "/admin"
+    assert request.src_ip == target.source
+
+
+def test_tls_garbage_is_refused_and_recorded(target: LocalEmulator) -> None:
     with socket.create_connection((target.host, target.port(443)), timeout=10) as sock:
-        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        sock.sendall(b"\x16\x03\x01\x00\x05hello")
         sock.settimeout(10)
         try:
             reply = sock.recv(100)
         except ConnectionResetError:
             reply = b""
-    assert not reply.startswith(b"HTTP/")  # a TLS server answers with an alert, not HTTP
+    assert reply[:1] == b"\x15"  # a TLS alert record, as a real server sends
     failed = wait_for(target, "data", lambda e: "tls" in e.fields.get("reason", ""))
     assert failed.src_ip == target.source
 
 
-def test_nmap_names_ssl_http_apache(target: LocalEmulator) -> None:
+@pytest.fixture
+def on_ssl_port() -> Iterator[LocalEmulator]:
+    """The emulator on a port nmap knows as a TLS port (it tries TLS first there, as on 443;
+    elsewhere its plain GET meets Apache's "plain HTTP" page first and it says http)."""
+    port = next((p for p in (44443, 14443, 10443, 9443, 7443, 4443, 3443)
+                 if _free(p)), None)
+    if port is None:
+        pytest.skip("no free port among nmap's TLS ports")
+    emulator = LocalEmulator(SERVICE, {"443/tcp": port})
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_nmap_names_ssl_http_apache(on_ssl_port: LocalEmulator) -> None:
     require_tools("nmap", packages="nmap")
-    line = nmap_service(target.host, target.port(443))
+    line = nmap_service(on_ssl_port.host, on_ssl_port.port(443))
     assert "ssl/http" in line and "Apache httpd 2.4.57" in line, line
 
 

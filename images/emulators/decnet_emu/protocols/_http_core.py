@@ -220,13 +220,19 @@ async def _body(session: Session, request: Request) -> bytes:
     return await session.read_exactly(length) if length else b""
 
 
-async def read_request(session: Session, first: bool = True) -> Request | None:
-    """The next request; None when the client closed (or went idle between requests)."""
+async def read_request(session: Session, first: bool = True,
+                       prefix: bytes = b"") -> Request | None:
+    """The next request; None when the client closed (or went idle between requests).
+
+    `prefix`: bytes of the request line already read by the caller (e.g. a peek on a TLS
+    port)."""
     timeout = None if first else KEEPALIVE_TIMEOUT
     raw = b""
     for _ in range(8):  # a few stray empty lines are tolerated, as servers do
         try:
-            raw = await _line(session, timeout)
+            raw = prefix + await _line(session, timeout) if prefix else \
+                await _line(session, timeout)
+            prefix = b""
         except TimeoutError:
             if first:
                 raise
@@ -348,10 +354,12 @@ def tls_context(session: Session) -> ssl.SSLContext:
         return server_context(persona, session.config)
 
 
-async def start_tls(session: Session) -> bool:
-    """Implicit TLS at accept; a failed handshake is a `data` event (False)."""
+async def start_tls(session: Session, first: bytes = b"") -> bool:
+    """Implicit TLS at accept; a failed handshake is a `data` event (False).
+
+    `first`: bytes the caller already read from the client (its ClientHello's start)."""
     try:
-        await upgrade_tls(session, tls_context(session))
+        await upgrade_tls(session, tls_context(session), first=first)
     except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
         session.event("data", reason=f"tls handshake failed: {type(exc).__name__}",
                       detail=str(exc)[:200])
@@ -360,16 +368,16 @@ async def start_tls(session: Session) -> bool:
 
 
 async def upgrade_tls(session: Session, context: ssl.SSLContext,
-                      handshake_timeout: float = 15.0) -> None:
+                      handshake_timeout: float = 15.0, first: bytes = b"") -> None:
     """Server-side TLS on the session's stream, keeping what the client already sent.
 
     asyncio's StreamWriter.start_tls loses bytes the StreamReader has already buffered: a
     client that sends its ClientHello at once (openssl, nmap, Go) would stall the handshake.
-    The buffered bytes are handed to the TLS protocol right after it is attached, before the
-    transport reads the socket again.
+    The buffered bytes (after `first`, what the caller read itself) are handed to the TLS
+    protocol right after it is attached, before the transport reads the socket again.
     """
     reader, writer = session.reader, session.writer
-    pending = bytes(reader._buffer)  # read ahead by asyncio, never consumed
+    pending = first + bytes(reader._buffer)  # read ahead by asyncio, never consumed
     reader._buffer.clear()
     loop = asyncio.get_running_loop()
     transport = writer.transport

@@ -382,6 +382,33 @@ class WebSite:
         safe = "".join(c for c in name if c.isalnum() or c in ".-")[:64] or self.fqdn
         return html.escape(safe), port if port.isdigit() else self.port
 
+    def plain_http_on_tls(self, request: Request | None) -> Response | None:
+        """The answer to plain HTTP on the TLS port (None: IIS's http.sys just resets)."""
+        if self.style == "iis":
+            return None
+        if self.style == "nginx":
+            tail = f"<hr><center>{self.server or 'nginx'}</center>\r\n"
+            page = ("<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port"
+                    "</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>"
+                    "\r\n<center>The plain HTTP request was sent to HTTPS port</center>\r\n"
+                    f"{tail}</body>\r\n</html>\r\n").encode()
+            return Response(400, self._headers(None, page, "text/html", status=400), page,
+                            close=True)
+        address = ""
+        if self.server:
+            host, _ = self._server_name(request)
+            address = f"<address>{html.escape(self.server)} Server at {host} Port " \
+                      f"{self.port}</address>\n"
+        page = ('<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
+                "<title>400 Bad Request</title>\n</head><body>\n<h1>Bad Request</h1>\n"
+                "<p>Your browser sent a request that this server could not understand.<br />\n"
+                "Reason: You're speaking plain HTTP to an SSL-enabled server port.<br />\n"
+                " Instead use the HTTPS scheme to access this URL, please.<br />\n</p>\n"
+                f"<hr>\n{address}</body></html>\n").encode()
+        content_type = "text/html; charset=iso-8859-1"
+        return Response(400, self._headers(None, page, content_type, status=400), page,
+                        close=True)
+
     # -- Site ---------------------------------------------------------------------------
     def error(self, status: int, request: Request | None) -> Response:
         body, content_type = self._error_page(status, request)
