@@ -15,7 +15,6 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import dataclasses
 import json
 import ssl
 import time
@@ -342,16 +341,8 @@ def record_request(session: Session, request: Request, **extra: Any) -> None:
 
 # -- TLS --------------------------------------------------------------------------------
 def tls_context(session: Session) -> ssl.SSLContext:
-    """The persona's TLS server context.
-
-    tls.server_context caches on the Persona, which is unhashable while it carries its
-    `extra` dict: a copy without it is used then (the certificate does not depend on it).
-    """
-    try:
-        return server_context(session.persona, session.config)
-    except TypeError:
-        persona = dataclasses.replace(session.persona, extra=None)  # type: ignore[arg-type]
-        return server_context(persona, session.config)
+    """The persona's TLS server context (or the configured `tls_cert`/`tls_key`)."""
+    return server_context(session.persona, session.config)
 
 
 async def start_tls(session: Session, first: bytes = b"") -> bool:
