@@ -154,6 +154,18 @@ def test_open_node_errors_are_elasticsearch_json(open_node: LocalEmulator) -> No
     assert searched.src_ip == open_node.source
 
 
+def test_open_node_records_written_documents(open_node: LocalEmulator) -> None:
+    note = {"message": "All your data is backed up. Pay 0.1 BTC to recover it."}
+    written = httpx.post(_url(open_node, "/read_me/_doc"), json=note, timeout=10)
+    assert written.status_code == 201
+    assert written.headers["x-elastic-product"] == "Elasticsearch"
+    assert written.json()["result"] == "created" and written.json()["_index"] == "read_me"
+    assert written.headers["location"] == f"/read_me/_doc/{written.json()['_id']}"
+    request = wait_for(open_node, "request", lambda e: e.fields.get("method") == "POST")
+    assert request.fields["path"] == "/read_me/_doc"
+    assert json.loads(request.fields["body"]) == note
+
+
 def test_nmap_names_elasticsearch(target: LocalEmulator) -> None:
     require_tools("nmap", packages="nmap")
     line = nmap_service(target.host, target.port(9200))

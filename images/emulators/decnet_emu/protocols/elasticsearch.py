@@ -18,9 +18,10 @@ Elasticsearch` on every answer, lower-case `content-type: application/json` and
   which 8.x no longer sends).
 - `security: false`: an open node: `GET /` answers the cluster JSON (node name from the
   persona, `cluster_uuid` derived from it, version with build fields, "You Know, for
-  Search"), `/_cluster/health`, `/_cat/*`, empty `_search` results, `index_not_found_exception`
-  404s for unknown indices, "no handler found" 400s for unknown `_` endpoints, 405s with
-  the allowed methods. nmap then says only "http" (see above).
+  Search"), `/_cluster/health`, `/_cat/*`, empty `_search` results, documents written
+  (`PUT|POST /index/_doc[/id]`: 201 created; the body is in the `request` event),
+  `index_not_found_exception` 404s for unknown indices, "no handler found" 400s for
+  unknown `_` endpoints, 405s with the allowed methods. nmap then says only "http" (see above).
 
 Config: `version` (default 8.12.1; other 8.x numbers get a Lucene version of that line and
 derived build fields), `security` (bool), `cluster_name` (default "elasticsearch"),
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -150,11 +152,25 @@ class ElasticSite:
             return self._answer(200, _compact(_empty_hits()))
         if parts[0].startswith("_"):
             return self._no_handler(request)
+        if method in ("PUT", "POST") and len(parts) in (2, 3) and \
+                parts[1] in ("_doc", "_create"):
+            return self._indexed(parts)
         if method == "PUT" and len(parts) == 1:
             return self._answer(200, _compact({"acknowledged": True,
                                                "shards_acknowledged": True,
                                                "index": parts[0]}))
         return self._missing_index(parts[0])
+
+    def _indexed(self, parts: list[str]) -> Response:
+        """A document written (the index auto-created, as by default): 201 created."""
+        doc_id = parts[2] if len(parts) == 3 else \
+            base64.urlsafe_b64encode(os.urandom(15)).decode()[:20]
+        body = {"_index": parts[0], "_id": doc_id, "_version": 1, "result": "created",
+                "_shards": {"total": 2, "successful": 1, "failed": 0}, "_seq_no": 0,
+                "_primary_term": 1}
+        response = self._answer(201, _compact(body))
+        response.headers.insert(0, ("Location", f"/{parts[0]}/_doc/{doc_id}"))
+        return response
 
     def _health(self) -> dict[str, Any]:
         return {"cluster_name": self.cluster_name, "status": "green", "timed_out": False,
