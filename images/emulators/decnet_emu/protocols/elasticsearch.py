@@ -21,7 +21,7 @@ Elasticsearch` on every answer, lower-case `content-type: application/json` and
   Search"), `/_cluster/health`, `/_cat/*`, empty `_search` results, documents written
   (`PUT|POST /index/_doc[/id]`: 201 created; the body is in the `request` event),
   `index_not_found_exception` 404s for unknown indices, "no handler found" 400s for
-  unknown `_` endpoints, 405s with the allowed methods. nmap then says only "http" (see above).
+  unknown `_` endpoints, 405s with the allowed methods. nmap names no product then (above).
 
 Config: `version` (default 8.12.1; other 8.x numbers get a Lucene version of that line and
 derived build fields), `security` (bool), `cluster_name` (default "elasticsearch"),
