@@ -94,6 +94,13 @@ class DatabaseConfig(ServiceConfig):
     version: str | None = None
 
 
+class ElasticsearchConfig(DatabaseConfig):
+    security: bool = Field(default=True, description="401 to every request without "
+                           "valid credentials, as Elasticsearch 8.x ships; false: open node.")
+    cluster_name: str | None = None
+    node_name: str | None = None
+
+
 class SmbConfig(ServiceConfig):
     workgroup: str = "WORKGROUP"
     server_string: str = "Samba 4.17.12-Debian"
@@ -191,7 +198,7 @@ _ALL = [
     _svc("mssql", "1433", DatabaseConfig, "Microsoft SQL Server"),
     _svc("mongodb", "27017", DatabaseConfig, "MongoDB"),
     _svc("redis", "6379", DatabaseConfig, "Redis replies"),
-    _svc("elasticsearch", "9200", DatabaseConfig, "Elasticsearch REST"),
+    _svc("elasticsearch", "9200", ElasticsearchConfig, "Elasticsearch REST"),
     _svc("ldap", "389", LdapConfig, "LDAP directory"),
     _svc("dns", "53 53/udp", DnsConfig, "DNS resolver"),
     _svc("snmp", "161/udp", SnmpConfig, "SNMP agent"),

@@ -4,7 +4,9 @@ Bounded request parsing (request line, headers, Content-Length and chunked bodie
 keep-alive, response writing, Authorization decoding and form-login capture. A service
 gives a `Site` (how it answers); `serve()` runs the request loop and records every request
 (`request`), every credential in an Authorization header (`login`) and malformed input
-(`data`).
+(`data`). `start_tls` / `upgrade_tls` put implicit TLS (https, k8s) on the connection with
+the persona's certificate, keeping a ClientHello asyncio has already read and sending the
+alert of a failed handshake as a real server does.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import dataclasses
+import contextlib
 import json
 import ssl
 import time
@@ -217,13 +219,19 @@ async def _body(session: Session, request: Request) -> bytes:
     return await session.read_exactly(length) if length else b""
 
 
-async def read_request(session: Session, first: bool = True) -> Request | None:
-    """The next request; None when the client closed (or went idle between requests)."""
+async def read_request(session: Session, first: bool = True,
+                       prefix: bytes = b"") -> Request | None:
+    """The next request; None when the client closed (or went idle between requests).
+
+    `prefix`: bytes of the request line already read by the caller (e.g. a peek on a TLS
+    port)."""
     timeout = None if first else KEEPALIVE_TIMEOUT
     raw = b""
     for _ in range(8):  # a few stray empty lines are tolerated, as servers do
         try:
-            raw = await _line(session, timeout)
+            raw = prefix + await _line(session, timeout) if prefix else \
+                await _line(session, timeout)
+            prefix = b""
         except TimeoutError:
             if first:
                 raise
@@ -333,27 +341,79 @@ def record_request(session: Session, request: Request, **extra: Any) -> None:
 
 # -- TLS --------------------------------------------------------------------------------
 def tls_context(session: Session) -> ssl.SSLContext:
-    """The persona's TLS server context.
+    """The persona's TLS server context (or the configured `tls_cert`/`tls_key`)."""
+    return server_context(session.persona, session.config)
 
-    tls.server_context caches on the Persona, which is unhashable while it carries its
-    `extra` dict: a copy without it is used then (the certificate does not depend on it).
-    """
+
+async def start_tls(session: Session, first: bytes = b"") -> bool:
+    """Implicit TLS at accept; a failed handshake is a `data` event (False).
+
+    `first`: bytes the caller already read from the client (its ClientHello's start)."""
     try:
-        return server_context(session.persona, session.config)
-    except TypeError:
-        persona = dataclasses.replace(session.persona, extra=None)  # type: ignore[arg-type]
-        return server_context(persona, session.config)
-
-
-async def start_tls(session: Session) -> bool:
-    """Implicit TLS at accept; a failed handshake is a `data` event (False)."""
-    try:
-        await session.start_tls(tls_context(session))
+        await upgrade_tls(session, tls_context(session), first=first)
     except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
         session.event("data", reason=f"tls handshake failed: {type(exc).__name__}",
                       detail=str(exc)[:200])
         return False
     return True
+
+
+async def upgrade_tls(session: Session, context: ssl.SSLContext,
+                      handshake_timeout: float = 15.0, first: bytes = b"") -> None:
+    """Server-side TLS on the session's stream, keeping what the client already sent.
+
+    asyncio's StreamWriter.start_tls loses bytes the StreamReader has already buffered: a
+    client that sends its ClientHello at once (openssl, nmap, Go) would stall the handshake.
+    The buffered bytes (after `first`, what the caller read itself) are handed to the TLS
+    protocol right after it is attached, before the transport reads the socket again.
+    """
+    reader, writer = session.reader, session.writer
+    pending = first + bytes(reader._buffer)  # read ahead by asyncio, never consumed
+    reader._buffer.clear()
+    loop = asyncio.get_running_loop()
+    transport = writer.transport
+    protocol = transport.get_protocol()
+    task = asyncio.ensure_future(loop.start_tls(
+        transport, protocol, context, server_side=True,
+        ssl_handshake_timeout=handshake_timeout))
+    await asyncio.sleep(0)  # start_tls has attached the TLS protocol and queued its start
+
+    def attach() -> None:
+        tls_protocol: Any = transport.get_protocol()
+        if tls_protocol is protocol:  # not attached (cannot happen on CPython's loop)
+            transport.abort()
+            return
+        _send_alerts(tls_protocol)
+        view = memoryview(pending)
+        while view and not transport.is_closing():
+            buffer = tls_protocol.get_buffer(len(view))
+            size = min(len(buffer), len(view))
+            buffer[:size] = view[:size]
+            tls_protocol.buffer_updated(size)
+            view = view[size:]
+
+    loop.call_soon(attach)  # after connection_made and resume_reading, before any read
+    new_transport = await task
+    writer._transport = new_transport  # what StreamWriter.start_tls does
+    protocol._replace_writer(writer)
+
+
+def _send_alerts(tls_protocol: Any) -> None:
+    """Send the TLS alert of a failed handshake before asyncio drops the connection.
+
+    A real server answers a ClientHello it cannot serve with an alert (handshake_failure,
+    protocol_version); asyncio closes without writing it, and clients (nmap's TLS probes
+    among them) then see a dead port instead of a TLS server.
+    """
+    complete = tls_protocol._on_handshake_complete
+
+    def on_complete(exc: BaseException | None) -> None:
+        if exc is not None:
+            with contextlib.suppress(Exception):
+                tls_protocol._process_outgoing()
+        complete(exc)
+
+    tls_protocol._on_handshake_complete = on_complete
 
 
 # -- the loop -----------------------------------------------------------------------------

@@ -1,10 +1,24 @@
-"""HTTP web server: Apache (default), nginx or IIS look, index page, login forms, 404s.
+"""HTTP web server (port 80): Apache by default, nginx or IIS by config or persona.
 
-The `server_header` config (default "Apache/2.4.57 (Debian)") gives the Server header and
-the style of every page: nginx pages when it names nginx, IIS pages when it names
-Microsoft-IIS or when a Windows persona keeps the default (or an empty) header. `page_title`
-and `page_body` replace the stock index page. Every request is a `request` event; login
-forms (/login, /admin, /wp-login.php, ...) POSTed and Basic credentials are `login` events.
+What runs: the http group core (`_http_core`: bounded HTTP/1.x parsing, keep-alive,
+chunked bodies) with a site that answers as a stock server would: the distribution's
+default index page, 404/403/405 error pages in that server's own format and header order,
+ETag/Last-Modified derived from the persona, login forms at the usual admin paths and
+Basic-auth areas (/private, /backup, /webdav: 401 with `WWW-Authenticate: Basic
+realm="Restricted Area"`). No path answers 200 unless a server would (index, login pages).
+nmap -sV names "Apache httpd 2.4.57 ((Debian))" (or nginx, or Microsoft IIS httpd).
+
+Config (`service_config.http` / `.https`): `server_header` (default "Apache/2.4.57
+(Debian)"; naming nginx gives nginx pages, Microsoft-IIS gives IIS pages; a Windows persona
+with the default or an empty header looks like "Microsoft-IIS/10.0"), `page_title` and
+`page_body` (replace the stock index page).
+
+Events: `request` for every request (`method`, `path`, `query`, `version`, `host`,
+`user_agent`, `content_type`, `body` (first 256 bytes) and `bytes` for a body); `login`
+(`username`, `password`, `success=false`, `mech=form`, `path`) for a form carrying a
+password posted anywhere (urlencoded or multipart; field names as login pages use them);
+`login` (`mech=basic` with `username`/`password`, or the scheme and `token`) for every
+Authorization header; `data` for malformed requests (answered 400/413/414 and closed).
 """
 
 from __future__ import annotations
@@ -30,9 +44,14 @@ LOGIN_PATHS = frozenset({"/login", "/login/", "/login.php", "/admin", "/admin/",
                          "/administrator", "/administrator/", "/signin", "/auth/login",
                          "/manager/html", "/phpmyadmin", "/phpmyadmin/", "/login.html"})
 INDEX_PATHS = frozenset({"/", "/index.html", "/index.htm", "/iisstart.htm"})
+PROTECTED = ("/private", "/backup", "/webdav")  # Basic-auth areas (realm BASIC_REALM)
+BASIC_REALM = "Restricted Area"
 
 _APACHE_MESSAGES = {
     400: "<p>Your browser sent a request that this server could not understand.<br />\n</p>",
+    401: "<p>This server could not verify that you\nare authorized to access the document\n"
+         "requested.  Either you supplied the wrong\ncredentials (e.g., bad password), or your\n"
+         "browser doesn't understand how to supply\nthe credentials required.</p>",
     403: "<p>You don't have permission to access this resource.</p>",
     404: "<p>The requested URL was not found on this server.</p>",
     405: "<p>The requested method {method} is not allowed for this URL.</p>",
@@ -337,6 +356,7 @@ class WebSite:
     def _error_page(self, status: int, request: Request | None) -> tuple[bytes, str]:
         phrase = reason_phrase(status)
         if self.style == "nginx":
+            phrase = "Authorization Required" if status == 401 else phrase
             tail = f"<hr><center>{self.server or 'nginx'}</center>\n"
             page = (f"<html>\r\n<head><title>{status} {phrase}</title></head>\r\n<body>\r\n"
                     f"<center><h1>{status} {phrase}</h1></center>\r\n{tail}</body>\r\n"
@@ -362,6 +382,33 @@ class WebSite:
         safe = "".join(c for c in name if c.isalnum() or c in ".-")[:64] or self.fqdn
         return html.escape(safe), port if port.isdigit() else self.port
 
+    def plain_http_on_tls(self, request: Request | None) -> Response | None:
+        """The answer to plain HTTP on the TLS port (None: IIS's http.sys just resets)."""
+        if self.style == "iis":
+            return None
+        if self.style == "nginx":
+            tail = f"<hr><center>{self.server or 'nginx'}</center>\r\n"
+            page = ("<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port"
+                    "</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>"
+                    "\r\n<center>The plain HTTP request was sent to HTTPS port</center>\r\n"
+                    f"{tail}</body>\r\n</html>\r\n").encode()
+            return Response(400, self._headers(None, page, "text/html", status=400), page,
+                            close=True)
+        address = ""
+        if self.server:
+            host, _ = self._server_name(request)
+            address = f"<address>{html.escape(self.server)} Server at {host} Port " \
+                      f"{self.port}</address>\n"
+        page = ('<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
+                "<title>400 Bad Request</title>\n</head><body>\n<h1>Bad Request</h1>\n"
+                "<p>Your browser sent a request that this server could not understand.<br />\n"
+                "Reason: You're speaking plain HTTP to an SSL-enabled server port.<br />\n"
+                " Instead use the HTTPS scheme to access this URL, please.<br />\n</p>\n"
+                f"<hr>\n{address}</body></html>\n").encode()
+        content_type = "text/html; charset=iso-8859-1"
+        return Response(400, self._headers(None, page, content_type, status=400), page,
+                        close=True)
+
     # -- Site ---------------------------------------------------------------------------
     def error(self, status: int, request: Request | None) -> Response:
         body, content_type = self._error_page(status, request)
@@ -380,6 +427,11 @@ class WebSite:
             return response
         if request.method not in ("GET", "HEAD", "POST"):
             return self.error(405, request)
+        if any(path == area or path.startswith(area + "/") for area in PROTECTED):
+            response = self.error(401, request)
+            at = 2 if self.style == "apache" else 1
+            response.headers.insert(at, ("WWW-Authenticate", f'Basic realm="{BASIC_REALM}"'))
+            return response
         if path in LOGIN_PATHS:
             return self._login(session, request)
         if request.method == "POST":
@@ -419,11 +471,14 @@ def _record_form(session: Session, request: Request) -> tuple[str, str] | None:
 
 
 def _iis_error(status: int, phrase: str) -> str:
-    title = {404: "404 - File or directory not found.",
+    title = {401: "401 - Unauthorized: Access is denied due to invalid credentials.",
+             404: "404 - File or directory not found.",
              403: "403 - Forbidden: Access is denied.",
              405: "405 - HTTP verb used to access this page is not allowed."}.get(
         status, f"{status} - {phrase}.")
-    detail = {404: "The resource you are looking for might have been removed, had its name "
+    detail = {401: "You do not have permission to view this directory or page using the "
+                   "credentials that you supplied.",
+              404: "The resource you are looking for might have been removed, had its name "
                    "changed, or is temporarily unavailable.",
               403: "You do not have permission to view this directory or page using the "
                    "credentials that you supplied.",
