@@ -1,0 +1,101 @@
+"""dns: dig and dnspython against the emulator's zone, version.bind, AXFR, and nmap -sV."""
+
+from __future__ import annotations
+
+import subprocess
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.reversename
+import dns.xfr
+import dns.zone
+import pytest
+
+from tests.emulators.harness import LocalEmulator, nmap_service, require_tools
+
+SERVICE = "dns"
+PORTS = ["53/udp", "53/tcp"]
+PERSONA = {"hostname": "web01", "domain": "acme.internal",
+           "versions": {"dns": "9.18.28-1~deb12u2-Debian"}}
+
+
+def _dig(target: LocalEmulator, *args: str) -> str:
+    require_tools("dig", packages="bind9-dnsutils")
+    out = subprocess.run(["dig", f"@{target.host}", "-p", str(target.port(53, "udp")), *args],
+                         capture_output=True, text=True, timeout=15)
+    return out.stdout
+
+
+def _ask(target: LocalEmulator, name: str, rdtype: str, tcp: bool = False) -> dns.message.Message:
+    query = dns.message.make_query(name, rdtype)
+    if tcp:
+        return dns.query.tcp(query, target.host, port=target.port(53, "tcp"), timeout=5)
+    return dns.query.udp(query, target.host, port=target.port(53, "udp"), timeout=5)
+
+
+def test_dig_answers_the_zone_and_records_queries(target: LocalEmulator) -> None:
+    assert _dig(target, "+short", "web01.acme.internal", "A").strip().startswith("10.")
+    soa = _dig(target, "+short", "acme.internal", "SOA").split()
+    assert soa[:2] == ["ns1.acme.internal.", "hostmaster.acme.internal."]
+    assert _dig(target, "+short", "acme.internal", "MX").strip() == "10 mail.acme.internal."
+    full = _dig(target, "nosuchhost.acme.internal", "A")
+    assert "status: NXDOMAIN" in full and "flags: qr aa rd" in full
+    assert "acme.internal.\t\t3600\tIN\tSOA\tns1.acme.internal." in full
+    queries = target.events("query", wait=3)
+    assert [(q.fields["qname"], q.fields["qtype"]) for q in queries][:4] == [
+        ("web01.acme.internal", "A"), ("acme.internal", "SOA"), ("acme.internal", "MX"),
+        ("nosuchhost.acme.internal", "A")]
+    assert queries[3].fields["rcode"] == "NXDOMAIN"
+    assert all(q.src_ip == target.source and q.fields["proto"] == "udp" for q in queries)
+
+
+def test_dnspython_names_are_consistent(target: LocalEmulator) -> None:
+    address = _ask(target, "web01.acme.internal", "A").answer[0][0].address
+    ptr = _ask(target, dns.reversename.from_address(address).to_text(), "PTR")
+    assert ptr.answer[0][0].target.to_text() == "web01.acme.internal."
+    www = _ask(target, "www.acme.internal", "A")
+    assert [r.rdtype for r in www.answer] == [dns.rdatatype.CNAME, dns.rdatatype.A]
+    aaaa = _ask(target, "web01.acme.internal", "AAAA", tcp=True)
+    assert aaaa.answer[0][0].address.startswith("fd")
+    nodata = _ask(target, "mail.acme.internal", "TXT")
+    assert nodata.rcode() == dns.rcode.NOERROR and not nodata.answer
+    assert nodata.authority[0].rdtype == dns.rdatatype.SOA
+    again = _ask(target, "web01.acme.internal", "A").answer[0][0].address
+    assert again == address
+
+
+def test_recursion_is_refused(target: LocalEmulator) -> None:
+    reply = _ask(target, "www.example.com", "A")
+    assert reply.rcode() == dns.rcode.REFUSED and not reply.flags & dns.flags.RA
+    (query,) = [q for q in target.events("query", wait=3)
+                if q.fields["qname"] == "www.example.com"]
+    assert query.fields["rcode"] == "REFUSED" and query.fields["rd"] == "true"
+
+
+def test_version_bind_like_bind_918(target: LocalEmulator) -> None:
+    out = _dig(target, "+short", "version.bind", "CH", "TXT")
+    assert out.strip() == '"9.18.28-1~deb12u2-Debian"'
+
+
+def test_axfr_is_refused_and_recorded(target: LocalEmulator) -> None:
+    with pytest.raises(dns.xfr.TransferError):
+        dns.zone.from_xfr(dns.query.xfr(target.host, "acme.internal",
+                                        port=target.port(53, "tcp"), timeout=5))
+    (transfer,) = target.events("transfer", wait=3)
+    assert transfer.fields["qname"] == "acme.internal"
+    assert transfer.fields["allowed"] == "false" and transfer.src_ip == target.source
+
+
+def test_nmap_names_bind_over_udp(target: LocalEmulator) -> None:
+    require_tools("nmap", packages="nmap")
+    line = nmap_service(target.host, target.port(53, "udp"), udp=True)
+    assert "ISC BIND 9.18.28" in line, line
+
+
+def test_nmap_names_bind_over_tcp(target: LocalEmulator) -> None:
+    require_tools("nmap", packages="nmap")
+    line = nmap_service(target.host, target.port(53, "tcp"))
+    assert "ISC BIND 9.18.28" in line, line
