@@ -12,7 +12,7 @@ ensure_venv dev
 ensure_mariadb
 ensure_docker
 # the emulator tests: debootstrap builds their bookworm root; the real clients drive them
-apt_install debootstrap openssh-client sshpass nmap
+apt_install debootstrap openssh-client sshpass nmap bind9-dnsutils snmp sipsak sipvicious
 
 log "ruff"
 ruff check .
