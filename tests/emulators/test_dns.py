@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 
 import dns.flags
 import dns.message
@@ -14,7 +15,7 @@ import dns.xfr
 import dns.zone
 import pytest
 
-from tests.emulators.harness import LocalEmulator, nmap_service, require_tools
+from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service, require_tools
 
 SERVICE = "dns"
 PORTS = ["53/udp", "53/tcp"]
@@ -99,3 +100,19 @@ def test_nmap_names_bind_over_tcp(target: LocalEmulator) -> None:
     require_tools("nmap", packages="nmap")
     line = nmap_service(target.host, target.port(53, "tcp"))
     assert "ISC BIND 9.18.28" in line, line
+
+
+@pytest.fixture
+def windows_dns() -> Iterator[LocalEmulator]:
+    """A domain controller persona: Microsoft DNS."""
+    yield from local_emulator("dns", ["53/udp"], persona={
+        "hostname": "dc01", "domain": "corp.example", "os_family": "windows",
+        "kernel": "10.0.20348", "versions": {"dns": "Microsoft DNS 10.0.20348"}})
+
+
+def test_windows_persona_is_microsoft_dns(windows_dns: LocalEmulator) -> None:
+    assert _dig(windows_dns, "+short", "dc01.corp.example", "A").strip().startswith("10.")
+    assert "BIND" not in _dig(windows_dns, "+short", "version.bind", "CH", "TXT")
+    require_tools("nmap", packages="nmap")
+    line = nmap_service(windows_dns.host, windows_dns.port(53, "udp"), udp=True)
+    assert "Microsoft DNS 10.0.20348" in line, line

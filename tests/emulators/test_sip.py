@@ -146,3 +146,34 @@ def test_nmap_names_asterisk_over_udp(target: LocalEmulator) -> None:
     require_tools("nmap", packages="nmap")
     line = nmap_service(target.host, target.port(5060, "udp"), udp=True)
     assert "Asterisk PBX 20.9.3" in line, line
+
+
+def test_invite_is_challenged_and_ack_unanswered(target: LocalEmulator) -> None:
+    sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" \
+          "m=audio 4000 RTP/AVP 0\r\n"
+    head = ["INVITE sip:900442079460000@acme.internal SIP/2.0",
+            "Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKinv1", "Max-Forwards: 70",
+            "From: \"100\" <sip:100@acme.internal>;tag=f00",
+            "To: <sip:900442079460000@acme.internal>",
+            "Call-ID: inv-1", "CSeq: 1 INVITE", "Contact: <sip:100@127.0.0.1:5099>",
+            "Content-Type: application/sdp", f"Content-Length: {len(sdp)}"]
+    invite = ("\r\n".join(head) + "\r\n\r\n" + sdp).encode()
+    ack = ("\r\n".join([h.replace("1 INVITE", "1 ACK").replace("INVITE sip", "ACK sip")
+                        for h in head[:9]] + ["Content-Length: 0"]) + "\r\n\r\n").encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(3)
+        sock.connect((target.host, target.port(5060, "udp")))
+        sock.send(invite)
+        reply = sock.recv(4096)
+        assert reply.startswith(b"SIP/2.0 401 Unauthorized\r\n")
+        assert b"CSeq: 1 INVITE\r\n" in reply and b"received=127.0.0.1" in reply
+        sock.settimeout(1)
+        sock.send(ack)
+        try:
+            extra = sock.recv(4096)
+        except TimeoutError:
+            extra = b""
+    assert extra == b""
+    requests = target.events("request", wait=3)
+    assert [r.fields["method"] for r in requests] == ["INVITE"]
+    assert requests[0].fields["uri"] == "sip:900442079460000@acme.internal"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from collections.abc import Iterator
 
+import pytest
 from pysnmp.hlapi.v3arch.asyncio import (
     CommunityData,
     ContextData,
@@ -18,7 +20,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     usmHMACSHAAuthProtocol,
 )
 
-from tests.emulators.harness import LocalEmulator, nmap_service, require_tools
+from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service, require_tools
 
 SERVICE = "snmp"
 PORTS = ["161/udp"]
@@ -114,3 +116,21 @@ def test_nmap_names_net_snmp(target: LocalEmulator) -> None:
     require_tools("nmap", packages="nmap")
     line = nmap_service(target.host, target.port(161, "udp"), udp=True)
     assert "net-snmp" in line, line
+
+
+@pytest.fixture
+def windows_snmp() -> Iterator[LocalEmulator]:
+    """A Windows server persona: the Windows SNMP service (v1/v2c only)."""
+    yield from local_emulator("snmp", ["161/udp"], persona={
+        "hostname": "app02", "os_family": "windows", "kernel": "10.0.17763"})
+
+
+def test_windows_persona_is_the_windows_snmp_service(windows_snmp: LocalEmulator) -> None:
+    out = _run(windows_snmp, "snmpget", ["-v2c", "-c", "public"],
+               [SYS_DESCR, "1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.5.0"]).stdout
+    assert "Software: Windows Version 6.3 (Build 17763 Multiprocessor Free)" in out
+    assert ".1.3.6.1.2.1.1.2.0 = OID: .1.3.6.1.4.1.311.1.1.3.1.2" in out
+    assert '"APP02"' in out
+    v3 = _run(windows_snmp, "snmpget", ["-v3", "-u", "admin", "-l", "noAuthNoPriv"],
+              [SYS_DESCR])
+    assert "Timeout" in v3.stderr
