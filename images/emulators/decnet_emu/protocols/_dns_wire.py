@@ -209,18 +209,31 @@ def reply(query: Query, flags: int, answer: list[Record], authority: list[Record
               len(additional) + (opt is not None))
     writer.buf += struct.pack(">6H", query.id, flags, *counts)
     if query.question:
-        writer.offsets[query.qname.lower()] = 12
         writer.buf += query.question
-        labels = query.qname.split(".")
-        pos = 12
-        for i, label in enumerate(labels):  # every suffix of the question is a target too
-            writer.offsets.setdefault(".".join(labels[i:]).lower(), pos)
-            pos += 1 + len(label.encode("latin-1"))
+    pos = 12
+    for suffix in _question_suffixes(query.question):  # later names may point into it
+        writer.offsets.setdefault(suffix, pos)
+        pos += 1 + len(suffix.split(".", 1)[0].encode("latin-1"))
     for record in (*answer, *authority, *additional):
         writer.record(record)
     if opt is not None:
         writer.buf += b"\0" + struct.pack(">HHIH", OPT, 1232, 0, len(opt)) + opt
     return bytes(writer.buf)
+
+
+def _question_suffixes(question: bytes) -> list[str]:
+    """Every suffix of the question's name (lower-case), when it has no pointers and no
+    dots inside labels; else none (then nothing points into the question)."""
+    labels: list[str] = []
+    pos = 0
+    while pos < len(question) and question[pos]:
+        size = question[pos]
+        label = question[pos + 1:pos + 1 + size].decode("latin-1")
+        if size & 0xC0 or "." in label or len(label) != size:
+            return []
+        labels.append(label.lower())
+        pos += 1 + size
+    return [".".join(labels[i:]) for i in range(len(labels))]
 
 
 def header_only(query: Query, flags: int) -> bytes:

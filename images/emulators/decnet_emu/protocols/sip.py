@@ -179,6 +179,8 @@ def handle_request(target: Session | Datagram, pbx: Pbx, request: Request,
                  **{"from": request.get("from")}, to=request.get("to"),
                  call_id=request.get("call-id"), user_agent=request.get("user-agent") or None,
                  contact=request.get("contact") or None, transport=transport)
+    if not all(request.get(name) for name in ("via", "from", "to", "call-id", "cseq")):
+        return None  # pjsip drops a request without its mandatory headers
     if request.method == "OPTIONS":
         return respond(pbx, request, 200, src, [
             ("Accept", ACCEPT), ("Allow", ALLOW), ("Supported", SUPPORTED),
