@@ -116,3 +116,19 @@ def test_windows_persona_is_microsoft_dns(windows_dns: LocalEmulator) -> None:
     require_tools("nmap", packages="nmap")
     line = nmap_service(windows_dns.host, windows_dns.port(53, "udp"), udp=True)
     assert "Microsoft DNS 10.0.20348" in line, line
+
+
+@pytest.fixture
+def open_transfers() -> Iterator[LocalEmulator]:
+    """A server configured to give its zone to anyone (`axfr: true`)."""
+    yield from local_emulator("dns", ["53/tcp"], config={"axfr": True}, persona=PERSONA)
+
+
+def test_axfr_when_configured(open_transfers: LocalEmulator) -> None:
+    zone = dns.zone.from_xfr(dns.query.xfr(open_transfers.host, "acme.internal",
+                                           port=open_transfers.port(53), timeout=5))
+    names = {name.to_text() for name in zone.nodes}
+    assert {"@", "web01", "ns1", "mail", "www"} <= names
+    assert zone["www"].rdatasets[0].rdtype == dns.rdatatype.CNAME
+    (transfer,) = open_transfers.events("transfer", wait=3)
+    assert transfer.fields["allowed"] == "true"
