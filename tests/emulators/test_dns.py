@@ -113,6 +113,9 @@ def windows_dns() -> Iterator[LocalEmulator]:
 def test_windows_persona_is_microsoft_dns(windows_dns: LocalEmulator) -> None:
     assert _dig(windows_dns, "+short", "dc01.corp.example", "A").strip().startswith("10.")
     assert "BIND" not in _dig(windows_dns, "+short", "version.bind", "CH", "TXT")
+    srv = _dig(windows_dns, "+short", "_ldap._tcp.dc._msdcs.corp.example", "SRV")
+    assert srv.strip() == "0 100 389 dc01.corp.example."
+    assert "status: NOERROR" in _dig(windows_dns, "_msdcs.corp.example", "A")
     require_tools("nmap", packages="nmap")
     line = nmap_service(windows_dns.host, windows_dns.port(53, "udp"), udp=True)
     assert "Microsoft DNS 10.0.20348" in line, line

@@ -140,8 +140,8 @@ def _client_cookie(rdata: bytes) -> bytes:
 @dataclass(frozen=True)
 class Record:
     """One resource record; `data` by type: a name (NS, CNAME, PTR), (preference, name) for
-    MX, (mname, rname, serial, refresh, retry, expire, minimum) for SOA, a list of strings
-    for TXT, an address text for A/AAAA."""
+    MX, (priority, weight, port, target) for SRV, (mname, rname, serial, refresh, retry,
+    expire, minimum) for SOA, a list of strings for TXT, an address text for A/AAAA."""
 
     name: str
     rtype: int
@@ -191,6 +191,10 @@ class Writer:
             self.name(mname)
             self.name(rname)
             self.buf += struct.pack(">5I", *numbers)
+        elif record.rtype == SRV:
+            priority, weight, port, target = data  # type: ignore[misc]
+            self.buf += struct.pack(">HHH", priority, weight, port)
+            self.name(target, compress=False)
         elif record.rtype == TXT:
             for text in data:  # type: ignore[attr-defined]
                 raw = str(text).encode()[:255]

@@ -2,11 +2,12 @@
 
 Linux personas look like ISC BIND 9.18 (Debian), Windows personas like Microsoft DNS.
 
-* The zone `<domain>` (config `domain`, else the persona's) holds SOA, NS, MX, TXT (SPF),
-  the decky's own name (A, AAAA), ns1, mail, www (CNAME) and a few hosts derived from the
-  persona (A); the reverse zone of its /24 answers PTR. Names and addresses are deterministic
-  per persona (config `network`, e.g. "10.20.30.0/24", and `address`, the decky's own IPv4,
-  override the derived ones).
+* The zone `<domain>` (config `domain`, else the persona's) holds SOA, NS, MX, TXT (SPF,
+  DMARC), the decky's own name (A, AAAA), ns1, mail, www (CNAME), a few hosts derived from
+  the persona (A) and, on Windows personas, the AD locator SRV records (_ldap._tcp,
+  _kerberos._tcp, ...dc._msdcs); the reverse zone of its /24 answers PTR. Names and
+  addresses are deterministic per persona (config `network`, e.g. "10.20.30.0/24", and
+  `address`, the decky's own IPv4, override the derived ones).
 * Unknown names in a zone: NXDOMAIN with the SOA; a name without the type: NODATA with the
   SOA; names outside the zones: REFUSED, recursion is not offered (RA clear).
 * `version.bind`/`version.server`/`hostname.bind`/`id.server` CH TXT as BIND answers them
@@ -21,6 +22,7 @@ qtype, allowed) for every zone transfer attempt, `data` for what is not DNS.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
 import struct
@@ -101,8 +103,9 @@ def build_server(persona: Persona, config: dict[str, Any]) -> Server:
     net = _network(persona, config)
     hosts = list(net.hosts())
     me = persona.hostname.lower()
-    own = str(config.get("address")
-              or hosts[(10 + persona.number(f"dns-host/{me}", 200)) % len(hosts)])
+    own = str(hosts[(10 + persona.number(f"dns-host/{me}", 200)) % len(hosts)])
+    with contextlib.suppress(ValueError):
+        own = str(ipaddress.IPv4Address(str(config.get("address") or own)))
     used = {own}
 
     def address(label: str) -> str:
@@ -144,6 +147,12 @@ def build_server(persona: Persona, config: dict[str, Any]) -> Server:
     add(me, wire.AAAA, str(ula.network_address + persona.number("dns-aaaa", 1 << 32) + 1))
     add("www", wire.CNAME, f"{me}.{origin}")
     add("_dmarc", wire.TXT, [f"v=DMARC1; p=quarantine; rua=mailto:postmaster@{origin}"])
+    if persona.is_windows:  # an AD domain's locator records, pointing at this DC
+        for service, port in (("_ldap._tcp", 389), ("_kerberos._tcp", 88),
+                              ("_kerberos._udp", 88), ("_kpasswd._tcp", 464),
+                              ("_gc._tcp", 3268), ("_ldap._tcp.dc._msdcs", 389),
+                              ("_kerberos._tcp.dc._msdcs", 88)):
+            add(service, wire.SRV, (0, 100, port, f"{me}.{origin}"), 600)
     zones = [Zone(origin, soa, records)]
 
     reverse = ".".join(reversed(str(net.network_address).split(".")[:3])) + ".in-addr.arpa"
@@ -153,7 +162,7 @@ def build_server(persona: Persona, config: dict[str, Any]) -> Server:
                                                                 f"ns1.{origin}")]}
     for name, ip in addresses.items():
         owner = f"{ip.rsplit('.', 1)[1]}.{reverse}"
-        if owner not in rrecords:
+        if ipaddress.IPv4Address(ip) in net and owner not in rrecords:
             rrecords[owner] = [Record(owner, wire.PTR, TTL, f"{name}.{origin}")]
     zones.append(Zone(reverse, rsoa, rrecords))
     return Server(zones, _version(persona, config), persona.hostname, persona.is_windows,
@@ -216,6 +225,8 @@ def _lookup(zone: Zone, name: str, qtype: int,
         if group is None:
             if answer:
                 break
+            if any(owner.endswith("." + name) for owner in zone.records):
+                return wire.NOERROR, [], [zone.soa], []  # an empty non-terminal
             return wire.NXDOMAIN, [], [zone.soa], []
         found = [r for r in group if qtype == wire.ANY or r.rtype == qtype]
         cname = [r for r in group if r.rtype == wire.CNAME]
@@ -229,9 +240,11 @@ def _lookup(zone: Zone, name: str, qtype: int,
     if not answer:
         return wire.NOERROR, [], [zone.soa], []
     additional: list[Record] = []
-    if qtype in (wire.MX, wire.NS):
+    targets = {wire.MX: 1, wire.SRV: 3}
+    if qtype in (wire.MX, wire.NS, wire.SRV):
         for record in answer:
-            target = str(record.data[1] if record.rtype == wire.MX else record.data).lower()
+            target = str(record.data[targets[record.rtype]] if record.rtype in targets
+                         else record.data).lower()
             additional += [r for r in zone.records.get(target, [])
                            if r.rtype in (wire.A, wire.AAAA)]
     authority = [] if qtype in (wire.NS, wire.ANY) or rd else \
