@@ -33,7 +33,7 @@ PDU_NAMES = {GET: "get", GETNEXT: "getnext", GETBULK: "getbulk", SET: "set"}
 NO_SUCH_NAME, NO_ACCESS = 2, 6
 NO_SUCH_OBJECT, NO_SUCH_INSTANCE, END_OF_MIB_VIEW = 0x80, 0x81, 0x82
 MAX_VARBINDS = 512
-MAX_RESPONSE = 65000
+MAX_BULK_BYTES = 1300  # a GETBULK answer fits one Ethernet frame (and amplifies little)
 UNKNOWN_ENGINE_IDS = "1.3.6.1.6.3.15.1.1.4.0"
 UNKNOWN_USER_NAMES = "1.3.6.1.6.3.15.1.1.3.0"
 
@@ -150,8 +150,8 @@ def _respond(agent: Agent, version: int, pdu: int, fields: list[int],
             else:
                 out.append((step[0], _value(step[1])))
                 cursors[i] = step[0]
-            size += len(out[-1][1]) + 16
-        if size > MAX_RESPONSE // 2:
+            size += len(out[-1][1]) + len(out[-1][0]) + 6
+        if size > MAX_BULK_BYTES:
             break
     return 0, 0, out
 
