@@ -135,3 +135,18 @@ def test_axfr_when_configured(open_transfers: LocalEmulator) -> None:
     assert zone["www"].rdatasets[0].rdtype == dns.rdatatype.CNAME
     (transfer,) = open_transfers.events("transfer", wait=3)
     assert transfer.fields["allowed"] == "true"
+
+
+def test_records_are_deterministic_per_persona(target: LocalEmulator) -> None:
+    def zone_of(emulator: LocalEmulator) -> list[str]:
+        return [_ask(emulator, name, rdtype).answer[-1][0].to_text()
+                for name, rdtype in (("web01.acme.internal", "A"), ("mail.acme.internal", "A"),
+                                     ("web01.acme.internal", "AAAA"), ("acme.internal", "SOA"))]
+
+    mine = zone_of(target)
+    for twin in local_emulator("dns", ["53/udp"], persona=PERSONA):
+        assert zone_of(twin) == mine
+    other = {**PERSONA, "seed_hex": "ab" * 32}
+    for stranger in local_emulator("dns", ["53/udp"], persona=other):
+        theirs = zone_of(stranger)
+        assert theirs[0] != mine[0] and theirs[2] != mine[2]
