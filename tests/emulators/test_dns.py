@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import dns.flags
 import dns.message
@@ -15,7 +17,13 @@ import dns.xfr
 import dns.zone
 import pytest
 
-from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service, require_tools
+from tests.emulators.harness import (
+    EMULATORS,
+    LocalEmulator,
+    local_emulator,
+    nmap_service,
+    require_tools,
+)
 
 SERVICE = "dns"
 PORTS = ["53/udp", "53/tcp"]
@@ -150,3 +158,29 @@ def test_records_are_deterministic_per_persona(target: LocalEmulator) -> None:
     for stranger in local_emulator("dns", ["53/udp"], persona=other):
         theirs = zone_of(stranger)
         assert theirs[0] != mine[0] and theirs[2] != mine[2]
+
+
+def test_own_name_follows_the_decky_address() -> None:
+    for emulator in local_emulator("dns", ["53/udp"], config={"address": "192.168.7.20"},
+                                   persona=PERSONA):
+        assert _ask(emulator, "web01.acme.internal", "A").answer[0][0].address == "192.168.7.20"
+        ptr = _ask(emulator, "20.7.168.192.in-addr.arpa", "PTR").answer[0][0]
+        assert ptr.target.to_text() == "web01.acme.internal."
+        mail = _ask(emulator, "mail.acme.internal", "A").answer[0][0].address
+        assert mail.startswith("192.168.7.") and mail != "192.168.7.20"
+
+
+def test_local_address_is_read_from_the_namespace(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    if str(EMULATORS) not in sys.path:
+        sys.path.insert(0, str(EMULATORS))
+    from decnet_emu.protocols.dns import local_ipv4
+
+    trie = tmp_path / "fib_trie"
+    trie.write_text("Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 10.0.5.0\n        /24 link UNICAST\n"
+                    "     |-- 10.0.5.14\n        /32 host LOCAL\n     |-- 127.0.0.1\n"
+                    "        /32 host LOCAL\n     |-- 10.0.5.255\n        /32 link BROADCAST\n")
+    monkeypatch.setenv("DECNET_LISTEN", "::")
+    assert local_ipv4(str(trie)) == "10.0.5.14"
+    monkeypatch.setenv("DECNET_LISTEN", "127.0.0.1")
+    assert local_ipv4(str(trie)) is None

@@ -5,9 +5,10 @@ Linux personas look like ISC BIND 9.18 (Debian), Windows personas like Microsoft
 * The zone `<domain>` (config `domain`, else the persona's) holds SOA, NS, MX, TXT (SPF,
   DMARC), the decky's own name (A, AAAA), ns1, mail, www (CNAME), a few hosts derived from
   the persona (A) and, on Windows personas, the AD locator SRV records (_ldap._tcp,
-  _kerberos._tcp, ...dc._msdcs); the reverse zone of its /24 answers PTR. Names and
-  addresses are deterministic per persona (config `network`, e.g. "10.20.30.0/24", and
-  `address`, the decky's own IPv4, override the derived ones).
+  _kerberos._tcp, ...dc._msdcs); the reverse zone of its /24 answers PTR. The decky's own
+  name resolves to its own address (config `address`, else the namespace's first IPv4),
+  the other hosts to deterministic addresses of its /24 (config `network` overrides it;
+  on loopback both are derived from the persona).
 * Unknown names in a zone: NXDOMAIN with the SOA; a name without the type: NODATA with the
   SOA; names outside the zones: REFUSED, recursion is not offered (RA clear).
 * `version.bind`/`version.server`/`hostname.bind`/`id.server` CH TXT as BIND answers them
@@ -25,6 +26,7 @@ import asyncio
 import contextlib
 import hashlib
 import ipaddress
+import os
 import struct
 import time
 from dataclasses import dataclass
@@ -73,13 +75,43 @@ class Server:
         return max(matches, key=lambda zone: len(zone.origin)) if matches else None
 
 
-def _network(persona: Persona, config: dict[str, Any]) -> ipaddress.IPv4Network:
+def local_ipv4(fib_trie: str = "/proc/net/fib_trie") -> str | None:
+    """This network namespace's first IPv4 address that is not loopback (the decky's own),
+    when the emulator listens on every address; None on loopback or when unknown."""
+    listen = os.environ.get("DECNET_LISTEN", "::")
+    if listen not in ("", "::", "0.0.0.0"):
+        with contextlib.suppress(ValueError):
+            address = ipaddress.ip_address(listen)
+            if address.version == 4 and not address.is_loopback:
+                return str(address)
+        return None
+    try:
+        with open(fib_trie, encoding="ascii") as stream:
+            lines = stream.read().splitlines()
+    except OSError:
+        return None
+    found: set[ipaddress.IPv4Address] = set()
+    current = ""
+    for line in lines:
+        text = line.strip()
+        if text.startswith("|-- "):
+            current = text[4:]
+        elif text.startswith("/32 host LOCAL") and current:
+            with contextlib.suppress(ValueError):
+                address = ipaddress.IPv4Address(current)
+                if not address.is_loopback:
+                    found.add(address)
+    return str(min(found)) if found else None
+
+
+def _network(persona: Persona, config: dict[str, Any],
+             own: str | None) -> ipaddress.IPv4Network:
     raw = config.get("network")
     if raw:
-        try:
+        with contextlib.suppress(ValueError):
             return ipaddress.IPv4Network(str(raw), strict=False)
-        except ValueError:
-            pass
+    if own:
+        return ipaddress.IPv4Network(f"{own}/24", strict=False)
     second = 1 + persona.number("dns-net-b", 250)
     third = 1 + persona.number("dns-net-c", 250)
     return ipaddress.IPv4Network(f"10.{second}.{third}.0/24")
@@ -100,12 +132,13 @@ def _version(persona: Persona, config: dict[str, Any]) -> str:
 def build_server(persona: Persona, config: dict[str, Any]) -> Server:
     """The zones of this persona (deterministic: the same persona gives the same records)."""
     origin = str(config.get("domain") or persona.domain or "corp.internal").strip(".").lower()
-    net = _network(persona, config)
+    known: str | None = None
+    with contextlib.suppress(ValueError):
+        known = str(ipaddress.IPv4Address(str(config.get("address") or local_ipv4() or "")))
+    net = _network(persona, config, known)
     hosts = list(net.hosts())
     me = persona.hostname.lower()
-    own = str(hosts[(10 + persona.number(f"dns-host/{me}", 200)) % len(hosts)])
-    with contextlib.suppress(ValueError):
-        own = str(ipaddress.IPv4Address(str(config.get("address") or own)))
+    own = known or str(hosts[(10 + persona.number(f"dns-host/{me}", 200)) % len(hosts)])
     used = {own}
 
     def address(label: str) -> str:
