@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pysnmp.hlapi.v3arch.asyncio import (
@@ -20,7 +22,13 @@ from pysnmp.hlapi.v3arch.asyncio import (
     usmHMACSHAAuthProtocol,
 )
 
-from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service, require_tools
+from tests.emulators.harness import (
+    EMULATORS,
+    LocalEmulator,
+    local_emulator,
+    nmap_service,
+    require_tools,
+)
 
 SERVICE = "snmp"
 PORTS = ["161/udp"]
@@ -134,3 +142,28 @@ def test_windows_persona_is_the_windows_snmp_service(windows_snmp: LocalEmulator
     v3 = _run(windows_snmp, "snmpget", ["-v3", "-u", "admin", "-l", "noAuthNoPriv"],
               [SYS_DESCR])
     assert "Timeout" in v3.stderr
+
+
+def test_interfaces_come_from_the_namespace(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    if str(EMULATORS) not in sys.path:
+        sys.path.insert(0, str(EMULATORS))
+    from decnet_emu.persona import Persona
+    from decnet_emu.protocols._snmp_mib import interfaces
+
+    for name, index, kind, address in (("lo", 1, 772, "00:00:00:00:00:00"),
+                                       ("eth0", 57, 1, "02:42:0a:00:05:0e")):
+        base = tmp_path / name
+        (base / "statistics").mkdir(parents=True)
+        for key, value in (("ifindex", index), ("type", kind), ("mtu", 1500),
+                           ("address", address)):
+            (base / key).write_text(f"{value}\n")
+        (base / "statistics" / "rx_bytes").write_text(f"{(1 << 32) + 77}\n")
+    monkeypatch.setenv("DECNET_LISTEN", "::")
+    rows = interfaces(Persona(hostname="mon01"), str(tmp_path))
+    assert [(r.index, r.name, r.kind) for r in rows] == [(1, b"lo", 24), (57, b"eth0", 6)]
+    assert rows[1].mac == bytes.fromhex("02420a00050e") and rows[1].speed == 0xFFFFFFFF
+    assert rows[1].counter("rx_bytes")() == 77  # Counter32 wraps
+    monkeypatch.setenv("DECNET_LISTEN", "127.0.0.1")
+    derived = interfaces(Persona(hostname="mon01"), str(tmp_path))  # loopback: not the host's
+    assert [r.name for r in derived] == [b"lo", b"eth0"] and derived[1].mac[:3] == b"RT\0"

@@ -1,13 +1,14 @@
 """The MIB a net-snmp 5.9 agent on a Debian host (or a Windows SNMP service) shows.
 
-system (with sysORTable), interfaces (lo and eth0), a few ip scalars and hrSystem /
-hrMemorySize, in OID order, from the persona and config. Values that change (uptimes,
-counters, the date) are computed when asked.
+system (with sysORTable), interfaces (the namespace's own from /sys/class/net, or lo and a
+derived eth0), a few ip scalars and hrSystem / hrMemorySize, in OID order, from the persona
+and config. Values that change (uptimes, counters, the date) are computed when asked.
 """
 
 from __future__ import annotations
 
 import bisect
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,31 +118,21 @@ def build(persona: Persona, config: dict[str, Any], started: float | None = None
             put(f"{system}.9.1.2.{index}", OID, oid)
             put(f"{system}.9.1.3.{index}", OCTETS, descr.encode())
             put(f"{system}.9.1.4.{index}", TIMETICKS, 1)
-    mac = bytes.fromhex("525400") + persona.derive("snmp-mac", 3)
-    interfaces = [(1, b"lo", 24, 65536, 10_000_000, b""),
-                  (2, b"eth0" if not windows else b"Intel(R) 82574L Gigabit Network Connection",
-                   6, 1500, 1_000_000_000, mac)]
-    put("1.3.6.1.2.1.2.1.0", INTEGER, len(interfaces))
+    rows = interfaces(persona)
+    put("1.3.6.1.2.1.2.1.0", INTEGER, len(rows))
     table = "1.3.6.1.2.1.2.2.1"
-    columns: dict[int, Callable[..., Value]] = {
-        1: lambda i, *_: (INTEGER, i), 2: lambda _i, d, *_: (OCTETS, d),
-        3: lambda _i, _d, t, *_: (INTEGER, t), 4: lambda _i, _d, _t, m, *_: (INTEGER, m),
-        5: lambda _i, _d, _t, _m, s, _p: (GAUGE32, s),
-        6: lambda _i, _d, _t, _m, _s, p: (OCTETS, p),
-        7: lambda *_: (INTEGER, 1), 8: lambda *_: (INTEGER, 1), 9: lambda *_: (TIMETICKS, 0),
-    }
     for column in range(1, 23):
-        for row in interfaces:
-            index = row[0]
-            oid = f"{table}.{column}.{index}"
-            if column in columns:
-                put(oid, *columns[column](*row))
-            elif column in (10, 16):  # in/out octets
-                put(oid, COUNTER32, counter(f"snmp-if{index}-{column}", 900 * index))
-            elif column in (11, 17):  # unicast packets
-                put(oid, COUNTER32, counter(f"snmp-if{index}-{column}", 3 * index))
-            elif column == 22:
-                put(oid, OID, "0.0")
+        for row in rows:
+            oid = f"{table}.{column}.{row.index}"
+            fixed = {1: (INTEGER, row.index), 2: (OCTETS, row.name), 3: (INTEGER, row.kind),
+                     4: (INTEGER, row.mtu), 5: (GAUGE32, row.speed), 6: (OCTETS, row.mac),
+                     7: (INTEGER, 1), 8: (INTEGER, 1), 9: (TIMETICKS, 0), 22: (OID, "0.0")}
+            if column in fixed:
+                put(oid, *fixed[column])
+            elif column in STATISTICS:
+                name, rate = STATISTICS[column]
+                put(oid, COUNTER32, row.counter(name) if row.sysfs else
+                    counter(f"snmp-if{row.index}-{column}", rate * row.index))
             elif column not in (12, 18):
                 put(oid, COUNTER32 if column < 21 else GAUGE32, 0)
     put("1.3.6.1.2.1.4.1.0", INTEGER, 2)  # ipForwarding: notForwarding
@@ -159,6 +150,81 @@ def build(persona: Persona, config: dict[str, Any], started: float | None = None
     put("1.3.6.1.2.1.25.2.2.0", INTEGER,  # hrMemorySize (KB): 2..16 GiB less the kernel's
         (2 << persona.number("snmp-mem", 4)) * 1024 * 1024 - 49152 - persona.number("kb", 9000))
     return Mib(sorted(getters), getters)
+
+
+STATISTICS = {10: ("rx_bytes", 900), 11: ("rx_packets", 3), 13: ("rx_dropped", 0),
+              14: ("rx_errors", 0), 16: ("tx_bytes", 700), 17: ("tx_packets", 2),
+              19: ("tx_dropped", 0), 20: ("tx_errors", 0)}  # ifTable column: sysfs, rate
+
+
+@dataclass(frozen=True)
+class Interface:
+    """One ifTable row; `sysfs` is its /sys/class/net directory when it is real."""
+
+    index: int
+    name: bytes
+    kind: int  # ifType: 24 softwareLoopback, 6 ethernetCsmacd
+    mtu: int
+    speed: int
+    mac: bytes
+    sysfs: str = ""
+
+    def counter(self, name: str) -> Callable[[], int]:
+        path = os.path.join(self.sysfs, "statistics", name)
+
+        def read() -> int:
+            try:
+                with open(path, encoding="ascii") as stream:
+                    return int(stream.read().strip() or 0) & 0xFFFFFFFF
+            except (OSError, ValueError):
+                return 0
+        return read
+
+
+def interfaces(persona: Persona, root: str = "/sys/class/net") -> list[Interface]:
+    """The network namespace's own interfaces (a decky's lo, eth0, ...) when the agent listens
+    on every address of a Linux persona; else lo and a derived eth0 (or Windows NIC)."""
+    if not persona.is_windows and os.environ.get("DECNET_LISTEN", "::") in ("", "::",
+                                                                            "0.0.0.0"):
+        found = _sysfs_interfaces(root)
+        if found:
+            return found
+    mac = bytes.fromhex("525400") + persona.derive("snmp-mac", 3)
+    nic = b"Intel(R) 82574L Gigabit Network Connection" if persona.is_windows else b"eth0"
+    return [Interface(1, b"lo", 24, 65536, 10_000_000, b""),
+            Interface(2, nic, 6, 1500, 1_000_000_000, mac)]
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="ascii") as stream:
+            return stream.read().strip()
+    except (OSError, ValueError):
+        return ""
+
+
+def _sysfs_interfaces(root: str) -> list[Interface]:
+    rows = []
+    try:
+        names = sorted(os.listdir(root))[:32]
+    except OSError:
+        return []
+    for name in names:
+        base = os.path.join(root, name)
+        index, kind, mtu = _read(f"{base}/ifindex"), _read(f"{base}/type"), _read(f"{base}/mtu")
+        if not (index.isdigit() and mtu.isdigit()):
+            continue
+        loopback = kind == "772"
+        speed = _read(f"{base}/speed")
+        mbits = int(speed) if speed.isdigit() else (10 if loopback else 10000)
+        try:
+            mac = bytes.fromhex(_read(f"{base}/address").replace(":", ""))
+        except ValueError:
+            mac = b""
+        rows.append(Interface(int(index), name.encode(), 24 if loopback else 6, int(mtu),
+                              min(mbits * 1_000_000, 0xFFFFFFFF),
+                              b"" if loopback else mac, base))
+    return sorted(rows, key=lambda row: row.index)
 
 
 def _uuid(persona: Persona) -> str:
