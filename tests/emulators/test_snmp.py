@@ -161,7 +161,7 @@ def test_interfaces_come_from_the_namespace(tmp_path: Path,
         (base / "statistics" / "rx_bytes").write_text(f"{(1 << 32) + 77}\n")
     monkeypatch.setenv("DECNET_LISTEN", "::")
     rows = interfaces(Persona(hostname="mon01"), str(tmp_path))
-    assert [(r.index, r.name, r.kind) for r in rows] == [(1, b"lo", 24), (57, b"eth0", 6)]
+    assert [(r.index, r.name, r.kind) for r in rows] == [(1, b"lo", 24), (2, b"eth0", 6)]
     assert rows[1].mac == bytes.fromhex("02420a00050e") and rows[1].speed == 0xFFFFFFFF
     assert rows[1].counter("rx_bytes")() == 77  # Counter32 wraps
     monkeypatch.setenv("DECNET_LISTEN", "127.0.0.1")

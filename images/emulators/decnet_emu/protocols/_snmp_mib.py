@@ -8,6 +8,7 @@ and config. Values that change (uptimes, counters, the date) are computed when a
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -224,7 +225,8 @@ def _sysfs_interfaces(root: str) -> list[Interface]:
         rows.append(Interface(int(index), name.encode(), 24 if loopback else 6, int(mtu),
                               min(mbits * 1_000_000, 0xFFFFFFFF),
                               b"" if loopback else mac, base))
-    return sorted(rows, key=lambda row: row.index)
+    rows.sort(key=lambda row: row.index)  # a container's eth0 may be ifindex 11507: renumber
+    return [dataclasses.replace(row, index=number) for number, row in enumerate(rows, 1)]
 
 
 def _uuid(persona: Persona) -> str:
