@@ -30,9 +30,10 @@ from decnet_emu.session import Datagram
 
 GET, GETNEXT, RESPONSE, SET, TRAP, GETBULK, INFORM, TRAP2, REPORT = range(0xA0, 0xA9)
 PDU_NAMES = {GET: "get", GETNEXT: "getnext", GETBULK: "getbulk", SET: "set"}
-NO_SUCH_NAME, NO_ACCESS = 2, 6
+TOO_BIG, NO_SUCH_NAME, NO_ACCESS = 1, 2, 6
 NO_SUCH_OBJECT, NO_SUCH_INSTANCE, END_OF_MIB_VIEW = 0x80, 0x81, 0x82
 MAX_VARBINDS = 512
+MAX_MESSAGE = 1472  # net-snmp's default maximum message size over UDP
 MAX_BULK_BYTES = 1300  # a GETBULK answer fits one Ethernet frame (and amplifies little)
 UNKNOWN_ENGINE_IDS = "1.3.6.1.6.3.15.1.1.4.0"
 UNKNOWN_USER_NAMES = "1.3.6.1.6.3.15.1.1.3.0"
@@ -180,6 +181,8 @@ def _community_request(dgram: Datagram, agent: Agent, version: int,
     else:
         status, index, varbinds = _respond(agent, version, pdu_tag, [first, second], request)
     pdu = _pdu(RESPONSE, request_id, status, index, _varbinds(varbinds))
+    if len(pdu) > MAX_MESSAGE:  # tooBig, as net-snmp answers past its message size
+        pdu = _pdu(RESPONSE, request_id, TOO_BIG, 0, _varbinds(request if version == 0 else []))
     return ber.tlv(ber.SEQUENCE, ber.integer(version) + ber.octets(community) + pdu)
 
 
