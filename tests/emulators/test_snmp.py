@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import subprocess
 import sys
 import time
@@ -100,6 +103,13 @@ def test_snmpv3_user_is_recorded(target: LocalEmulator) -> None:
     assert login.fields["username"] == "netadmin" and login.fields["version"] == "3"
     assert login.fields["engine_id"].startswith("80001f8880")
     assert len(login.fields["auth_params"]) == 24  # HMAC-SHA-96
+    # crackable offline: the password's localized key reproduces the recorded HMAC
+    engine = bytes.fromhex(login.fields["engine_id"])
+    master = hashlib.sha1((b"Winter2024!" * (1048576 // 11 + 1))[:1048576]).digest()
+    key = hashlib.sha1(master + engine + master).digest()
+    message = base64.b64decode(login.fields["message_b64"])
+    mac = hmac.new(key, message, hashlib.sha1).digest()[:12]
+    assert mac.hex() == login.fields["auth_params"]
 
 
 def test_pysnmp_get_and_bulk_walk(target: LocalEmulator) -> None:

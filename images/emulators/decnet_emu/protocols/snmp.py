@@ -14,12 +14,14 @@ SNMP service, v1/v2c only).
 Events: `login` (community and password = the community, version, success=false) for a wrong
 community; `query` (community, version, pdu, oids, request_id) for an accepted request;
 `command` (pdu=set, oids) for SET; SNMPv3: `login` (username, engine_id, auth, priv,
-success=false, with auth_params when the request was authenticated) or `query`
+success=false; when authenticated also auth_params and message_b64, the message with its
+authentication parameters zeroed: what hashcat -m 25000/25100 cracks) or `query`
 (pdu=discovery); `data` for what is not SNMP.
 """
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -187,7 +189,8 @@ def _community_request(dgram: Datagram, agent: Agent, version: int,
 
 
 # -- v3 ----------------------------------------------------------------------------------
-def _v3_request(dgram: Datagram, agent: Agent, elements: list[tuple[int, bytes]]) -> bytes | None:
+def _v3_request(dgram: Datagram, agent: Agent, elements: list[tuple[int, bytes]],
+                message: bytes) -> bytes | None:
     if agent.windows or len(elements) < 4:
         dgram.event("data", version="3", bytes=sum(len(body) for _tag, body in elements))
         return None
@@ -204,7 +207,9 @@ def _v3_request(dgram: Datagram, agent: Agent, elements: list[tuple[int, bytes]]
     if user:
         dgram.event("login", username=user, engine_id=engine_id.hex(), version="3",
                     auth=bool(flags[0] & 1), priv=bool(flags[0] & 2),
-                    auth_params=auth_params.hex() or None, msg_id=msg_id, success=False)
+                    auth_params=auth_params.hex() or None, msg_id=msg_id, success=False,
+                    message_b64=base64.b64encode(message.replace(auth_params, bytes(len(
+                        auth_params)), 1)).decode() if auth_params else None)
     else:
         dgram.event("query", version="3", pdu="discovery", engine_id=engine_id.hex(),
                     msg_id=msg_id)
@@ -238,7 +243,7 @@ def datagram(dgram: Datagram, data: bytes) -> bytes | None:
         if version in (0, 1) and len(elements) == 3 and elements[1][0] == ber.OCTET_STRING:
             return _community_request(dgram, agent, version, elements)
         if version == 3:
-            return _v3_request(dgram, agent, elements)
+            return _v3_request(dgram, agent, elements, data)
     except (ValueError, IndexError):
         pass
     dgram.event("data", bytes=len(data), data=data[:256])
