@@ -187,7 +187,7 @@ def test_local_address_is_read_from_the_namespace(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     if str(EMULATORS) not in sys.path:
         sys.path.insert(0, str(EMULATORS))
-    from decnet_emu.protocols.dns import local_ipv4
+    from decnet_emu.protocols._dns_zone import local_ipv4
 
     trie = tmp_path / "fib_trie"
     trie.write_text("Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 10.0.5.0\n        /24 link UNICAST\n"
