@@ -107,12 +107,23 @@ class SmbConfig(ServiceConfig):
 
 
 class SnmpConfig(ServiceConfig):
-    community: str = "public"
-    sys_descr: str = "Linux 6.1.0-18-amd64 x86_64"
+    community: str | list[str] = "public"
+    sys_descr: str | None = Field(default=None, description="Default: uname -a of the persona.")
+    sys_contact: str | None = None
+    sys_location: str | None = None
 
 
 class DnsConfig(ServiceConfig):
-    domain: str = "corp.internal"
+    domain: str | None = Field(default=None, description="Zone; default: the persona's domain.")
+    version: str | None = Field(default=None, description="version.bind answer.")
+    network: str | None = Field(default=None, description="The zone's /24, e.g. 10.1.2.0/24.")
+    address: str | None = Field(default=None, description="The decky's own A record.")
+    axfr: bool = False
+
+
+class SipConfig(ServiceConfig):
+    realm: str | None = Field(default=None, description="Digest realm; default: the domain.")
+    user_agent: str | None = Field(default=None, description="Server header, e.g. Asterisk.")
 
 
 class LdapConfig(ServiceConfig):
@@ -202,7 +213,7 @@ _ALL = [
     _svc("ldap", "389", LdapConfig, "LDAP directory"),
     _svc("dns", "53 53/udp", DnsConfig, "DNS resolver"),
     _svc("snmp", "161/udp", SnmpConfig, "SNMP agent"),
-    _svc("sip", "5060/udp 5060", ServiceConfig, "SIP user agent"),
+    _svc("sip", "5060/udp 5060", SipConfig, "SIP user agent"),
     _svc("mqtt", "1883", ServiceConfig, "MQTT broker"),
     _svc("docker_api", "2375", DockerApiConfig, "Docker Engine API without TLS"),
     _svc("k8s", "6443", K8sConfig, "Kubernetes API server"),
