@@ -12,7 +12,7 @@ ensure_venv dev
 ensure_mariadb
 ensure_docker
 # the emulator tests: debootstrap builds their bookworm root; the real clients drive them
-apt_install debootstrap openssh-client sshpass nmap
+apt_install debootstrap default-mysql-client nmap openssh-client postgresql-client sshpass
 
 log "ruff"
 ruff check .
