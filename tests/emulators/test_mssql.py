@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytds
 import pytest
-from impacket import tds
+from impacket import ntlm, tds
 
 from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service, require_tools
 
@@ -67,6 +71,39 @@ def test_impacket_forced_encryption(forced: LocalEmulator) -> None:
     assert not ok and message == "Login failed for user 'sa'."
     (login,) = forced.events("login", wait=3)
     assert login.fields["password"] == "Sup3rS3cret" and login.fields["tls"] == "true"
+
+
+def _mssqlclient(emulator: LocalEmulator, *args: str) -> str:
+    """impacket's mssqlclient.py, the tool attackers run, from the venv's bin."""
+    script = Path(sys.executable).parent / "mssqlclient.py"
+    out = subprocess.run([sys.executable, str(script), *args, "-port", str(emulator.port(1433))],
+                         capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    return out.stdout + out.stderr
+
+
+def test_mssqlclient_sql_login(target: LocalEmulator) -> None:
+    out = _mssqlclient(target, f"sa:Passw0rd@{target.host}")
+    assert "ERROR(SQL01): Line 1: Login failed for user 'sa'." in out
+    assert "Unknown Token" not in out  # TDS 7.1 client: short LineNumber and row count
+    (login,) = target.events("login", wait=3)
+    assert login.fields["password"] == "Passw0rd" and login.fields["tds_version"] == "71000000"
+
+
+def test_mssqlclient_windows_auth_netntlmv2(target: LocalEmulator) -> None:
+    out = _mssqlclient(target, f"CORP/jdoe:Autumn2025@{target.host}", "-windows-auth")
+    assert "Login failed. The login is from an untrusted domain" in out
+    (login,) = target.events("login", wait=3)
+    fields = login.fields
+    assert (fields["username"], fields["domain"], fields["ntlm"]) == ("jdoe", "CORP",
+                                                                      "netntlmv2")
+    full = "".join(fields[k] for k in sorted(
+        (k for k in fields if k == "hash" or k.startswith("hash_")),
+        key=lambda k: int(k.partition("_")[2] or 1)))
+    user, _, domain, challenge, proof, blob = full.split(":")
+    key = ntlm.NTOWFv2(user, "Autumn2025", domain)
+    expect = hmac.new(key, bytes.fromhex(challenge) + bytes.fromhex(blob), "md5").hexdigest()
+    assert proof == expect  # the recorded NetNTLMv2 cracks to the password
+    assert login.src_ip == target.source
 
 
 def test_nmap_names_sql_server(target: LocalEmulator) -> None:

@@ -24,12 +24,14 @@ language, client_pid, tds_version (hex), encryption (the client's prelogin choic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from decnet_emu import tls
+from decnet_emu.protocols import _win_ntlm as ntlm
 from decnet_emu.session import Session
 
 PRELOGIN = 0x12
@@ -112,15 +114,22 @@ def parse_login7(data: bytes) -> dict[str, Any]:
             "language": text(64), "database": text(68), "sspi": sspi_len or None}
 
 
-def error_token(number: int, state: int, severity: int, text: str, server: str) -> bytes:
+def error_token(number: int, state: int, severity: int, text: str, server: str,
+                tds72: bool = True) -> bytes:
+    """ERROR: LineNumber is a LONG from TDS 7.2 on, a USHORT before."""
     msg, srv = text.encode("utf-16-le"), server.encode("utf-16-le")
     body = (struct.pack("<iBB", number, state, severity) + struct.pack("<H", len(text)) + msg
-            + bytes([len(server)]) + srv + b"\0" + struct.pack("<i", 1))
+            + bytes([len(server)]) + srv + b"\0" + struct.pack("<i" if tds72 else "<H", 1))
     return b"\xaa" + struct.pack("<H", len(body)) + body
 
 
-def done_error() -> bytes:
-    return b"\xfd" + struct.pack("<HHQ", 0x0002, 0, 0)
+def done_error(tds72: bool = True) -> bytes:
+    """DONE with DONE_ERROR: the row count is 8 bytes from TDS 7.2 on, 4 before."""
+    return b"\xfd" + struct.pack("<HHQ" if tds72 else "<HHI", 0x0002, 0, 0)
+
+
+def sspi_token(data: bytes) -> bytes:
+    return b"\xed" + struct.pack("<H", len(data)) + data
 
 
 def _context(session: Session) -> ssl.SSLContext:
@@ -217,20 +226,53 @@ async def handle(session: Session) -> None:
     except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, struct.error):
         return
     login = parse_login7(data)
-    session.event("login", success=False, encryption=client_enc, tls=channel is not None,
-                  **login)
+    if full_tls and channel:
+        link = Link(channel.read_exactly, channel.send)
+    else:  # after a login-only TLS, SQL Server goes on in clear
+        link = Link(session.read_exactly, session.send)
+    fields = {"encryption": client_enc, "tls": channel is not None, **login}
+    tds72 = int(login["tds_version"], 16) >> 24 >= 0x72
     server = session.persona.hostname.upper()
-    if login["sspi"] and not login["username"]:
-        reply = error_token(18452, 1, 14, "Login failed. The login is from an untrusted domain "
-                            "and cannot be used with Integrated authentication.", server)
+    if login["sspi"]:
+        number, text = 18452, ("Login failed. The login is from an untrusted domain and cannot "
+                               "be used with Integrated authentication.")
+        await _sspi(session, link, data, fields, tds72)
     else:
-        reply = error_token(18456, 1, 14, f"Login failed for user '{login['username']}'.",
-                            server)
-    message = packet(REPLY, reply + done_error())
-    if channel and full_tls:
-        await channel.send(message)
-    else:
-        await session.send(message)
+        number, text = 18456, f"Login failed for user '{login['username']}'."
+        session.event("login", success=False, **fields)
+    with contextlib.suppress(ConnectionError, OSError):
+        await link.send(packet(REPLY, error_token(number, 1, 14, text, server, tds72)
+                               + done_error(tds72)))
+
+
+class Link:
+    """Where the messages after LOGIN7 travel: the TLS channel or the plain stream."""
+
+    def __init__(self, read_exactly: Reader, send: Callable[[bytes], Awaitable[None]]) -> None:
+        self.read_exactly = read_exactly
+        self.send = send
+
+
+async def _sspi(session: Session, link: Link, data: bytes, fields: dict[str, Any],
+                tds72: bool) -> None:
+    """Integrated login: NTLM CHALLENGE in an SSPI token, AUTHENTICATE recorded."""
+    offset, size = struct.unpack_from("<HH", data, 78)
+    exchange = ntlm.Exchange(session.persona, session.config, session.id)
+    try:
+        challenge, _ = exchange.answer(data[offset:offset + size])
+        if challenge is None:
+            raise ValueError("no NEGOTIATE")
+        await link.send(packet(REPLY, sspi_token(challenge)))
+        _kind, reply = await read_message(link.read_exactly)
+        _, auth = exchange.answer(reply)
+    except (ValueError, struct.error, asyncio.IncompleteReadError, ConnectionError,
+            ssl.SSLError):
+        session.event("login", success=False, **fields)
+        return
+    if auth is not None:
+        fields.update(auth.fields(exchange.challenge))
+        fields["password"] = None
+    session.event("login", **{"success": False, **fields})
 
 
 def _encryption(client: int, offer_tls: bool, force: bool) -> int:
