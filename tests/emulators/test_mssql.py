@@ -110,3 +110,22 @@ def test_nmap_names_sql_server(target: LocalEmulator) -> None:
     require_tools("nmap", packages="nmap")
     line = nmap_service(target.host, target.port(1433))
     assert "Microsoft SQL Server 2019" in line and "15.00.4236" in line
+
+
+@pytest.fixture
+def sql2022() -> Iterator[LocalEmulator]:
+    """A domain controller persona: SQL Server 2022 (decnet_lib.personas versions)."""
+    yield from local_emulator(SERVICE, PORTS, {},
+                              {**PERSONA, "versions": {"mssql": "16.0.1000.6"}})
+
+
+def test_persona_version_in_prelogin(sql2022: LocalEmulator) -> None:
+    client = tds.MSSQL(sql2022.host, sql2022.port(1433))
+    client.connect()
+    try:
+        client.preLogin()
+        version = client.mssql_version
+    finally:
+        client.disconnect()
+    assert version.version_number == "16.0.1000"
+    assert version.version_name.startswith("Microsoft SQL Server 2022")

@@ -95,3 +95,24 @@ def test_nmap_names_mysql(target: LocalEmulator) -> None:
     require_tools("nmap", packages="nmap")
     line = nmap_service(target.host, target.port(3306))
     assert "MySQL 8.0.36" in line
+
+
+@pytest.fixture
+def mariadb() -> Iterator[LocalEmulator]:
+    """A Debian persona whose mysql is MariaDB (decnet_lib.personas versions)."""
+    yield from local_emulator(SERVICE, PORTS, {},
+                              {"versions": {"mysql": "10.11.6-MariaDB-0+deb12u1"}})
+
+
+def test_persona_mariadb_looks_like_mariadb(mariadb: LocalEmulator) -> None:
+    with pytest.raises(pymysql.err.OperationalError) as caught:
+        pymysql.connect(host=mariadb.host, port=mariadb.port(3306), user="root",
+                        password="toor", ssl_disabled=True, connect_timeout=10)
+    assert caught.value.args[0] == 1045
+    (login,) = mariadb.events("login", wait=3)
+    assert login.fields["plugin"] == "mysql_native_password"
+    salt, scramble = (bytes.fromhex(login.fields[k]) for k in ("salt", "scramble"))
+    assert scramble == _native_scramble(b"toor", salt)
+    require_tools("nmap", packages="nmap")
+    line = nmap_service(mariadb.host, mariadb.port(3306))
+    assert "MySQL 5.5.5-10.11.6-MariaDB-0+deb12u1" in line

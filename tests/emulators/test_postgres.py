@@ -118,3 +118,13 @@ def _read_message(sock: socket.socket) -> tuple[bytes, bytes]:
 def test_nmap_names_postgresql(target: LocalEmulator) -> None:
     require_tools("nmap", packages="nmap")
     assert "PostgreSQL DB 15" in nmap_service(target.host, target.port(5432))
+
+
+@pytest.fixture
+def pg14() -> Iterator[LocalEmulator]:
+    yield from local_emulator(SERVICE, PORTS, {"version": "14.5"})
+
+
+def test_nmap_version_follows_config(pg14: LocalEmulator) -> None:
+    require_tools("nmap", packages="nmap")
+    assert "PostgreSQL DB 14.1 - 14.5" in nmap_service(pg14.host, pg14.port(5432))

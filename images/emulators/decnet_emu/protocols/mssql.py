@@ -10,8 +10,9 @@ recorded; the answer is an ERROR token 18456 `Login failed for user 'x'.` (state
 and a DONE token with DONE_ERROR, as SQL Server sends. An integrated (SSPI) login gets 18452.
 
 Config keys (service_config.mssql):
-  version           product version `major.minor.build.sub` (default: a SQL Server 2019 build
-                    chosen per persona, e.g. `15.0.4335.1`; `16.0.x` for 2022)
+  version           product version `major.minor.build.sub` (default: the persona's
+                    `versions.mssql`, else a SQL Server 2019 build chosen per persona, e.g.
+                    `15.0.4335.1`; `16.0.x` is 2022)
   force_encryption  answer ENCRYPT_REQ and require TLS (default false)
   tls               offer TLS at all (default true; false answers NOT_SUP)
 
@@ -185,6 +186,10 @@ class TdsTls:
 
 
 def _default_version(session: Session) -> str:
+    """The persona's `versions.mssql`, else a SQL Server 2019 build chosen by its seed."""
+    versions = session.persona.extra.get("versions")
+    if isinstance(versions, dict) and versions.get("mssql"):
+        return str(versions["mssql"])
     return BUILDS_2019[session.persona.number("mssql-build", len(BUILDS_2019))]
 
 

@@ -8,9 +8,12 @@ key and sends the password encrypted with it; either way the password is recorde
 attempt ends in `ERR 1045 (28000): Access denied for user 'x'@'src' (using password: YES)`.
 
 Config keys (service_config.mysql):
-  version      server version in the greeting (default `8.0.36`)
-  auth_plugin  `caching_sha2_password` (default, as MySQL 8.0) or `mysql_native_password`;
-               a client answering with the other plugin gets an AuthSwitchRequest
+  version      server version in the greeting (default: the persona's `versions.mysql`,
+               else `8.0.36`); a MariaDB version (`10.11.6-MariaDB-0+deb12u1`) is
+               announced as MariaDB does (`5.5.5-` prefix, mysql_native_password)
+  auth_plugin  `caching_sha2_password` (default for MySQL 8.0) or `mysql_native_password`
+               (default for MariaDB); a client answering with the other plugin gets an
+               AuthSwitchRequest
   tls          advertise CLIENT_SSL and accept the TLS switch (default true)
 
 Events: `login` (username, database, plugin, salt (hex), scramble (hex), hash (native only),
@@ -33,6 +36,7 @@ from decnet_emu.session import Session
 NATIVE = "mysql_native_password"
 SHA2 = "caching_sha2_password"
 
+CLIENT_LONG_PASSWORD = 0x1
 CLIENT_CONNECT_WITH_DB = 0x8
 CLIENT_COMPRESS = 0x20
 CLIENT_SSL = 0x800
@@ -43,6 +47,7 @@ CLIENT_LENENC_DATA = 1 << 21
 CLIENT_ZSTD = 1 << 26
 SERVER_CAPS = 0xDFFFFFFF & ~CLIENT_COMPRESS & ~CLIENT_ZSTD  # what 8.0 offers, minus compression
 UTF8MB4_0900_AI_CI = 255
+UTF8MB4_GENERAL_CI = 45
 SERVER_STATUS_AUTOCOMMIT = 0x0002
 
 _ids = itertools.count(8)
@@ -68,10 +73,23 @@ async def _read_packet(session: Session) -> tuple[int, bytes]:
     return head[3], await session.read_exactly(size)
 
 
-def greeting(version: str, conn_id: int, salt: bytes, plugin: str, caps: int) -> bytes:
+def server_version(version: str) -> str:
+    """MariaDB announces itself behind the `5.5.5-` prefix, as its servers do."""
+    if "MariaDB" in version and not version.startswith("5.5.5-"):
+        return "5.5.5-" + version
+    return version
+
+
+def _persona_version(session: Session) -> str:
+    versions = session.persona.extra.get("versions")
+    return str(versions.get("mysql") or "") if isinstance(versions, dict) else ""
+
+
+def greeting(version: str, conn_id: int, salt: bytes, plugin: str, caps: int,
+             charset: int = 255) -> bytes:
     """The protocol v10 handshake packet's payload."""
     return (b"\x0a" + version.encode() + b"\0" + struct.pack("<I", conn_id) + salt[:8]
-            + b"\0" + struct.pack("<H", caps & 0xFFFF) + bytes([UTF8MB4_0900_AI_CI])
+            + b"\0" + struct.pack("<H", caps & 0xFFFF) + bytes([charset])
             + struct.pack("<H", SERVER_STATUS_AUTOCOMMIT) + struct.pack("<H", caps >> 16)
             + bytes([len(salt) + 1]) + b"\0" * 10 + salt[8:] + b"\0" + plugin.encode() + b"\0")
 
@@ -160,14 +178,19 @@ def _public_pem() -> bytes:
 
 async def handle(session: Session) -> None:
     config = session.config
-    version = str(config.get("version") or "8.0.36")
-    plugin = str(config.get("auth_plugin") or SHA2)
+    version = server_version(str(config.get("version") or _persona_version(session)
+                                 or "8.0.36"))
+    mariadb = "MariaDB" in version
+    plugin = str(config.get("auth_plugin") or (NATIVE if mariadb else SHA2))
     if plugin not in (NATIVE, SHA2):
         plugin = SHA2
     use_tls = config.get("tls", True) not in (False, "false", "0", "no")
     caps = SERVER_CAPS if use_tls else SERVER_CAPS & ~CLIENT_SSL
+    if mariadb:
+        caps &= ~CLIENT_LONG_PASSWORD  # MariaDB servers clear it (the "CLIENT_MYSQL" bit)
     salt = _salt()
-    await session.send(_packet(0, greeting(version, next(_ids), salt, plugin, caps)))
+    charset = UTF8MB4_GENERAL_CI if mariadb else UTF8MB4_0900_AI_CI
+    await session.send(_packet(0, greeting(version, next(_ids), salt, plugin, caps, charset)))
     seq, data = await _read_packet(session)
     secure = False
     if len(data) == 32 and use_tls and struct.unpack_from("<I", data, 0)[0] & CLIENT_SSL:

@@ -11,8 +11,9 @@ salt for a role every time, as PostgreSQL's mock salts do). Every attempt ends w
 protocol version (nmap's probes) gets the `0A000` error of PostgreSQL 15's postmaster.
 
 Config keys (service_config.postgres):
-  version     server version (default `15.6`), shown in nothing before authentication
-              but kept for the persona's agreement with other services
+  version     server version (default: the persona's `versions.postgres`, else `15.8`);
+              only its major version shows before authentication (the postmaster line
+              in the unsupported-protocol error nmap fingerprints)
   auth        `scram-sha-256` (default), `md5` or `password` (cleartext)
   tls         answer SSLRequest with `S` and TLS (default true)
   iterations  SCRAM iteration count (default 4096)
@@ -39,6 +40,16 @@ GSSENC_REQUEST = 80877104
 CANCEL_REQUEST = 80877102
 PROTOCOL_3 = 196608
 MAX_STARTUP = 10000
+# postmaster.c line of the "unsupported frontend protocol" error, by major version
+POSTMASTER_LINE = {13: 2133, 14: 2138, 15: 2194}
+
+
+def major_version(session: Session) -> int:
+    versions = session.persona.extra.get("versions")
+    persona = versions.get("postgres") if isinstance(versions, dict) else None
+    text = str(session.config.get("version") or persona or "15.8")
+    digits = text.split(".", 1)[0].strip()
+    return int(digits) if digits.isdigit() else 15
 
 
 def message(kind: bytes, body: bytes) -> bytes:
@@ -102,7 +113,8 @@ async def handle(session: Session) -> None:
         text = (f"unsupported frontend protocol {code >> 16}.{code & 0xFFFF}: "
                 "server supports 3.0 to 3.0")
         session.event("error", reason=text)
-        await session.send(error_response("0A000", text, "postmaster.c", 2194,
+        line = POSTMASTER_LINE.get(major_version(session), 2194)
+        await session.send(error_response("0A000", text, "postmaster.c", line,
                                           "ProcessStartupPacket"))
         return
     params = parse_startup(body)
