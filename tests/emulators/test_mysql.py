@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import socket
+import struct
 import subprocess
 import time
 from collections.abc import Iterator
@@ -116,3 +118,15 @@ def test_persona_mariadb_looks_like_mariadb(mariadb: LocalEmulator) -> None:
     require_tools("nmap", packages="nmap")
     line = nmap_service(mariadb.host, mariadb.port(3306))
     assert "MySQL 5.5.5-10.11.6-MariaDB-0+deb12u1" in line
+
+
+def test_malformed_handshake_gets_bad_handshake(target: LocalEmulator) -> None:
+    """A truncated HandshakeResponse (a scanner's) is answered as mysqld does, not crashed on."""
+    with socket.create_connection((target.host, target.port(3306)), 10) as sock:
+        sock.recv(4096)  # the greeting
+        body = struct.pack("<I", 0x8000 | 0x200) + b"\0" * 28 + b"scanner\0"  # no auth length
+        sock.sendall(struct.pack("<I", len(body))[:3] + b"\x01" + body)
+        reply = sock.recv(4096)
+    assert reply[4:7] == b"\xff" + struct.pack("<H", 1043) and b"Bad handshake" in reply
+    (event,) = target.events("error", wait=3)
+    assert event.fields["reason"] == "bad handshake" and "error" not in event.fields

@@ -226,7 +226,8 @@ async def handle(session: Session) -> None:
             kind, data = await read_message(channel.read_exactly if channel else
                                             session.read_exactly)
         if kind != LOGIN7 or len(data) < 94:
-            session.event("error", reason=f"unexpected TDS message type {kind:#04x}")
+            session.event("error", reason="short LOGIN7" if kind == LOGIN7 else
+                          f"unexpected TDS message type {kind:#04x}")
             return
     except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, struct.error):
         return

@@ -19,7 +19,7 @@ Config keys (service_config.mysql):
 Events: `login` (username, database, plugin, salt (hex), scramble (hex), hash (native only),
 password (when full authentication got it), client_plugin, tls, attrs (connect attributes:
 `_client_name`, `program_name`, ...), success=false); `tls_request` when the client switches
-to TLS; `error` on a malformed handshake.
+to TLS; `error` on a malformed handshake (answered `ERR 1043 (08S01): Bad handshake`).
 """
 
 from __future__ import annotations
@@ -200,8 +200,14 @@ async def handle(session: Session) -> None:
         seq, data = await _read_packet(session)
     if len(data) < 33:
         session.event("error", reason="short handshake response", data=data)
+        await session.send(_packet(seq + 1, error(1043, "08S01", "Bad handshake")))
         return
-    response = parse_response(data)
+    try:
+        response = parse_response(data)
+    except (IndexError, struct.error):
+        session.event("error", reason="bad handshake", data=data)
+        await session.send(_packet(seq + 1, error(1043, "08S01", "Bad handshake")))
+        return
     fields: dict[str, Any] = {
         "username": response["user"], "database": response["database"] or None,
         "client_plugin": response["plugin"] or None, "tls": secure,
