@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import ssl
 import struct
 import subprocess
 import time
@@ -130,3 +131,29 @@ def test_malformed_handshake_gets_bad_handshake(target: LocalEmulator) -> None:
     assert reply[4:7] == b"\xff" + struct.pack("<H", 1043) and b"Bad handshake" in reply
     (event,) = target.events("error", wait=3)
     assert event.fields["reason"] == "bad handshake" and "error" not in event.fields
+
+
+def test_client_hello_in_the_same_segment_as_ssl_request(target: LocalEmulator) -> None:
+    """Clients send the ClientHello right behind SSLRequest without waiting; through a proxy
+    (docker's, NAT) both arrive in one segment: the TLS handshake must still complete."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing)
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    with socket.create_connection((target.host, target.port(3306)), 10) as sock:
+        sock.recv(4096)  # the greeting
+        request = struct.pack("<IIB23x", 0x800 | 0x200 | 0x8000 | 0x80000, 1 << 24, 255)
+        sock.sendall(struct.pack("<I", len(request))[:3] + b"\x01" + request + outgoing.read())
+        while True:
+            data = sock.recv(65536)
+            assert data, "server closed during the TLS handshake"
+            incoming.write(data)
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                sock.sendall(outgoing.read())
+    assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    assert target.events("tls_request", wait=3)

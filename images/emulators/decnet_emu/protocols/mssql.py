@@ -33,6 +33,7 @@ from typing import Any
 
 from decnet_emu import tls
 from decnet_emu.protocols import _win_ntlm as ntlm
+from decnet_emu.protocols._bio_tls import BioTls
 from decnet_emu.session import Session
 
 PRELOGIN = 0x12
@@ -140,49 +141,18 @@ def _context(session: Session) -> ssl.SSLContext:
     return context
 
 
-class TdsTls:
-    """TLS whose handshake travels inside PRELOGIN packets, then as raw records."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.tls = _context(session).wrap_bio(self.incoming, self.outgoing, server_side=True)
-        self.buffer = b""
-
-    async def handshake(self) -> None:
-        while True:
-            kind, data = await read_message(self.session.read_exactly)
-            if kind != PRELOGIN:
-                raise ConnectionError("TLS handshake outside PRELOGIN")
-            self.incoming.write(data)
-            try:
-                self.tls.do_handshake()
-                done = True
-            except ssl.SSLWantReadError:
-                done = False
-            out = self.outgoing.read()
-            if out:
-                await self.session.send(packet(PRELOGIN, out))
-            if done:
-                return
-
-    async def read_exactly(self, n: int) -> bytes:
-        while len(self.buffer) < n:
-            try:
-                self.buffer += self.tls.read(65536)
-                continue
-            except ssl.SSLWantReadError:
-                pass
-            data = await self.session.read()
-            if not data:
-                raise asyncio.IncompleteReadError(self.buffer, n)
-            self.incoming.write(data)
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
-        return out
-
-    async def send(self, data: bytes) -> None:
-        self.tls.write(data)
-        await self.session.send(self.outgoing.read())
+async def tds_handshake(session: Session) -> BioTls:
+    """The TLS handshake inside PRELOGIN packets, as SQL Server runs it."""
+    channel = BioTls(session, _context(session))
+    while True:
+        kind, data = await read_message(session.read_exactly)
+        if kind != PRELOGIN:
+            raise ConnectionError("TLS handshake outside PRELOGIN")
+        done, out = channel.feed(data)
+        if out:
+            await session.send(packet(PRELOGIN, out))
+        if done:
+            return channel
 
 
 def _default_version(session: Session) -> str:
@@ -210,7 +180,7 @@ async def handle(session: Session) -> None:
 
         kind, data = await read_message(resume)
         client_enc = ENCRYPT_NOT_SUP
-        channel: TdsTls | None = None
+        channel: BioTls | None = None
         full_tls = False
         if kind == PRELOGIN:
             options = parse_prelogin(data)
@@ -220,8 +190,7 @@ async def handle(session: Session) -> None:
             if answer == ENCRYPT_REQ and client_enc == ENCRYPT_NOT_SUP:
                 return
             if answer != ENCRYPT_NOT_SUP:
-                channel = TdsTls(session)
-                await channel.handshake()
+                channel = await tds_handshake(session)
                 full_tls = answer in (ENCRYPT_ON, ENCRYPT_REQ)
             kind, data = await read_message(channel.read_exactly if channel else
                                             session.read_exactly)

@@ -27,10 +27,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import ssl
 import struct
 from typing import Any
 
 from decnet_emu import tls
+from decnet_emu.protocols._bio_tls import BioTls
 from decnet_emu.session import Session
 
 NATIVE = "mysql_native_password"
@@ -67,10 +69,25 @@ def _packet(seq: int, payload: bytes) -> bytes:
     return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xFF]) + payload
 
 
-async def _read_packet(session: Session) -> tuple[int, bytes]:
-    head = await session.read_exactly(4)
-    size = int.from_bytes(head[:3], "little")
-    return head[3], await session.read_exactly(size)
+class Wire:
+    """MySQL packets on the plain stream, or inside TLS after the client's switch."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.channel: BioTls | None = None
+
+    async def read_packet(self) -> tuple[int, bytes]:
+        read = self.channel.read_exactly if self.channel else self.session.read_exactly
+        head = await read(4)
+        return head[3], await read(int.from_bytes(head[:3], "little"))
+
+    async def send(self, data: bytes) -> None:
+        await (self.channel.send(data) if self.channel else self.session.send(data))
+
+    async def start_tls(self, context: ssl.SSLContext) -> None:
+        # memory BIOs: the ClientHello may already be in the stream buffer behind SSLRequest
+        self.channel = BioTls(self.session, context)
+        await self.channel.handshake()
 
 
 def server_version(version: str) -> str:
@@ -188,25 +205,30 @@ async def handle(session: Session) -> None:
     caps = SERVER_CAPS if use_tls else SERVER_CAPS & ~CLIENT_SSL
     if mariadb:
         caps &= ~CLIENT_LONG_PASSWORD  # MariaDB servers clear it (the "CLIENT_MYSQL" bit)
+    wire = Wire(session)
     salt = _salt()
     charset = UTF8MB4_GENERAL_CI if mariadb else UTF8MB4_0900_AI_CI
-    await session.send(_packet(0, greeting(version, next(_ids), salt, plugin, caps, charset)))
-    seq, data = await _read_packet(session)
+    await wire.send(_packet(0, greeting(version, next(_ids), salt, plugin, caps, charset)))
+    seq, data = await wire.read_packet()
     secure = False
     if len(data) == 32 and use_tls and struct.unpack_from("<I", data, 0)[0] & CLIENT_SSL:
         session.event("tls_request")
-        await session.start_tls(tls.server_context(session.persona, config))
+        try:
+            await wire.start_tls(tls.server_context(session.persona, config))
+        except ssl.SSLError as exc:
+            session.event("error", reason="tls handshake failed", error=str(exc)[:200])
+            return
         secure = True
-        seq, data = await _read_packet(session)
+        seq, data = await wire.read_packet()
     if len(data) < 33:
         session.event("error", reason="short handshake response", data=data)
-        await session.send(_packet(seq + 1, error(1043, "08S01", "Bad handshake")))
+        await wire.send(_packet(seq + 1, error(1043, "08S01", "Bad handshake")))
         return
     try:
         response = parse_response(data)
     except (IndexError, struct.error):
         session.event("error", reason="bad handshake", data=data)
-        await session.send(_packet(seq + 1, error(1043, "08S01", "Bad handshake")))
+        await wire.send(_packet(seq + 1, error(1043, "08S01", "Bad handshake")))
         return
     fields: dict[str, Any] = {
         "username": response["user"], "database": response["database"] or None,
@@ -216,34 +238,34 @@ async def handle(session: Session) -> None:
     try:
         if response["plugin"] and response["plugin"] != plugin:
             salt = _salt()  # AuthSwitchRequest: a fresh salt for the plugin the server wants
-            await session.send(_packet(seq + 1, b"\xfe" + plugin.encode() + b"\0" + salt + b"\0"))
-            seq, scramble = await _read_packet(session)
+            await wire.send(_packet(seq + 1, b"\xfe" + plugin.encode() + b"\0" + salt + b"\0"))
+            seq, scramble = await wire.read_packet()
         fields.update(plugin=plugin, salt=salt.hex(), scramble=scramble.hex())
         if plugin == NATIVE and scramble:
             fields["hash"] = f"$mysqlna${salt.hex()}*{scramble.hex()}"
         if plugin == SHA2 and scramble:
-            seq = await _full_auth(session, seq, salt, secure, fields)
-    except (asyncio.IncompleteReadError, ConnectionError):
+            seq = await _full_auth(wire, seq, salt, secure, fields)
+    except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
         return
     finally:
         session.event("login", success=False, **fields)
     used = "YES" if scramble else "NO"
     message = (f"Access denied for user '{response['user']}'@'{session.src_ip}' "
                f"(using password: {used})")
-    await session.send(_packet(seq + 1, error(1045, "28000", message)))
+    await wire.send(_packet(seq + 1, error(1045, "28000", message)))
 
 
-async def _full_auth(session: Session, seq: int, salt: bytes, secure: bool,
+async def _full_auth(wire: Wire, seq: int, salt: bytes, secure: bool,
                      fields: dict[str, Any]) -> int:
     """caching_sha2 cache miss: ask for the password (clear over TLS, else RSA)."""
-    await session.send(_packet(seq + 1, b"\x01\x04"))  # perform_full_authentication
-    seq, data = await _read_packet(session)
+    await wire.send(_packet(seq + 1, b"\x01\x04"))  # perform_full_authentication
+    seq, data = await wire.read_packet()
     if secure:
         fields["password"] = data.split(b"\0", 1)[0]
         return seq
     if data == b"\x02":  # request public key
-        await session.send(_packet(seq + 1, b"\x01" + _public_pem()))
-        seq, data = await _read_packet(session)
+        await wire.send(_packet(seq + 1, b"\x01" + _public_pem()))
+        seq, data = await wire.read_packet()
         password = _rsa_password(data, salt)
         if password is not None:
             fields["password"] = password
