@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,7 +13,13 @@ import pytds
 import pytest
 from impacket import ntlm, tds
 
-from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service, require_tools
+from tests.emulators.harness import (
+    EMULATORS,
+    LocalEmulator,
+    local_emulator,
+    nmap_service,
+    require_tools,
+)
 
 SERVICE = "mssql"
 PORTS = ["1433/tcp"]
@@ -129,3 +136,25 @@ def test_persona_version_in_prelogin(sql2022: LocalEmulator) -> None:
         client.disconnect()
     assert version.version_number == "16.0.1000"
     assert version.version_name.startswith("Microsoft SQL Server 2022")
+
+
+def test_pytds_full_tls_with_the_persona_certificate(target: LocalEmulator,
+                                                     tmp_path: Path) -> None:
+    """pytds with a CA file asks ENCRYPT_ON: the whole connection runs in TLS and the
+    certificate is the persona's, byte for byte (deterministic across restarts)."""
+    if str(EMULATORS) not in sys.path:
+        sys.path.insert(0, str(EMULATORS))
+    from decnet_emu.persona import Persona
+    from decnet_emu.tls import certificate_pem
+
+    persona = Persona.from_environment({"DECNET_PERSONA": json.dumps(
+        {"hostname": "decky01", **target.persona})})
+    cafile = tmp_path / "ca.pem"
+    cafile.write_bytes(certificate_pem(persona)[0])
+    with pytest.raises(pytds.OperationalError) as caught:
+        pytds.connect(dsn=target.host, port=target.port(1433), user="sa", password="Tls!pw",
+                      login_timeout=10, cafile=str(cafile), validate_host=False)
+    assert str(caught.value.args[0]) == "Login failed for user 'sa'."
+    (login,) = target.events("login", wait=3)
+    assert login.fields["encryption"] == "1" and login.fields["tls"] == "true"
+    assert login.fields["password"] == "Tls!pw"
