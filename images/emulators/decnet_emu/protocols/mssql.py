@@ -211,7 +211,7 @@ async def handle(session: Session) -> None:
     if login["sspi"]:
         number, text = 18452, ("Login failed. The login is from an untrusted domain and cannot "
                                "be used with Integrated authentication.")
-        await _sspi(session, link, data, fields, tds72)
+        await _sspi(session, link, data, fields)
     else:
         number, text = 18456, f"Login failed for user '{login['username']}'."
         session.event("login", success=False, **fields)
@@ -228,8 +228,7 @@ class Link:
         self.send = send
 
 
-async def _sspi(session: Session, link: Link, data: bytes, fields: dict[str, Any],
-                tds72: bool) -> None:
+async def _sspi(session: Session, link: Link, data: bytes, fields: dict[str, Any]) -> None:
     """Integrated login: NTLM CHALLENGE in an SSPI token, AUTHENTICATE recorded."""
     offset, size = struct.unpack_from("<HH", data, 78)
     exchange = ntlm.Exchange(session.persona, session.config, session.id)
