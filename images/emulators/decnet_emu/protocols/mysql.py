@@ -52,7 +52,7 @@ UTF8MB4_0900_AI_CI = 255
 UTF8MB4_GENERAL_CI = 45
 SERVER_STATUS_AUTOCOMMIT = 0x0002
 
-_ids = itertools.count(8)
+_ids: itertools.count[int] | None = None  # connection ids, from a persona-derived start
 _rsa_key: Any = None
 
 
@@ -205,6 +205,9 @@ async def handle(session: Session) -> None:
     caps = SERVER_CAPS if use_tls else SERVER_CAPS & ~CLIENT_SSL
     if mariadb:
         caps &= ~CLIENT_LONG_PASSWORD  # MariaDB servers clear it (the "CLIENT_MYSQL" bit)
+    global _ids
+    if _ids is None:  # a server that has been up a while, not one that just started
+        _ids = itertools.count(1000 + session.persona.number("mysql-connection-id", 90000))
     wire = Wire(session)
     salt = _salt()
     charset = UTF8MB4_GENERAL_CI if mariadb else UTF8MB4_0900_AI_CI
