@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import ssl
 import struct
 from typing import Any
 
@@ -98,7 +99,11 @@ async def handle(session: Session) -> None:
             if use_tls:
                 await session.send(b"S")
                 session.event("tls_request")
-                await session.start_tls(tls.server_context(session.persona, config))
+                try:
+                    await session.start_tls(tls.server_context(session.persona, config))
+                except ssl.SSLError as exc:
+                    session.event("error", reason="tls handshake failed", error=str(exc)[:200])
+                    return
                 secure = True
             else:
                 await session.send(b"N")
@@ -136,7 +141,7 @@ async def handle(session: Session) -> None:
             got = await _cleartext(session, fields)
         else:
             got = await _scram(session, user, secure, fields)
-    except (asyncio.IncompleteReadError, ConnectionError):
+    except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
         got = "mech" in fields
         return
     finally:
