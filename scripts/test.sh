@@ -12,7 +12,7 @@ ensure_venv dev
 ensure_mariadb
 ensure_docker
 # the emulator tests: debootstrap builds their bookworm root; the real clients drive them
-apt_install bind9-dnsutils curl debootstrap mosquitto-clients nmap openssh-client openssl redis-tools sipsak sipvicious snmp sshpass swaks telnet
+apt_install bind9-dnsutils curl debootstrap default-mysql-client mosquitto-clients nmap openssh-client openssl postgresql-client redis-tools sipsak sipvicious snmp sshpass swaks telnet
 
 log "ruff"
 ruff check .

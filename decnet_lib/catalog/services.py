@@ -101,6 +101,28 @@ class ElasticsearchConfig(DatabaseConfig):
     node_name: str | None = None
 
 
+class MysqlConfig(DatabaseConfig):
+    """Keys of images/emulators/decnet_emu/protocols/mysql.py (None: the emulator's default)."""
+
+    auth_plugin: Literal["caching_sha2_password", "mysql_native_password"] | None = None
+    tls: bool | None = Field(default=None, description="Offer the TLS switch (default true).")
+
+
+class PostgresConfig(DatabaseConfig):
+    """Keys of images/emulators/decnet_emu/protocols/postgres.py."""
+
+    auth: Literal["scram-sha-256", "md5", "password"] | None = None
+    tls: bool | None = Field(default=None, description="Answer SSLRequest with S (default).")
+    iterations: int | None = Field(default=None, ge=1, le=1_000_000)
+
+
+class MssqlConfig(DatabaseConfig):
+    """Keys of images/emulators/decnet_emu/protocols/mssql.py."""
+
+    force_encryption: bool | None = None
+    tls: bool | None = Field(default=None, description="Offer TLS at all (default true).")
+
+
 class SmbConfig(ServiceConfig):
     workgroup: str = "WORKGROUP"
     server_string: str = "Samba 4.17.12-Debian"
@@ -204,9 +226,9 @@ _ALL = [
     _svc("smb", "139 445", SmbConfig, "SMB/CIFS file sharing"),
     _svc("rdp", "3389", ServiceConfig, "Remote Desktop"),
     _svc("vnc", "5900", ServiceConfig, "VNC remote framebuffer"),
-    _svc("mysql", "3306", DatabaseConfig, "MySQL greeting packet"),
-    _svc("postgres", "5432", DatabaseConfig, "PostgreSQL"),
-    _svc("mssql", "1433", DatabaseConfig, "Microsoft SQL Server"),
+    _svc("mysql", "3306", MysqlConfig, "MySQL greeting packet"),
+    _svc("postgres", "5432", PostgresConfig, "PostgreSQL"),
+    _svc("mssql", "1433", MssqlConfig, "Microsoft SQL Server"),
     _svc("mongodb", "27017", DatabaseConfig, "MongoDB"),
     _svc("redis", "6379", DatabaseConfig, "Redis replies"),
     _svc("elasticsearch", "9200", ElasticsearchConfig, "Elasticsearch REST"),
