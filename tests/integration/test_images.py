@@ -242,7 +242,7 @@ def test_emulators_answer_the_first_exchange_and_log_it(
 
         want = {"ssh": "client_version", "http": "login", "telnet": "login", "ftp": "login",
                 "smtp": "login", "mysql": "login", "redis": "login", "vnc": "data",
-                "dns": "query"}
+                "dns": "datagram"}  # the light (busybox) emulators
         events = _wait_for_events(services, want)
         for name, wanted in want.items():
             mine = [e for e in events[name] if e.event == wanted]
