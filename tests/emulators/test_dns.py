@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import dns.flags
@@ -18,7 +17,6 @@ import dns.xfr
 import dns.zone
 import pytest
 
-from decnet_lib.logs.emulator_line import EmulatorEvent
 from tests.emulators.harness import (
     EMULATORS,
     LocalEmulator,
@@ -26,22 +24,12 @@ from tests.emulators.harness import (
     nmap_service,
     require_tools,
 )
+from tests.emulators.waiting import events_until
 
 SERVICE = "dns"
 PORTS = ["53/udp", "53/tcp"]
 PERSONA = {"hostname": "web01", "domain": "acme.internal",
            "versions": {"dns": "9.18.28-1~deb12u2-Debian"}}
-
-
-def _events_until(target: LocalEmulator, kind: str, done: Callable[[list[EmulatorEvent]], bool],
-                  wait: float = 3.0) -> list[EmulatorEvent]:
-    """Events of `kind` once `done(events)` holds (they reach the log a moment after replies)."""
-    deadline = time.monotonic() + wait
-    while True:
-        found = target.events(kind)
-        if done(found) or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def _dig(target: LocalEmulator, *args: str) -> str:
@@ -66,7 +54,7 @@ def test_dig_answers_the_zone_and_records_queries(target: LocalEmulator) -> None
     full = _dig(target, "nosuchhost.acme.internal", "A")
     assert "status: NXDOMAIN" in full and "flags: qr aa rd" in full
     assert "acme.internal.\t\t3600\tIN\tSOA\tns1.acme.internal." in full
-    queries = _events_until(target, "query", lambda found: len(found) >= 4)
+    queries = events_until(target, "query", lambda found: len(found) >= 4)
     assert [(q.fields["qname"], q.fields["qtype"]) for q in queries][:4] == [
         ("web01.acme.internal", "A"), ("acme.internal", "SOA"), ("acme.internal", "MX"),
         ("nosuchhost.acme.internal", "A")]

@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from decnet_lib.logs.emulator_line import EmulatorEvent
 from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service, require_tools
+from tests.emulators.waiting import wait_for
 
 SERVICE = "elasticsearch"
 PORTS = ["9200/tcp"]
 CHALLENGE = 'Basic realm="security" charset="UTF-8"'
-
-
-def wait_for(target: LocalEmulator, kind: str, want: Callable[[EmulatorEvent], bool],
-             timeout: float = 5.0) -> EmulatorEvent:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [e for e in target.events(kind) if want(e)]
-        if found:
-            return found[0]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no matching {kind} event in {target.events()}")
-        time.sleep(0.05)
 
 
 def _url(target: LocalEmulator, path: str) -> str:

@@ -7,34 +7,21 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from decnet_lib.logs.emulator_line import EmulatorEvent
 from tests.emulators.harness import (
     LocalEmulator,
     local_emulator,
     nmap_service,
     require_tools,
 )
+from tests.emulators.waiting import wait_for
 
 SERVICE = "http"
 PORTS = ["80/tcp"]
-
-
-def wait_for(target: LocalEmulator, kind: str, want: Callable[[EmulatorEvent], bool],
-             timeout: float = 5.0) -> EmulatorEvent:
-    """The first `kind` event `want` accepts, waiting for it to be written."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [e for e in target.events(kind) if want(e)]
-        if found:
-            return found[0]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no matching {kind} event in {target.events()}")
-        time.sleep(0.05)
 
 
 def _url(target: LocalEmulator, path: str) -> str:

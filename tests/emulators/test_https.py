@@ -5,8 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,24 +14,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from decnet_lib.logs.emulator_line import EmulatorEvent
 from tests.emulators.harness import LocalEmulator, nmap_service, require_tools
+from tests.emulators.waiting import wait_for
 
 SERVICE = "https"
 PORTS = ["443/tcp"]
 FQDN = "decky01.corp.internal"  # the persona's FQDN (hostname decky01, default domain)
-
-
-def wait_for(target: LocalEmulator, kind: str, want: Callable[[EmulatorEvent], bool],
-             timeout: float = 5.0) -> EmulatorEvent:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [e for e in target.events(kind) if want(e)]
-        if found:
-            return found[0]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no matching {kind} event in {target.events()}")
-        time.sleep(0.05)
 
 
 def peer_certificate(target: LocalEmulator) -> bytes:

@@ -6,27 +6,14 @@ import hashlib
 import re
 import socket
 import subprocess
-import time
-from collections.abc import Callable
 
-from decnet_lib.logs.emulator_line import EmulatorEvent
 from tests.emulators.harness import LocalEmulator, nmap_service, require_tools
+from tests.emulators.waiting import events_until
 
 SERVICE = "sip"
 PORTS = ["5060/udp", "5060/tcp"]
 PERSONA = {"hostname": "pbx01", "domain": "acme.internal",
            "versions": {"sip": "Asterisk PBX 20.9.3"}}
-
-
-def _events_until(target: LocalEmulator, kind: str, done: Callable[[list[EmulatorEvent]], bool],
-                  wait: float = 3.0) -> list[EmulatorEvent]:
-    """Events of `kind` once `done(events)` holds (they reach the log a moment after replies)."""
-    deadline = time.monotonic() + wait
-    while True:
-        found = target.events(kind)
-        if done(found) or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def _md5(text: str) -> str:
@@ -118,12 +105,12 @@ def test_raw_digest_over_udp_and_tcp(target: LocalEmulator) -> None:
         reply, response = _exchange(target, transport, "Passw0rd!")
         assert reply.startswith(b"SIP/2.0 401 Unauthorized\r\n"), reply
         assert b"Server: Asterisk PBX 20.9.3\r\n" in reply
-        logins = [e for e in _events_until(target, "login", lambda found, n=expected: len(found)
+        logins = [e for e in events_until(target, "login", lambda found, n=expected: len(found)
                                            >= n) if e.fields["response"] == response]
         assert len(logins) == 1, transport
         assert logins[0].fields["username"] == "1001" and logins[0].fields["cnonce"] == "0a4f113b"
         assert logins[0].fields["proto"] == transport.lower()
-    requests = _events_until(target, "request", lambda found: len(found) >= 4)
+    requests = events_until(target, "request", lambda found: len(found) >= 4)
     vias = [e.fields for e in requests if e.fields["method"] == "REGISTER"]
     assert len(vias) == 4 and all(v["user_agent"] == "Zoiper v2.10" for v in vias)
 

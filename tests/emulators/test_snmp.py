@@ -8,8 +8,7 @@ import hashlib
 import hmac
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,6 @@ from pysnmp.hlapi.v3arch.asyncio import (
     usmHMACSHAAuthProtocol,
 )
 
-from decnet_lib.logs.emulator_line import EmulatorEvent
 from tests.emulators.harness import (
     EMULATORS,
     LocalEmulator,
@@ -34,23 +32,13 @@ from tests.emulators.harness import (
     nmap_service,
     require_tools,
 )
+from tests.emulators.waiting import events_until
 
 SERVICE = "snmp"
 PORTS = ["161/udp"]
 CONFIG = {"community": "n0c-r34d"}
 PERSONA = {"hostname": "mon01", "kernel": "6.1.0-21-amd64"}
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
-
-
-def _events_until(target: LocalEmulator, kind: str, done: Callable[[list[EmulatorEvent]], bool],
-                  wait: float = 3.0) -> list[EmulatorEvent]:
-    """Events of `kind` once `done(events)` holds (they reach the log a moment after replies)."""
-    deadline = time.monotonic() + wait
-    while True:
-        found = target.events(kind)
-        if done(found) or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def _run(target: LocalEmulator, tool: str, options: list[str],
@@ -137,7 +125,7 @@ def test_pysnmp_get_and_bulk_walk(target: LocalEmulator) -> None:
     assert descr.startswith("Linux mon01 6.1.0-21-amd64")
     assert names == ["lo", "eth0"]
     assert "unknownUserName" in v3_error or "Unknown" in v3_error
-    queries = _events_until(target, "query", lambda found: any(
+    queries = events_until(target, "query", lambda found: any(
         q.fields["pdu"] == "getbulk" for q in found))
     pdus = [q.fields["pdu"] for q in queries]
     assert "get" in pdus and "getbulk" in pdus
