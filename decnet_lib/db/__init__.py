@@ -9,6 +9,7 @@ from decnet_lib.db.engine import (
     pinned_session,
     session_scope,
 )
+from decnet_lib.db.migrate import HEAD, SchemaState, Upgrade, schema_state, upgrade_schema
 from decnet_lib.db.models import (
     MUTATION_STATES,
     Base,
@@ -55,6 +56,7 @@ __all__ = [
     "BUSY_STATUSES",
     "DELETABLE_STATUSES",
     "DEPLOYED_STATUSES",
+    "HEAD",
     "MUTATION_STATES",
     "OCCUPYING_STATUSES",
     "SERVING_STATUSES",
@@ -66,9 +68,11 @@ __all__ = [
     "Edge",
     "Lan",
     "Mutation",
+    "SchemaState",
     "StatusListener",
     "Topology",
     "TopologyEvent",
+    "Upgrade",
     "add_status_listener",
     "allowed",
     "autocommit_connection",
@@ -91,9 +95,11 @@ __all__ = [
     "require_topology",
     "reset_db",
     "save_resolved",
+    "schema_state",
     "session_scope",
     "settle",
     "transition",
+    "upgrade_schema",
     "used_subnets",
     "utcnow",
 ]
