@@ -12,9 +12,11 @@ from decnet_lib.db.engine import (
 from decnet_lib.db.migrate import HEAD, SchemaState, Upgrade, schema_state, upgrade_schema
 from decnet_lib.db.models import (
     MUTATION_STATES,
+    AttackEvent,
     Base,
     Decky,
     Edge,
+    IngestCursor,
     Lan,
     Mutation,
     Topology,
@@ -63,9 +65,11 @@ __all__ = [
     "STATUSES",
     "TRANSITIONS",
     "UNDEPLOYED_STATUSES",
+    "AttackEvent",
     "Base",
     "Decky",
     "Edge",
+    "IngestCursor",
     "Lan",
     "Mutation",
     "SchemaState",

@@ -19,7 +19,9 @@ from sqlalchemy import (
 )
 
 from decnet_lib.db import (
+    AttackEvent,
     Base,
+    IngestCursor,
     Mutation,
     create_topology,
     init_db,
@@ -27,6 +29,7 @@ from decnet_lib.db import (
     reset_db,
     session_scope,
     transition,
+    utcnow,
 )
 
 SCHEMA = {table.name for table in Base.metadata.sorted_tables} | {"alembic_version"}
@@ -37,6 +40,9 @@ def _fill(engine: Engine) -> str:
         row = create_topology(session, sample_resolved())
         transition(session, row, "deploying", "go")
         session.add(Mutation(topology_id=row.id, op="add_lan", payload={"name": "x"}))
+        session.add(AttackEvent(ts=utcnow(), topology_id=row.id, event="connect",
+                                source="https://agent:8765", epoch="e1", seq=1))
+        session.add(IngestCursor(source="https://agent:8765", epoch="e1", seq=1))
         return row.id
 
 
