@@ -10,6 +10,7 @@ import pytest
 from decnet_lib import events
 from decnet_lib.logs.cursors import CursorBook, CursorFile
 from decnet_lib.logs.emulator_line import format_line
+from decnet_lib.logs.journal import EventJournal
 from decnet_lib.logs.pipeline import (
     MAX_PENDING,
     LinePipeline,
@@ -64,7 +65,11 @@ def test_a_line_is_written_once_and_published(tmp_path: Path, published: Any) ->
     written = path.read_text().splitlines()
     assert len(written) == 1 and "198.51.100.7" in written[0] and "agent-1" in written[0]
     assert pipeline.counts() == {"written": 1, "ignored": 2, "duplicates": 1,
-                                 "write_errors": 0}
+                                 "write_errors": 0, "journal_errors": 0}
+    with EventJournal(tmp_path / "agent-events.db") as journal:  # what the master ingests
+        entries = journal.read(0, 10)
+    assert [(e.seq, e.event["src_ip"], e.event["fields"]["username"]) for e in entries] == [
+        (1, "198.51.100.7", "root")]
     assert [topic for topic, _ in published] == [events.SYSTEM_LOG_TOPIC]
     payload = published[0][1]
     assert (payload["decky"], payload["service"], payload["event"]) == ("web", "ssh", "login")
