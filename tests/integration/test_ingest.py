@@ -333,3 +333,65 @@ def test_cli_events_json_and_ingest_once(
     assert json.loads(capsys.readouterr().out) == []
     assert main(["events", "--since", "yesterday"]) == 2
     assert "error[BAD_SINCE]" in capsys.readouterr().err
+
+
+def test_two_ingesters_at_once_store_and_log_every_event_once(
+    agent: Agent, master: Settings, engine: Engine, published: list[Any],
+) -> None:
+    """The service and a hand-run `--once` together: each event once in the table, the log
+    file and on the bus."""
+    topology_id = _live_topology(engine, agent.url)
+    Deckies(agent.state, topology_id).emit(120)
+    engines = [make_engine(master.db_url, sqlite_immediate=True) for _ in range(2)]
+    ingesters = [Ingester(master, e, page=9) for e in engines]
+    reports: list[Any] = []
+    start = threading.Barrier(2)
+
+    def run(ingester: Ingester) -> None:
+        start.wait()
+        reports.append(ingester.once())
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in ingesters]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        for ingester, other in zip(ingesters, engines, strict=True):
+            ingester.close()
+            other.dispose()
+    assert all(report.ok for report in reports)
+    assert sum(report.stored for report in reports) == 120
+    rows = _stored(engine)
+    assert sorted(row.seq for row in rows) == list(range(1, 121))
+    assert _log_ids(master) == [row.id for row in rows]
+    assert sorted(payload["id"] for _, payload in published) == [row.id for row in rows]
+
+
+def test_the_events_route_long_polls_pages_and_needs_a_client_certificate(
+    agent: Agent, pki: Path, tmp_path: Path,
+) -> None:
+    import ssl
+
+    import httpx
+
+    master = Settings(state_dir=tmp_path / "m", master_cert=pki / "master.crt",
+                      master_key=pki / "master.key", ca=pki / "ca.crt")
+    client = agent_clients(master)(agent.url)
+    empty = client.events(after=0, wait=1.0)
+    assert empty["events"] == [] and empty["last"] == 0 and len(empty["epoch"]) == 16
+    started = time.monotonic()
+    assert client.events(after=0, wait=1.0)["events"] == []
+    assert 0.9 <= time.monotonic() - started < 5  # it waited, then answered empty
+
+    Deckies(agent.state, "t" * 32).emit(5)
+    page = client.events(after=1, limit=2)
+    assert [e["seq"] for e in page["events"]] == [2, 3] and page["last"] == 3
+    assert page["events"][0]["src_ip"] == ATTACKER
+    assert [e["seq"] for e in client.events(after=3, epoch="not-this-one")["events"]] == [
+        1, 2, 3, 4, 5]  # another epoch: from the start
+
+    with pytest.raises(httpx.HTTPError):  # no client certificate: no answer
+        httpx.get(f"{agent.url}/events", timeout=5,
+                  verify=ssl.create_default_context(cafile=str(pki / "ca.crt")))
