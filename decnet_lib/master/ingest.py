@@ -195,18 +195,22 @@ class Ingester:
               refresh: float = REFRESH_S) -> None:
         """One long-polling thread per live agent, the set refreshed every `refresh` s."""
         self.catch_up()
-        current: set[str] = set()
+        current: frozenset[str] = frozenset()
         threads: dict[str, threading.Thread] = {}
+
+        def live(source: str) -> bool:  # the latest list, not the one a thread started with
+            return source in current
+
         while not stop.is_set():
             try:
-                current = set(self.sources())
+                current = frozenset(self.sources())
             except Exception as exc:
                 log.warning("ingest: cannot list the agents: %s", exc)
             for source in sorted(current):
                 thread = threads.get(source)
                 if thread is None or not thread.is_alive():
                     thread = threading.Thread(
-                        target=self.follow, args=(source, stop, current.__contains__, wait),
+                        target=self.follow, args=(source, stop, live, wait),
                         name=f"ingest-{source}", daemon=True)
                     threads[source] = thread
                     thread.start()

@@ -22,11 +22,18 @@ from typing import Any
 
 import pytest
 from helpers import sample_resolved, store_live
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from decnet_lib import events as bus_events
 from decnet_lib.cli import main
-from decnet_lib.db import AttackEvent, IngestCursor, init_db, make_engine, session_scope
+from decnet_lib.db import (
+    AttackEvent,
+    IngestCursor,
+    Topology,
+    init_db,
+    make_engine,
+    session_scope,
+)
 from decnet_lib.db.attack_events import store_page
 from decnet_lib.logs.emulator_line import EmulatorEvent
 from decnet_lib.logs.pipeline import LinePipeline
@@ -294,13 +301,21 @@ def test_watch_long_polls_and_backs_off_from_an_unreachable_agent(
         assert len(_stored(engine)) == 3
         assert latency < 2.0, latency  # answered by the long poll, not a later round
         time.sleep(3.5)
+        attempts = calls.get(dead, 0)
+        with session_scope(engine) as session:  # the dead agent's topology is gone
+            session.execute(update(Topology).where(Topology.agent == dead)
+                            .values(status="torn_down"))
+        deadline = time.monotonic() + 10
+        while any(t.name == f"ingest-{dead}" for t in threading.enumerate()):
+            assert time.monotonic() < deadline, "the follower of a dropped agent kept going"
+            time.sleep(0.1)
     finally:
         stop.set()
         thread.join(15)
         ingester.close()
     assert not thread.is_alive()
     # 1 s, 2 s, 4 s ... between attempts: at most 3 in ~5 s, not a tight loop
-    assert 1 <= calls.get(dead, 0) <= 3, calls
+    assert 1 <= attempts <= 3, calls
     assert len(published) == 3
 
 
