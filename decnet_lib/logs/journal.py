@@ -5,6 +5,9 @@ appends each event to both. `seq` is an AUTOINCREMENT key (never reused, also af
 and `epoch` a random id made with the file: a master that holds a cursor `(epoch, seq)` reads
 `seq > cursor` and, when the epoch differs (the file was lost and made again), from the start.
 Readers may be other processes (the agent's `GET /events` reads what its collector wrote).
+An entry may carry a unique `key` (the collector's: container, Docker timestamp, line digest):
+a line Docker replays after an agent crash (its read cursor is saved every second) is then
+recognised and journalled once.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import orjson
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
-    "body BLOB NOT NULL)",
+    "key TEXT UNIQUE, body BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 FILE_MODE = 0o640
@@ -65,20 +68,23 @@ class EventJournal:
         self.epoch: str = self._db.execute(
             "SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0]
 
-    def append(self, event: dict[str, Any]) -> int:
-        """Journal one event; its sequence number."""
-        return self.append_many((event,))[-1]
+    def append(self, event: dict[str, Any], key: str | None = None) -> int | None:
+        """Journal one event; its sequence number, or None when `key` was journalled before."""
+        return self.append_many(((event, key),))[-1]
 
-    def append_many(self, events: Iterable[dict[str, Any]]) -> list[int]:
-        """Journal events in one transaction; their sequence numbers, in order."""
-        bodies = [orjson.dumps(event) for event in events]
-        seqs: list[int] = []
+    def append_many(self, entries: Iterable[tuple[dict[str, Any], str | None]]
+                    ) -> list[int | None]:
+        """Journal (event, key) pairs in one transaction; their sequence numbers, in order
+        (None for a key journalled before)."""
+        rows = [(key, orjson.dumps(event)) for event, key in entries]
+        seqs: list[int | None] = []
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for body in bodies:
-                    cursor = self._db.execute("INSERT INTO events (body) VALUES (?)", (body,))
-                    seqs.append(int(cursor.lastrowid or 0))
+                for key, body in rows:
+                    cursor = self._db.execute(
+                        "INSERT OR IGNORE INTO events (key, body) VALUES (?, ?)", (key, body))
+                    seqs.append(int(cursor.lastrowid) if cursor.rowcount == 1 else None)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from decnet_lib import events
-from decnet_lib.logs.cursors import Cursor, CursorBook
+from decnet_lib.logs.cursors import Cursor, CursorBook, line_digest
 from decnet_lib.logs.emulator_line import MAX_LINE, EmulatorEvent, parse_line
 from decnet_lib.logs.journal import EventJournal
 from decnet_lib.logs.rfc5424 import LOCAL0, EventSource, format_event, severity_for, summary
@@ -150,10 +150,25 @@ class LinePipeline:
         if event is None:
             self.count("ignored")
             return
-        self.emit(event, source)
+        key = f"{source.container_id}:{ns}:{line_digest(content)}" if source.container_id \
+            else None
+        self.emit(event, source, key)
 
-    def emit(self, event: EmulatorEvent, source: EventSource) -> None:
-        """Write one event to the sink and publish it on the bus."""
+    def emit(self, event: EmulatorEvent, source: EventSource, key: str | None = None) -> None:
+        """Journal one event, write it to the sink and publish it on the bus; an event whose
+        `key` is journalled already (a line replayed after a crash) is a duplicate."""
+        payload = event_payload(event, source, self.hostname)
+        journal = self._journal
+        try:
+            if journal is None:
+                raise LogSinkError("no event journal")
+            if journal.append(payload, key) is None:
+                self.count("duplicates")
+                return
+        except Exception as exc:
+            self.count("journal_errors")
+            log.warning("log collector: cannot journal to %s: %s",
+                        self.settings.agent_events_file, exc)
         line = format_event(event, source, facility=self.facility, hostname=self.hostname)
         sink = self._sink
         try:
@@ -165,16 +180,6 @@ class LinePipeline:
             self.count("write_errors")
             log.warning("log collector: cannot write to %s: %s", self.settings.agent_log_file,
                         exc)
-        payload = event_payload(event, source, self.hostname)
-        journal = self._journal
-        try:
-            if journal is None:
-                raise LogSinkError("no event journal")
-            journal.append(payload)
-        except Exception as exc:
-            self.count("journal_errors")
-            log.warning("log collector: cannot journal to %s: %s",
-                        self.settings.agent_events_file, exc)
         events.publish(events.SYSTEM_LOG_TOPIC, payload)
 
 

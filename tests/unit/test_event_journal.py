@@ -12,13 +12,16 @@ def test_sequence_numbers_survive_reopening_and_reads_page(tmp_path: Path) -> No
     path = tmp_path / "j" / "events.db"
     with EventJournal(path) as journal:
         epoch = journal.epoch
-        assert journal.append_many([{"n": i} for i in range(5)]) == [1, 2, 3, 4, 5]
+        assert journal.append_many([({"n": i}, None) for i in range(5)]) == [1, 2, 3, 4, 5]
     with EventJournal(path) as journal:  # the agent restarted
         assert journal.epoch == epoch
         assert journal.append({"n": 5}) == 6
         assert [e.seq for e in journal.read(2, 3)] == [3, 4, 5]
         assert [e.event["n"] for e in journal.read(5, 100)] == [5]
         assert journal.read(6, 10) == [] and journal.last_seq() == 6
+        assert journal.append({"n": 6}, key="c1:100:ab") == 7
+        assert journal.append({"n": 6}, key="c1:100:ab") is None  # replayed: once
+        assert journal.last_seq() == 7
     path.unlink()
     with EventJournal(path) as journal:  # a new file: a new epoch, numbers start over
         assert journal.epoch != epoch and journal.append({}) == 1

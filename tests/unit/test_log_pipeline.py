@@ -81,3 +81,23 @@ def test_facility_out_of_range_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         LinePipeline(settings, CursorBook(CursorFile(tmp_path / "c.json")), facility=24,
                      hostname="h")
+
+
+def test_a_line_replayed_after_a_crash_is_journalled_and_written_once(
+    tmp_path: Path, published: Any,
+) -> None:
+    """The agent died before saving its read cursor: Docker replays the line, the journal
+    recognises it (container, timestamp, digest) and nothing is written twice."""
+    content = format_line("ssh", "login", "198.51.100.7", 50123, {"username": "root"}).encode()
+    for _ in range(2):  # two agent runs, each with a cursor file that never got saved
+        (tmp_path / "cursors.json").unlink(missing_ok=True)
+        pipeline = _pipeline(tmp_path)
+        path = pipeline.open()
+        try:
+            pipeline.handle(pipeline.cursors.cursor("c" * 64), SOURCE, STAMP + b" " + content)
+        finally:
+            pipeline.close()
+    assert pipeline.counts()["duplicates"] == 1
+    assert len(path.read_text().splitlines()) == 1
+    with EventJournal(tmp_path / "agent-events.db") as journal:
+        assert [e.seq for e in journal.read(0, 10)] == [1]
