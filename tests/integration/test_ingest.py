@@ -410,3 +410,32 @@ def test_the_events_route_long_polls_pages_and_needs_a_client_certificate(
     with pytest.raises(httpx.HTTPError):  # no client certificate: no answer
         httpx.get(f"{agent.url}/events", timeout=5,
                   verify=ssl.create_default_context(cafile=str(pki / "ca.crt")))
+
+
+def test_events_follow_prints_new_events_as_json_lines(
+    agent: Agent, master: Settings, engine: Engine,
+) -> None:
+    topology_id = _live_topology(engine, agent.url)
+    deckies = Deckies(agent.state, topology_id)
+    deckies.emit(2)
+    assert _once(master, engine).stored == 2
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECNET_")}
+    env.update(DECNET_STATE_DIR=str(master.state_dir), DECNET_DB_URL=master.db_url,
+               DECNET_BUS="null")
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "decnet_lib.cli", "events", "--follow", "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(60, follower.kill)  # a silent follower fails, never hangs
+    watchdog.start()
+    try:
+        assert follower.stdout is not None
+        first = [json.loads(follower.stdout.readline()) for _ in range(2)]
+        deckies.emit(1, decky="db01", service="mysql")
+        assert _once(master, engine).stored == 1
+        later = json.loads(follower.stdout.readline())  # blocks until the follower prints
+    finally:
+        watchdog.cancel()
+        follower.terminate()
+        follower.wait(10)
+    assert [e["src_port"] for e in first] == [40001, 40002]
+    assert (later["decky"], later["service"], later["lan"]) == ("db01", "mysql", "vault")
