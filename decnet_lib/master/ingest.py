@@ -44,14 +44,14 @@ BACKOFF_MAX_S = 60.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 
 
-class EventSource(Protocol):
+class EventFeed(Protocol):
     """What ingest needs from an agent: its events after a sequence number."""
 
     def events(self, after: int = 0, limit: int = PAGE, wait: float = 0.0,
                epoch: str | None = None) -> dict[str, Any]: ...
 
 
-ClientFactory = Callable[[str], EventSource]
+ClientFactory = Callable[[str], EventFeed]
 
 
 def attack_topic(event: dict[str, Any]) -> str:
@@ -64,7 +64,7 @@ def attack_topic(event: dict[str, Any]) -> str:
 def agent_clients(settings: Settings, timeout: float = WATCH_WAIT_S + 30.0) -> ClientFactory:
     """Mutual-TLS clients of the agents, with the master's certificate from the settings."""
 
-    def make(url: str) -> EventSource:
+    def make(url: str) -> EventFeed:
         return AgentClient(url, cert=settings.master_cert, key=settings.master_key,
                            ca=settings.ca, timeout=timeout)
 
