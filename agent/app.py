@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from agent.deployers import DeployerFactory, DeployerProvider, settings_factory
 from agent.deps import AgentRuntime
 from agent.errors import install_handlers
+from agent.events import close_journals
+from agent.events import router as events_router
 from agent.openapi import install_openapi
 from agent.routes import router
 from decnet_lib import __version__
@@ -29,6 +31,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     runtime: AgentRuntime = app.state.runtime
     runtime.hooks.shutdown()
     runtime.deployers.close()
+    close_journals()
 
 
 def create_app(
@@ -43,5 +46,6 @@ def create_app(
     app.state.hooks = runtime.hooks
     install_handlers(app)
     app.include_router(router)
+    app.include_router(events_router)
     install_openapi(app)
     return app

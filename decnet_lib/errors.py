@@ -63,3 +63,9 @@ class InvalidTopology(DecnetError):
 
 class DatabaseUnavailable(DecnetError):
     code = "DB_UNAVAILABLE"
+
+
+class SchemaOutdated(DecnetError):
+    """The database's schema revision is not the one this release runs on."""
+
+    code = "SCHEMA_OUTDATED"

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     """Agent-side decky log; default `state_dir/agent-decky.log`."""
     ingest_log_file: Path | None = None
     """Master-side ingest log; default `state_dir/ingest.log`."""
+    agent_events_file: Path | None = None
+    """Agent-side event journal the master ingests from; default `state_dir/agent-events.db`."""
     mode: Mode = "master"
     bus: str = "unix"
     """unix | fake | null (checked by `get_bus`)."""
@@ -120,6 +122,7 @@ class Settings(BaseSettings):
             "db_url": self.db_url or f"sqlite:///{self.state_dir / 'decnet.db'}",
             "agent_log_file": self.agent_log_file or self.state_dir / "agent-decky.log",
             "ingest_log_file": self.ingest_log_file or self.state_dir / "ingest.log",
+            "agent_events_file": self.agent_events_file or self.state_dir / "agent-events.db",
             "master_cert": self.master_cert or pki / "master.crt",
             "master_key": self.master_key or pki / "master.key",
             "ca": self.ca or pki / "ca.crt",

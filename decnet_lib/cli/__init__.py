@@ -20,7 +20,8 @@ ClickException: type[Exception] = next(
     base for base in typer.BadParameter.__mro__ if base.__name__ == "ClickException"
 )
 
-GROUP_MODULES = ("catalog", "topology", "db", "reconcile", "images", "pki", "agent", "bus")
+GROUP_MODULES = ("catalog", "topology", "db", "reconcile", "events", "images", "pki", "agent",
+                 "bus")
 
 
 def build_app() -> typer.Typer:

@@ -1,4 +1,4 @@
-"""The `decnet db` group (master-only): create or reset the schema."""
+"""The `decnet db` group (master-only): create, upgrade or reset the schema."""
 
 from __future__ import annotations
 
@@ -10,11 +10,25 @@ from decnet_lib.cli.output import fail, note
 
 
 def init(ctx: typer.Context) -> None:
-    """Create every table (idempotent)."""
+    """Create the schema, or bring an existing database to the newest revision."""
     from decnet_lib.master.database import init_database
 
-    init_database(settings_of(ctx))
-    note("database ready")
+    done = init_database(settings_of(ctx))
+    note(f"database ready (schema {done.after})")
+
+
+def upgrade(ctx: typer.Context) -> None:
+    """Migrate the schema to the newest revision, every row kept (idempotent)."""
+    from decnet_lib.master.database import upgrade_database
+
+    done = upgrade_database(settings_of(ctx))
+    if done.created:
+        note(f"database created at schema {done.after}")
+    elif done.before == done.after:
+        note(f"database already at schema {done.after}")
+    else:
+        before = done.before or "the schema from before migrations"
+        note(f"database upgraded from {before} to {done.after}")
 
 
 def reset(ctx: typer.Context,
@@ -29,8 +43,9 @@ def reset(ctx: typer.Context,
 
 
 def register(app: typer.Typer) -> None:
-    """Add `db init | reset` to the app."""
+    """Add `db init | upgrade | reset` to the app."""
     group = typer.Typer(no_args_is_help=True)
     group.command("init")(init)
+    group.command("upgrade")(upgrade)
     group.command("reset")(reset)
-    add_master_group(app, group, "db", "Create or reset the master database.")
+    add_master_group(app, group, "db", "Create, upgrade or reset the master database.")

@@ -227,3 +227,54 @@ class Mutation(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
     topology: Mapped[Topology] = relationship(back_populates="mutations")
+
+
+class AttackEvent(Base):
+    """One event a decky recorded, ingested from an agent's journal (exactly once).
+
+    `source` is the agent it came from and (`epoch`, `seq`) its place in that agent's
+    journal: unique, so an event is never stored twice. No foreign key to the topology:
+    attacker history outlives a deleted topology (retention removes it).
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("source", "epoch", "seq", name="uq_events_source_seq"),
+        Index("ix_events_ts", "ts"),
+        Index("ix_events_topology_ts", "topology_id", "ts"),
+        Index("ix_events_src_ip_ts", "src_ip", "ts"),
+        Index("ix_events_decky_ts", "topology_id", "decky", "ts"),
+        _MYSQL_TABLE,
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime]
+    topology_id: Mapped[str | None] = mapped_column(String(ID_LEN), default=None)
+    topology: Mapped[str | None] = mapped_column(String(NAME_LEN), default=None)
+    decky: Mapped[str | None] = mapped_column(String(NAME_LEN), default=None)
+    lan: Mapped[str | None] = mapped_column(String(NAME_LEN), default=None)
+    service: Mapped[str | None] = mapped_column(String(NAME_LEN), default=None)
+    event: Mapped[str] = mapped_column(String(NAME_LEN))
+    src_ip: Mapped[str | None] = mapped_column(String(IP_LEN), default=None)
+    src_port: Mapped[int | None] = mapped_column(Integer, default=None)
+    dst_ip: Mapped[str | None] = mapped_column(String(IP_LEN), default=None)
+    dst_port: Mapped[int | None] = mapped_column(Integer, default=None)
+    proto: Mapped[str | None] = mapped_column(String(16), default=None)
+    session: Mapped[str | None] = mapped_column(String(NAME_LEN), default=None)
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source: Mapped[str] = mapped_column(String(255))
+    epoch: Mapped[str] = mapped_column(String(ID_LEN))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IngestCursor(Base):
+    """How far the master has ingested one agent's journal: its epoch and last sequence."""
+
+    __tablename__ = "ingest_cursors"
+    __table_args__ = (_MYSQL_TABLE,)
+
+    source: Mapped[str] = mapped_column(String(255), primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(ID_LEN), default="")
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

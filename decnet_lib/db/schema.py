@@ -1,15 +1,22 @@
-"""Create the schema, or drop every table and create it again (`decnet db reset`)."""
+"""Create the schema, or drop every table and create it again (`decnet db reset`).
+
+Schema versions (Alembic) live in `migrate.py`: `init_db` creates an empty database at the
+newest revision and refuses one at another revision; `decnet db upgrade` migrates.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine, MetaData
 
-from decnet_lib.db.models import Base
+from decnet_lib.db.migrate import ensure_schema
 
 
 def init_db(engine: Engine) -> None:
-    """Create every missing table and index (idempotent)."""
-    Base.metadata.create_all(engine)
+    """The schema at head: created and stamped on an empty database (idempotent).
+
+    Raises SchemaOutdated for a database at an older revision or from before Alembic.
+    """
+    ensure_schema(engine)
 
 
 def drop_order(metadata: MetaData) -> list[str]:
@@ -22,7 +29,8 @@ def drop_order(metadata: MetaData) -> list[str]:
 
 
 def reset_db(engine: Engine) -> list[str]:
-    """Drop every table in the database (also unknown or stale ones), then create the schema.
+    """Drop every table in the database (also unknown or stale ones, and the version table),
+    then create the schema from the metadata, stamped at the newest revision.
 
     The order comes from the foreign keys of what is really in the database (reflected),
     never from a hand-kept list. Returns the names of the dropped tables, in drop order.

@@ -2,7 +2,8 @@
 
 `docker logs --timestamps` gives `TIMESTAMP content` lines; each is deduplicated against
 its container's cursor, parsed with `parse_line` (other lines are counted and dropped),
-written as one RFC 5424 line to the sink and published on `system.log`. Nothing here talks
+written as one RFC 5424 line to the sink, appended to the event journal the master ingests
+from (`journal.EventJournal`) and published on `system.log`. Nothing here talks
 to Docker: following containers is `collector.LogCollector`'s job.
 """
 
@@ -11,13 +12,15 @@ from __future__ import annotations
 import calendar
 import logging
 import re
+import sqlite3
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from decnet_lib import events
-from decnet_lib.logs.cursors import Cursor, CursorBook
+from decnet_lib.logs.cursors import Cursor, CursorBook, line_digest
 from decnet_lib.logs.emulator_line import MAX_LINE, EmulatorEvent, parse_line
+from decnet_lib.logs.journal import EventJournal
 from decnet_lib.logs.rfc5424 import LOCAL0, EventSource, format_event, severity_for, summary
 from decnet_lib.logs.sink import LineSink, LogSinkError, check_log_paths
 
@@ -29,7 +32,7 @@ log = logging.getLogger("decnet_lib.logs.collector")
 MAX_PENDING = 4 * MAX_LINE
 """Bytes of an unfinished line kept; a longer one is dropped (emulator lines stay < 4 KiB)."""
 SOURCE = "agent.collector"
-COUNTERS = ("written", "ignored", "duplicates", "write_errors")
+COUNTERS = ("written", "ignored", "duplicates", "write_errors", "journal_errors")
 
 _DOCKER_TS = re.compile(
     rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)"
@@ -96,6 +99,7 @@ class LinePipeline:
         self.facility = facility
         self.hostname = hostname
         self._sink: LineSink | None = None
+        self._journal: EventJournal | None = None
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(COUNTERS, 0)
 
@@ -108,11 +112,20 @@ class LinePipeline:
             self._sink = LineSink(path)
         except OSError as exc:
             raise LogSinkError(f"cannot open the agent log file {path}: {exc}") from exc
+        journal = self.settings.agent_events_file
+        try:
+            self._journal = EventJournal(journal)
+        except (OSError, sqlite3.Error) as exc:
+            self._sink.close()
+            raise LogSinkError(f"cannot open the agent event journal {journal}: {exc}") from exc
         return path
 
     def close(self) -> None:
         if self._sink is not None:
             self._sink.close()
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     def count(self, key: str, amount: int = 1) -> None:
         if amount:
@@ -137,10 +150,25 @@ class LinePipeline:
         if event is None:
             self.count("ignored")
             return
-        self.emit(event, source)
+        key = f"{source.container_id}:{ns}:{line_digest(content)}" if source.container_id \
+            else None
+        self.emit(event, source, key)
 
-    def emit(self, event: EmulatorEvent, source: EventSource) -> None:
-        """Write one event to the sink and publish it on the bus."""
+    def emit(self, event: EmulatorEvent, source: EventSource, key: str | None = None) -> None:
+        """Journal one event, write it to the sink and publish it on the bus; an event whose
+        `key` is journalled already (a line replayed after a crash) is a duplicate."""
+        payload = event_payload(event, source, self.hostname)
+        journal = self._journal
+        try:
+            if journal is None:
+                raise LogSinkError("no event journal")
+            if journal.append(payload, key) is None:
+                self.count("duplicates")
+                return
+        except Exception as exc:
+            self.count("journal_errors")
+            log.warning("log collector: cannot journal to %s: %s",
+                        self.settings.agent_events_file, exc)
         line = format_event(event, source, facility=self.facility, hostname=self.hostname)
         sink = self._sink
         try:
@@ -152,7 +180,7 @@ class LinePipeline:
             self.count("write_errors")
             log.warning("log collector: cannot write to %s: %s", self.settings.agent_log_file,
                         exc)
-        events.publish(events.SYSTEM_LOG_TOPIC, event_payload(event, source, self.hostname))
+        events.publish(events.SYSTEM_LOG_TOPIC, payload)
 
 
 def event_payload(event: EmulatorEvent, source: EventSource, hostname: str) -> dict[str, Any]:

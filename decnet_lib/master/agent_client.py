@@ -141,6 +141,15 @@ class AgentClient:
         body = {"topology_id": topology_id} if topology_id else {}
         return self._request("POST", "/topology/teardown", json=body)
 
+    def events(self, after: int = 0, limit: int = 1000, wait: float = 0.0,
+               epoch: str | None = None) -> dict[str, Any]:
+        """Journalled events after `after` (long-polled up to `wait` s):
+        `{"epoch", "events": [{"seq", ...}], "last"}`."""
+        params: dict[str, Any] = {"after": after, "limit": limit, "wait": wait}
+        if epoch:
+            params["epoch"] = epoch
+        return self._request("GET", "/events", params=params)
+
     def topology(self, topology_id: str | None = None, full: bool = False) -> dict[str, Any]:
         """Pinned id, name, hash, status, last error and the Docker inventory."""
         params: dict[str, Any] = {}

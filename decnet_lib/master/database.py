@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, inspect
 from sqlalchemy.orm import Session
 
-from decnet_lib.db import init_db, make_engine, new_session, reset_db, session_scope
+from decnet_lib.db import (
+    Upgrade,
+    init_db,
+    make_engine,
+    new_session,
+    reset_db,
+    session_scope,
+    upgrade_schema,
+)
 
 if TYPE_CHECKING:
     from decnet_lib.settings import Settings
@@ -104,9 +112,19 @@ def existing_engine(settings: Settings, check_mode: bool = False,
         engine.dispose()
 
 
-def init_database(settings: Settings) -> None:
-    """Create every table (idempotent)."""
-    open_engine(settings, create=True).dispose()
+def upgrade_database(settings: Settings) -> Upgrade:
+    """Bring the database to the newest schema revision, every row kept (idempotent).
+
+    An empty database is created at head; one made before Alembic is recognised (stamped
+    as the baseline) and migrated; a versioned one is migrated from its revision.
+    """
+    with engine_scope(settings, create=False) as engine:
+        return upgrade_schema(engine)
+
+
+def init_database(settings: Settings) -> Upgrade:
+    """`db init`: create the schema, or bring an existing one to head (`upgrade_database`)."""
+    return upgrade_database(settings)
 
 
 def reset_database(settings: Settings) -> None:

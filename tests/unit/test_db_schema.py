@@ -19,7 +19,9 @@ from sqlalchemy import (
 )
 
 from decnet_lib.db import (
+    AttackEvent,
     Base,
+    IngestCursor,
     Mutation,
     create_topology,
     init_db,
@@ -27,9 +29,10 @@ from decnet_lib.db import (
     reset_db,
     session_scope,
     transition,
+    utcnow,
 )
 
-SCHEMA = {table.name for table in Base.metadata.sorted_tables}
+SCHEMA = {table.name for table in Base.metadata.sorted_tables} | {"alembic_version"}
 
 
 def _fill(engine: Engine) -> str:
@@ -37,6 +40,9 @@ def _fill(engine: Engine) -> str:
         row = create_topology(session, sample_resolved())
         transition(session, row, "deploying", "go")
         session.add(Mutation(topology_id=row.id, op="add_lan", payload={"name": "x"}))
+        session.add(AttackEvent(ts=utcnow(), topology_id=row.id, event="connect",
+                                source="https://agent:8765", epoch="e1", seq=1))
+        session.add(IngestCursor(source="https://agent:8765", epoch="e1", seq=1))
         return row.id
 
 
@@ -112,7 +118,7 @@ def test_reset_recreates_an_outdated_table_and_works_on_an_empty_database(
     with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             table.drop(connection)
-    assert reset_db(engine) == []
+    assert reset_db(engine) == ["alembic_version"]
     assert _tables(engine) == SCHEMA
     with session_scope(engine) as session:
         assert session.scalars(select(Mutation)).all() == []

@@ -10,6 +10,7 @@ import pytest
 from decnet_lib import events
 from decnet_lib.logs.cursors import CursorBook, CursorFile
 from decnet_lib.logs.emulator_line import format_line
+from decnet_lib.logs.journal import EventJournal
 from decnet_lib.logs.pipeline import (
     MAX_PENDING,
     LinePipeline,
@@ -64,7 +65,11 @@ def test_a_line_is_written_once_and_published(tmp_path: Path, published: Any) ->
     written = path.read_text().splitlines()
     assert len(written) == 1 and "198.51.100.7" in written[0] and "agent-1" in written[0]
     assert pipeline.counts() == {"written": 1, "ignored": 2, "duplicates": 1,
-                                 "write_errors": 0}
+                                 "write_errors": 0, "journal_errors": 0}
+    with EventJournal(tmp_path / "agent-events.db") as journal:  # what the master ingests
+        entries = journal.read(0, 10)
+    assert [(e.seq, e.event["src_ip"], e.event["fields"]["username"]) for e in entries] == [
+        (1, "198.51.100.7", "root")]
     assert [topic for topic, _ in published] == [events.SYSTEM_LOG_TOPIC]
     payload = published[0][1]
     assert (payload["decky"], payload["service"], payload["event"]) == ("web", "ssh", "login")
@@ -76,3 +81,23 @@ def test_facility_out_of_range_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         LinePipeline(settings, CursorBook(CursorFile(tmp_path / "c.json")), facility=24,
                      hostname="h")
+
+
+def test_a_line_replayed_after_a_crash_is_journalled_and_written_once(
+    tmp_path: Path, published: Any,
+) -> None:
+    """The agent died before saving its read cursor: Docker replays the line, the journal
+    recognises it (container, timestamp, digest) and nothing is written twice."""
+    content = format_line("ssh", "login", "198.51.100.7", 50123, {"username": "root"}).encode()
+    for _ in range(2):  # two agent runs, each with a cursor file that never got saved
+        (tmp_path / "cursors.json").unlink(missing_ok=True)
+        pipeline = _pipeline(tmp_path)
+        path = pipeline.open()
+        try:
+            pipeline.handle(pipeline.cursors.cursor("c" * 64), SOURCE, STAMP + b" " + content)
+        finally:
+            pipeline.close()
+    assert pipeline.counts()["duplicates"] == 1
+    assert len(path.read_text().splitlines()) == 1
+    with EventJournal(tmp_path / "agent-events.db") as journal:
+        assert [e.seq for e in journal.read(0, 10)] == [1]

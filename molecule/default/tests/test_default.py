@@ -92,7 +92,7 @@ def _names(host) -> list[str]:
     return host.check_output(f"docker ps --filter {LABEL} --format '{{{{.Names}}}}'").split()
 
 
-@pytest.mark.parametrize("service", ["bus", "reconciler", "agent"])
+@pytest.mark.parametrize("service", ["bus", "reconciler", "ingest", "agent"])
 def test_services_run_from_their_pid_files(host, service):
     pid = host.file(f"{ROOT}/run/{service}.pid").content_string.strip()
     assert pid.isdigit()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the master database (shipped inside the package)."""

@@ -1,0 +1,116 @@
+"""The agent's event journal: every collected event with a sequence number the master reads by.
+
+A SQLite file (`DECNET_AGENT_EVENTS_FILE`) beside the RFC 5424 log: the collector's pipeline
+appends each event to both. `seq` is an AUTOINCREMENT key (never reused, also after pruning),
+and `epoch` a random id made with the file: a master that holds a cursor `(epoch, seq)` reads
+`seq > cursor` and, when the epoch differs (the file was lost and made again), from the start.
+Readers may be other processes (the agent's `GET /events` reads what its collector wrote).
+An entry may carry a unique `key` (the collector's: container, Docker timestamp, line digest):
+a line Docker replays after an agent crash (its read cursor is saved every second) is then
+recognised and journalled once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "key TEXT UNIQUE, body BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+FILE_MODE = 0o640
+BUSY_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One journalled event: its sequence number and the event as the collector built it."""
+
+    seq: int
+    event: dict[str, Any]
+
+
+class EventJournal:
+    """Append events, read them after a sequence number. Safe across threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        if not self.path.exists():
+            with contextlib.suppress(FileExistsError):
+                Path(self.path).touch(mode=FILE_MODE, exist_ok=False)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                   check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in SCHEMA:
+                    self._db.execute(statement)
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('epoch', ?)",
+                                 (secrets.token_hex(8),))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        self.epoch: str = self._db.execute(
+            "SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0]
+
+    def append(self, event: dict[str, Any], key: str | None = None) -> int | None:
+        """Journal one event; its sequence number, or None when `key` was journalled before."""
+        return self.append_many(((event, key),))[-1]
+
+    def append_many(self, entries: Iterable[tuple[dict[str, Any], str | None]]
+                    ) -> list[int | None]:
+        """Journal (event, key) pairs in one transaction; their sequence numbers, in order
+        (None for a key journalled before)."""
+        rows = [(key, orjson.dumps(event)) for event, key in entries]
+        seqs: list[int | None] = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for key, body in rows:
+                    cursor = self._db.execute(
+                        "INSERT OR IGNORE INTO events (key, body) VALUES (?, ?)", (key, body))
+                    seqs.append(int(cursor.lastrowid) if cursor.rowcount == 1 else None)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return seqs
+
+    def read(self, after: int, limit: int) -> list[JournalEntry]:
+        """Up to `limit` events with `seq > after`, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after, limit)).fetchall()
+        return [JournalEntry(seq, orjson.loads(body)) for seq, body in rows]
+
+    def last_seq(self) -> int:
+        """The newest sequence number (0 when the journal is empty)."""
+        with self._lock:
+            row = self._db.execute("SELECT MAX(seq) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> EventJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,240 @@
+"""Ingest: gather the events of every agent holding a deployed topology, exactly once.
+
+One page from one agent is: read the agent's cursor `(epoch, seq)` from the master database,
+`GET /events?after=seq&epoch=epoch` (long-polled in `--watch`), then under the ingest log's
+lock: store the events after the cursor and move the cursor in one transaction
+(`db.attack_events.store_page`), commit, append the new rows to DECNET_INGEST_LOG_FILE
+(`IngestLog.sync`), and finally publish each on `attack.<topology_id>.<decky>.<service>`.
+Why a cursor of agent-side sequence numbers: docs/events.md.
+
+An agent that does not answer is retried with exponential backoff (1 s doubling to 60 s,
+with jitter); its events wait in its journal meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Engine
+
+from decnet_lib.db import new_session, session_scope
+from decnet_lib.db.attack_events import live_agents, read_cursor, store_page
+from decnet_lib.errors import DecnetError
+from decnet_lib.events import publish
+from decnet_lib.master.agent_client import AgentClient
+from decnet_lib.master.attack_events import event_object
+from decnet_lib.master.ingest_log import IngestLog
+
+if TYPE_CHECKING:
+    from decnet_lib.settings import Settings
+
+log = logging.getLogger("decnet.ingest")
+
+PAGE = 1000
+WATCH_WAIT_S = 20.0
+REFRESH_S = 15.0
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 60.0
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
+
+
+class EventFeed(Protocol):
+    """What ingest needs from an agent: its events after a sequence number."""
+
+    def events(self, after: int = 0, limit: int = PAGE, wait: float = 0.0,
+               epoch: str | None = None) -> dict[str, Any]: ...
+
+
+ClientFactory = Callable[[str], EventFeed]
+
+
+def attack_topic(event: dict[str, Any]) -> str:
+    """`attack.<topology_id>.<decky>.<service>` (unsafe characters become `_`)."""
+    parts = [event.get("topology_id"), event.get("decky"), event.get("service")]
+    tokens = [_UNSAFE.sub("_", str(part)) if part else "unknown" for part in parts]
+    return "attack." + ".".join(tokens)
+
+
+def agent_clients(settings: Settings, timeout: float = WATCH_WAIT_S + 30.0) -> ClientFactory:
+    """Mutual-TLS clients of the agents, with the master's certificate from the settings."""
+
+    def make(url: str) -> EventFeed:
+        return AgentClient(url, cert=settings.master_cert, key=settings.master_key,
+                           ca=settings.ca, timeout=timeout)
+
+    return make
+
+
+@dataclass
+class SourceResult:
+    """What one agent gave in `ingest_once`."""
+
+    source: str
+    stored: int = 0
+    pages: int = 0
+    error: str | None = None
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one `ingest_once`: per agent, and lines caught up in the log file."""
+
+    sources: list[SourceResult] = field(default_factory=list)
+    caught_up: int = 0
+
+    @property
+    def stored(self) -> int:
+        return sum(result.stored for result in self.sources)
+
+    @property
+    def ok(self) -> bool:
+        return all(result.error is None for result in self.sources)
+
+
+class Ingester:
+    """Pulls pages from agents into the database, the ingest log file and the bus."""
+
+    def __init__(self, settings: Settings, engine: Engine,
+                 clients: ClientFactory | None = None, page: int = PAGE) -> None:
+        self.engine = engine
+        self.clients = clients or agent_clients(settings)
+        self.page = page
+        assert settings.ingest_log_file is not None
+        self.log = IngestLog(settings.ingest_log_file)
+
+    def close(self) -> None:
+        self.log.close()
+
+    def sources(self) -> list[str]:
+        """The agents holding a deployed topology."""
+        session = new_session(self.engine)
+        try:
+            return live_agents(session)
+        finally:
+            session.rollback()
+            session.close()
+
+    def _cursor(self, source: str) -> tuple[str, int]:
+        session = new_session(self.engine)
+        try:
+            return read_cursor(session, source)
+        finally:
+            session.rollback()
+            session.close()
+
+    def catch_up(self) -> int:
+        """Write stored events missing from the log file (a crash after a commit)."""
+        with self.log.locked():
+            return self.log.sync(self.engine)
+
+    def pull(self, source: str, wait: float = 0.0) -> tuple[int, int]:
+        """One page from `source`: (events received, events newly stored). Raises
+        DecnetError (AgentError) when the agent cannot be read."""
+        epoch, seq = self._cursor(source)
+        answer = self.clients(source).events(after=seq, limit=self.page, wait=wait,
+                                             epoch=epoch or None)
+        entries = answer.get("events")
+        new_epoch = answer.get("epoch")
+        if not isinstance(entries, list) or not isinstance(new_epoch, str) or not new_epoch:
+            raise DecnetError(f"agent {source}: malformed /events answer", code="AGENT")
+        if not entries:
+            return 0, 0
+        with self.log.locked():
+            with session_scope(self.engine) as session:
+                rows = store_page(session, source, new_epoch, entries)
+                objects = [event_object(row) for row in rows]
+            self.log.sync(self.engine)
+        for obj in objects:
+            publish(attack_topic(obj), obj)
+        return len(entries), len(objects)
+
+    def drain(self, source: str) -> SourceResult:
+        """Every page `source` has now (no waiting)."""
+        result = SourceResult(source)
+        try:
+            while True:
+                received, stored = self.pull(source)
+                result.pages += 1
+                result.stored += stored
+                if received < self.page:
+                    return result
+        except DecnetError as exc:
+            result.error = str(exc)
+            return result
+
+    def once(self) -> IngestReport:
+        """Catch the log file up, then drain every live agent once."""
+        report = IngestReport(caught_up=self.catch_up())
+        report.sources = [self.drain(source) for source in self.sources()]
+        return report
+
+    # -- watch ------------------------------------------------------------------------------
+    def follow(self, source: str, stop: threading.Event, live: Callable[[str], bool],
+               wait: float = WATCH_WAIT_S) -> None:
+        """Long-poll `source` until `stop` or it holds no deployed topology; back off on
+        errors (1 s doubling to 60 s, with jitter)."""
+        delay = BACKOFF_FIRST_S
+        while not stop.is_set() and live(source):
+            try:
+                self.pull(source, wait=wait)
+                delay = BACKOFF_FIRST_S
+            except Exception as exc:  # an agent away, a database hiccup: retry later
+                pause = delay * random.uniform(0.8, 1.2)
+                log.warning("ingest from %s failed (retrying in %.1fs): %s", source, pause,
+                            exc)
+                stop.wait(pause)
+                delay = min(delay * 2, BACKOFF_MAX_S)
+
+    def watch(self, stop: threading.Event, wait: float = WATCH_WAIT_S,
+              refresh: float = REFRESH_S) -> None:
+        """One long-polling thread per live agent, the set refreshed every `refresh` s."""
+        self.catch_up()
+        current: frozenset[str] = frozenset()
+        threads: dict[str, threading.Thread] = {}
+
+        def live(source: str) -> bool:  # the latest list, not the one a thread started with
+            return source in current
+
+        while not stop.is_set():
+            try:
+                current = frozenset(self.sources())
+            except Exception as exc:
+                log.warning("ingest: cannot list the agents: %s", exc)
+            for source in sorted(current):
+                thread = threads.get(source)
+                if thread is None or not thread.is_alive():
+                    thread = threading.Thread(
+                        target=self.follow, args=(source, stop, live, wait),
+                        name=f"ingest-{source}", daemon=True)
+                    threads[source] = thread
+                    thread.start()
+            stop.wait(refresh)
+        for thread in threads.values():
+            thread.join(wait + 5)
+
+
+def ingest_once(settings: Settings, engine: Engine,
+                clients: ClientFactory | None = None) -> IngestReport:
+    """Drain every agent holding a deployed topology once (`decnet ingest --once`)."""
+    ingester = Ingester(settings, engine, clients)
+    try:
+        return ingester.once()
+    finally:
+        ingester.close()
+
+
+def ingest_watch(settings: Settings, engine: Engine, stop: threading.Event,
+                 clients: ClientFactory | None = None, wait: float = WATCH_WAIT_S,
+                 refresh: float = REFRESH_S) -> None:
+    """Long-poll every live agent until `stop` (`decnet ingest --watch`)."""
+    ingester = Ingester(settings, engine, clients)
+    try:
+        ingester.watch(stop, wait, refresh)
+    finally:
+        ingester.close()

@@ -1,0 +1,137 @@
+"""DECNET_INGEST_LOG_FILE: every ingested event once, as one RFC 5424 line, in id order.
+
+The file is written from the database: `sync` appends the stored events with an id above the
+last one written. That id is kept in a sidecar (`<file>.pos`, replaced atomically after each
+write) and read back from the file's last line (its `id` SD-PARAM) in case a crash came
+between the two. Writers hold an exclusive lock (`<file>.lock`, flock) across "store a page,
+commit, sync", so ids reach the file in order even with several ingesters, and a page one
+ingester committed but did not write (it crashed) is written by the next `sync`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine
+
+from decnet_lib.atomic_files import write_json_atomic
+from decnet_lib.db import new_session
+from decnet_lib.db.attack_events import events_after
+from decnet_lib.db.models import AttackEvent
+from decnet_lib.logs.rfc5424 import SD_ID, format_line, severity_for
+from decnet_lib.logs.sink import LineSink
+
+SYNC_BATCH = 2000
+TAIL_BYTES = 65536
+_ID = re.compile(r'\[' + re.escape(SD_ID) + r' id="(\d+)"')
+HOSTNAME = "decnet-master"
+
+
+def ingest_line(row: AttackEvent, hostname: str = HOSTNAME) -> str:
+    """The RFC 5424 line of one stored event (MSGID = event name, `id` first)."""
+    fields = dict(row.fields or {})
+    params: list[tuple[str, str | int | None]] = [
+        ("id", row.id), ("topology", row.topology), ("topology_id", row.topology_id),
+        ("decky", row.decky), ("lan", row.lan), ("service", row.service),
+        ("event", row.event), ("src_ip", row.src_ip), ("src_port", row.src_port),
+        ("dst_ip", row.dst_ip), ("dst_port", row.dst_port), ("proto", row.proto),
+        ("session", row.session),
+    ]
+    taken = {name for name, _ in params}
+    for name, value in fields.items():
+        if name in ("proto", "dport", "decky", "session"):
+            continue
+        key = name if name not in taken else f"f_{name}"
+        taken.add(key)
+        params.append((key, str(value)))
+    where = f"{row.decky or '?'}/{row.service or '?'}"
+    msg = f"{row.event} on {where} from {row.src_ip}:{row.src_port}"
+    return format_line(severity=severity_for(row.event), msgid=row.event, params=params,
+                       msg=msg, ts=row.ts.timestamp(), hostname=hostname, procid=None)
+
+
+def last_id_in(path: Path) -> int:
+    """The id of the last complete line of the file (0 when none)."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - TAIL_BYTES))
+            tail = handle.read()
+    except FileNotFoundError:
+        return 0
+    for line in reversed(tail.split(b"\n")[:-1]):  # the part after the last newline is partial
+        match = _ID.search(line.decode("utf-8", "replace"))
+        if match:
+            return int(match.group(1))
+    return 0
+
+
+class IngestLog:
+    """The ingest log file, its position sidecar and its writer lock."""
+
+    def __init__(self, path: Path, hostname: str = HOSTNAME) -> None:
+        self.path = Path(path)
+        self.hostname = hostname
+        self.pos_path = self.path.with_name(self.path.name + ".pos")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._sink = LineSink(self.path)
+        self._thread_lock = threading.Lock()
+        self.written = 0
+
+    def _position(self) -> int:
+        try:
+            stored = int(orjson.loads(self.pos_path.read_bytes()).get("last_id", 0))
+        except (FileNotFoundError, ValueError, TypeError, AttributeError):
+            stored = 0
+        return max(stored, last_id_in(self.path))
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Exclusive across threads and processes: store, commit and sync under it."""
+        with self._thread_lock:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)
+
+    def sync(self, engine: Engine) -> int:
+        """Append every stored event not in the file yet (call under `locked`); how many."""
+        done = 0
+        last = self._position()
+        while True:
+            session = new_session(engine)
+            try:
+                rows = events_after(session, last, SYNC_BATCH)
+                lines = [ingest_line(row, self.hostname) for row in rows]
+                ids = [row.id for row in rows]
+            finally:
+                session.rollback()
+                session.close()
+            if not lines:
+                return done
+            self._sink.write_lines(lines)
+            last = ids[-1]
+            write_json_atomic(self.pos_path, {"last_id": last})
+            done += len(lines)
+            self.written += len(lines)
+
+    def close(self) -> None:
+        self._sink.close()
+
+    def __enter__(self) -> IngestLog:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
