@@ -202,6 +202,12 @@ def service_image(decky: ResolvedDecky, service: str) -> str:
     return default_image(service, decky.emulation)
 
 
+def image_emulation(service: str, image: str) -> str:
+    """"full" for the service's own full emulator image, else "light" (the busybox
+    emulators and replacement images get the light profile: nobody, no capability)."""
+    return "full" if image == default_image(service, "full") else "light"
+
+
 def decky_persona(topology: ResolvedTopology, decky: ResolvedDecky) -> dict[str, Any]:
     """The persona every service container of the decky is given."""
     return persona(topology.id, topology.name, decky.name, decky.archetype, decky.domain)
@@ -216,7 +222,8 @@ def service_spec(
         topology.name, decky.name, service, decky.service_config.get(service, {}),
         persona=decky_persona(topology, decky),
     )
-    hardening = hardening_for("service", service, decky.resources)
+    hardening = hardening_for("service", service, decky.resources,
+                              emulation=image_emulation(service, image))
     fields: dict[str, Any] = {
         "name": service_container_name(topology.id, decky.name, service),
         "image": image,
