@@ -238,13 +238,15 @@ def setup_accounts(accounts: list[Account], etc: Path = Path("/etc")) -> list[st
 
     Files are edited directly (useradd/chpasswd cannot write under a read-only /etc, and the
     image links the account files into /run): passwd, shadow, and a home from /etc/skel.
+    The files under /run are seeded from the image's copies in any case: sshd needs its
+    privilege separation user even when no account is added.
     """
-    if not accounts:
-        return []
     try:
         passwd_path, shadow_path = _etc_path("passwd", etc), _etc_path("shadow", etc)
         _etc_path("group", etc)
         _etc_path("gshadow", etc)
+        if not accounts:
+            return []
         passwd = passwd_path.read_text().splitlines()
         shadow = shadow_path.read_text().splitlines()
     except OSError as exc:
