@@ -45,7 +45,7 @@ def certificate_pem(persona: Persona, organization: str = "") -> tuple[bytes, by
         .not_valid_after(start + datetime.timedelta(days=3650))
         .add_extension(x509.SubjectAlternativeName([
             x509.DNSName(persona.fqdn), x509.DNSName(persona.hostname)]), critical=False)
-        .sign(key, hashes.SHA256())
+        .sign(key, hashes.SHA256(), ecdsa_deterministic=True)  # RFC 6979: same bytes
     )
     return (cert.public_bytes(serialization.Encoding.PEM),
             key.private_bytes(serialization.Encoding.PEM,
