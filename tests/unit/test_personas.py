@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "images" / "emulato
 
 from decnet_emu.config import from_environment
 from decnet_emu.persona import Persona
-from decnet_emu.protocols.ssh import host_keys
+from decnet_emu.protocols.ssh import host_keys, write_host_keys_apart
 from decnet_emu.tls import certificate_pem
 
 LINUX_WORDS = ("debian", "linux", "samba", "xrdp", "apache", "postfix", "vsftpd", "openldap")
@@ -156,3 +156,19 @@ def test_every_catalog_service_has_a_version_on_debian() -> None:
     versions = persona("t", "acme", "x")["versions"]
     missing = [s for s in SERVICES if s not in versions and s != "mssql"]
     assert not missing
+
+
+def test_host_keys_written_by_a_forked_child_are_the_persona_keys(tmp_path: Path) -> None:
+    who = Persona(hostname="web01", seed_hex=seed_hex("t", "web01"))
+    paths = write_host_keys_apart(who, 0, tmp_path)
+    assert [p.name for p in paths] == ["ssh_host_ecdsa_key", "ssh_host_ed25519_key"]
+    from cryptography.hazmat.primitives import serialization
+
+    for path in paths:
+        assert path.stat().st_mode & 0o777 == 0o600
+        name = path.name.split("_")[2]
+        raw = (serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+               serialization.NoEncryption())
+        mine = serialization.load_ssh_private_key(path.read_bytes(), None)
+        want = serialization.load_ssh_private_key(host_keys(who, 0)[name], None)
+        assert mine.private_bytes(*raw) == want.private_bytes(*raw)
