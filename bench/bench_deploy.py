@@ -20,7 +20,10 @@ Both use the test image of tests/docker_support.py (decnet/base:latest, else a b
 for the bases and, with --emulation test (the default), for the service too; --emulation
 light|full runs the service's own image instead (`decnet/svc-<name>-light`, the busybox
 emulator, or `decnet/svc-<name>`, the Python emulator / real sshd; built first), with the
-hardening profile the Deployer gives it (the baseline creates it plainly).
+hardening profile the Deployer gives it (the baseline creates it plainly). That image is
+pinned under a private tag for the run (`decnet-bench/svc-<name>:<run>`, removed at the
+end): on a machine where other builds re-tag `decnet/svc-*` meanwhile, the Deployer would
+rightly see the image moved and plan a recreate on the no-op re-apply.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ def topology(n: int, subnets: list[ipaddress.IPv4Network], image: str, service: 
              emulation: str = "test") -> ResolvedTopology:
     """n deckies with one service each over ceil(n / 25) LANs, IPs pinned."""
     service_image = image if emulation == "test" else default_image(service, emulation)
+    service_image = PINNED.get(service_image, service_image)
     lans = [
         ResolvedLan(id=uuid.uuid4().hex, name=f"lan{i}", subnet=str(net),
                     gateway=str(net.network_address + 1), dmz=i == 0)
@@ -206,6 +210,26 @@ def run_baseline(client: DockerClient, topo: ResolvedTopology, image: str, row: 
     row.base_teardown.append(seconds)
 
 
+def pin_image(client: DockerClient, service: str, emulation: str) -> str:
+    """Tag the service's image privately for this run and make the deploy spec use it with
+    the profile of the image it copies (`image_emulation`); the private tag."""
+    from decnet_lib.deploy import spec as spec_module
+
+    source = default_image(service, emulation)
+    repository = f"decnet-bench/{source.split('/', 1)[1].split(':')[0]}"
+    tag = uuid.uuid4().hex[:8]
+    client.images.get(source).tag(repository, tag)
+    pinned = f"{repository}:{tag}"
+    original = spec_module.image_emulation
+    spec_module.image_emulation = lambda svc, image: (  # type: ignore[assignment]
+        emulation if image == pinned else original(svc, image))
+    PINNED[source] = pinned
+    return pinned
+
+
+PINNED: dict[str, str] = {}
+
+
 def measure(client: DockerClient, n: int, image: str, repeat: int, workers: int,
             settle: float, safe: bool, service: str = "ssh", emulation: str = "test") -> Row:
     lans = -(-n // PER_LAN)
@@ -279,8 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     client = docker.from_env(timeout=300, max_pool_size=max(10, args.workers + 2))
     image = pick_image(client)
+    pinned = ""
     if args.emulation != "test":
         build_images(client, services=[args.service], modes=(args.emulation,))
+        pinned = pin_image(client, args.service, args.emulation)
     settle = args.settle if args.settle is not None else Deployer(client).settle
     info = client.version()
     print(f"machine: nproc={os.cpu_count()}, python {platform.python_version()}, "
@@ -292,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
                     not args.naive_baseline, args.service, args.emulation)
             for n in args.sizes.split(",")]
     ok = report(rows, settle)
+    if pinned:
+        client.images.remove(pinned, noprune=True)
     client.close()
     return 0 if ok else 1
 
