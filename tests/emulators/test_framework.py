@@ -73,3 +73,47 @@ def test_disconnect_carries_the_duration(limited: LocalEmulator) -> None:
     assert 0.5 <= float(gone.fields["duration_s"]) < 5
     (came,) = limited.events("connect")
     assert came.fields["session"] == gone.fields["session"]
+
+
+@pytest.mark.slow
+def test_light_emulator_records_refused_connections_too() -> None:
+    """The busybox emulators (decnet-svd) past DECNET_MAX_CHILDREN: `refused` events too."""
+    import uuid
+
+    from docker_support import connect_docker
+
+    from decnet_lib.images.build import build_images
+    from decnet_lib.logs.emulator_line import parse_line
+
+    client = connect_docker()
+    build_images(client, services=["redis"], modes=("light",))
+    container = client.containers.run(
+        "decnet/svc-redis-light:latest", detach=True,
+        labels={"decnet.test.run": uuid.uuid4().hex},
+        environment={"DECNET_MAX_CHILDREN": str(LIMIT), "DECNET_DECKY": "web01"})
+    held: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 20
+        while b"listening on" not in container.logs(stdout=False, stderr=True):
+            assert time.monotonic() < deadline, container.logs()
+            time.sleep(0.2)
+        container.reload()
+        address = container.attrs["NetworkSettings"]["IPAddress"]
+        held = [socket.create_connection((address, 6379), timeout=5) for _ in range(LIMIT)]
+        time.sleep(0.5)
+        extra = [socket.create_connection((address, 6379), timeout=5) for _ in range(LIMIT)]
+        held += extra
+        ports = {sock.getsockname()[1] for sock in extra}
+        refused: list = []
+        deadline = time.monotonic() + 10
+        while len(refused) < LIMIT and time.monotonic() < deadline:
+            lines = container.logs(stdout=True, stderr=False).decode().splitlines()
+            refused = [e for e in map(parse_line, lines) if e and e.event == "refused"]
+            time.sleep(0.2)
+        assert {e.src_port for e in refused} == ports
+        assert all(e.fields["decky"] == "web01" and e.fields["limit"] == str(LIMIT)
+                   and e.service == "redis" for e in refused)
+    finally:
+        for sock in held:
+            sock.close()
+        container.remove(force=True)
