@@ -1,6 +1,7 @@
-"""Run one emulator and read its events: as a local process on loopback (fast, for protocol
-work) or, later, inside a deployed decky. Tests talk to `target.host` / `target.port(n)` and
-read `target.events()`, so the same test serves both."""
+"""Run one emulator and read its events: as a local process on loopback (LocalEmulator, fast,
+for protocol work) or inside a really deployed decky (deploy_decky, DeployedEmulator). Tests
+talk to `target.host` / `target.port(n)`, compare `src_ip` with `target.source` and read
+`target.events()`, so the same test serves both (the `target` fixture of conftest.py)."""
 
 from __future__ import annotations
 
