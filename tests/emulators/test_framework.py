@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.emulators.harness import LocalEmulator, local_emulator
+from tests.emulators.harness import EMULATORS, LocalEmulator, free_port, local_emulator
 
 LIMIT = 3
 
@@ -117,3 +117,52 @@ def test_light_emulator_records_refused_connections_too() -> None:
         for sock in held:
             sock.close()
         container.remove(force=True)
+
+
+def test_tls_upgrade_keeps_a_client_hello_that_arrived_early() -> None:
+    """A client that sends its ClientHello at once, before the module calls start_tls (a busy
+    machine, implicit TLS): the bytes the reader already holds reach the TLS handshake."""
+    import asyncio
+    import ssl
+    import sys
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(EMULATORS))
+    from decnet_emu.config import EmulatorConfig, Listen
+    from decnet_emu.persona import Persona
+    from decnet_emu.server import Emulator
+    from decnet_emu.session import Session
+    from decnet_emu.tls import server_context
+
+    persona = Persona(hostname="web01", seed_hex="ab" * 32)
+    context = server_context(persona)
+
+    async def handle(session: Session) -> None:
+        await asyncio.sleep(0.5)  # the ClientHello is in the reader's buffer by now
+        await session.start_tls(context)
+        await session.send(b"hello over tls\n")
+        await session.read(100)
+
+    port = free_port()
+    config = EmulatorConfig("tlstest", (Listen(port),), persona=persona, host="127.0.0.1")
+
+    def client() -> bytes:
+        tls = ssl.create_default_context()
+        tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+                tls.wrap_socket(raw) as sock:
+            return sock.recv(100)
+
+    async def run() -> bytes:
+        with open("/dev/null", "w") as sink:
+            from decnet_emu.events import EventWriter
+
+            emulator = Emulator(config, EventWriter("tlstest", sink),
+                                SimpleNamespace(handle=handle))  # type: ignore[arg-type]
+            await emulator.start()
+            try:
+                return await asyncio.wait_for(asyncio.to_thread(client), 10)
+            finally:
+                emulator.close()
+
+    assert asyncio.run(run()) == b"hello over tls\n"
