@@ -1,6 +1,7 @@
 """Benchmark: deploy and teardown on Docker, the Deployer against a plain-SDK baseline.
 
 Run: .venv/bin/python bench/bench_deploy.py [--sizes 10,50,100] [--repeat 2] [--workers 8]
+     [--emulation test|light|full] [--service ssh]
 
 For each size n: a maze of n deckies with one service each (ssh), LANs of 25 deckies (the
 first LAN is the DMZ; the first decky of every other LAN also sits on the previous LAN and
@@ -15,7 +16,14 @@ forwards), static IPs. Timed (time.perf_counter), best of --repeat, the two arms
   same per-network locks as the Deployer (see decnet_lib/deploy/ops.NetworkLocks: without
   them Engine 20.10 can leak networks); --naive-baseline drops them.
 A teardown that leaves a labelled network behind is reported as a FAIL.
-Both use the test image of tests/support/docker_support.py (decnet/base:latest, else a busybox one).
+Both use the test image of tests/support/docker_support.py (decnet/base:latest, else a busybox one)
+for the bases and, with --emulation test (the default), for the service too; --emulation
+light|full runs the service's own image instead (`decnet/svc-<name>-light`, the busybox
+emulator, or `decnet/svc-<name>`, the Python emulator / real sshd; built first), with the
+hardening profile the Deployer gives it (the baseline creates it plainly). That image is
+pinned under a private tag for the run (`decnet-bench/svc-<name>:<run>`, removed at the
+end): on a machine where other builds re-tag `decnet/svc-*` meanwhile, the Deployer would
+rightly see the image moved and plan a recreate on the no-op re-apply.
 """
 
 from __future__ import annotations
@@ -45,6 +53,8 @@ from decnet_lib.deploy import labels as L  # noqa: E402
 from decnet_lib.deploy.deployer import Deployer  # noqa: E402
 from decnet_lib.deploy.ops import NetworkLocks  # noqa: E402
 from decnet_lib.deploy.spec import DesiredState, desired_state  # noqa: E402
+from decnet_lib.images.build import build_images  # noqa: E402
+from decnet_lib.topology.resolve import default_image  # noqa: E402
 from decnet_lib.topology.resolved import ResolvedDecky, ResolvedLan, ResolvedTopology  # noqa: E402
 
 PER_LAN = 25
@@ -52,8 +62,11 @@ TARGET_RATIO = 1.3
 TARGET_N, TARGET_SECONDS = 100, 30.0
 
 
-def topology(n: int, subnets: list[ipaddress.IPv4Network], image: str) -> ResolvedTopology:
+def topology(n: int, subnets: list[ipaddress.IPv4Network], image: str, service: str = "ssh",
+             emulation: str = "test") -> ResolvedTopology:
     """n deckies with one service each over ceil(n / 25) LANs, IPs pinned."""
+    service_image = image if emulation == "test" else default_image(service, emulation)
+    service_image = PINNED.get(service_image, service_image)
     lans = [
         ResolvedLan(id=uuid.uuid4().hex, name=f"lan{i}", subnet=str(net),
                     gateway=str(net.network_address + 1), dmz=i == 0)
@@ -67,8 +80,9 @@ def topology(n: int, subnets: list[ipaddress.IPv4Network], image: str) -> Resolv
         if bridge:
             ips[f"lan{k - 1}"] = str(subnets[k - 1].network_address + 200)
         deckies.append(ResolvedDecky(
-            id=uuid.uuid4().hex, name=f"d{i}", services=["ssh"], lans=ips,
-            forwards_l3=bridge, images={"ssh": image},
+            id=uuid.uuid4().hex, name=f"d{i}", services=[service], lans=ips,
+            forwards_l3=bridge, images={service: service_image},
+            emulation="light" if emulation == "test" else emulation,
         ))
     return ResolvedTopology(id=uuid.uuid4().hex, name="bench", lans=lans, deckies=deckies)
 
@@ -196,8 +210,28 @@ def run_baseline(client: DockerClient, topo: ResolvedTopology, image: str, row: 
     row.base_teardown.append(seconds)
 
 
+def pin_image(client: DockerClient, service: str, emulation: str) -> str:
+    """Tag the service's image privately for this run and make the deploy spec use it with
+    the profile of the image it copies (`image_emulation`); the private tag."""
+    from decnet_lib.deploy import spec as spec_module
+
+    source = default_image(service, emulation)
+    repository = f"decnet-bench/{source.split('/', 1)[1].split(':')[0]}"
+    tag = uuid.uuid4().hex[:8]
+    client.images.get(source).tag(repository, tag)
+    pinned = f"{repository}:{tag}"
+    original = spec_module.image_emulation
+    spec_module.image_emulation = lambda svc, image: (  # type: ignore[assignment]
+        emulation if image == pinned else original(svc, image))
+    PINNED[source] = pinned
+    return pinned
+
+
+PINNED: dict[str, str] = {}
+
+
 def measure(client: DockerClient, n: int, image: str, repeat: int, workers: int,
-            settle: float, safe: bool) -> Row:
+            settle: float, safe: bool, service: str = "ssh", emulation: str = "test") -> Row:
     lans = -(-n // PER_LAN)
     subnets = free_subnets(client, lans)
     row = Row(n, lans, 2 * n)
@@ -206,7 +240,7 @@ def measure(client: DockerClient, n: int, image: str, repeat: int, workers: int,
         if attempt % 2:
             arms.reverse()
         for arm, topology_id in arms:
-            topo = topology(n, subnets, image)
+            topo = topology(n, subnets, image, service, emulation)
             topo.id = topology_id
             try:
                 if arm == "deployer":
@@ -261,21 +295,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=8, help="pool size (both arms)")
     parser.add_argument("--naive-baseline", action="store_true",
                         help="baseline without per-network locks (may leak networks on 20.10)")
+    parser.add_argument("--emulation", choices=("test", "light", "full"), default="test",
+                        help="the service's image: the test image, or its light/full one")
+    parser.add_argument("--service", default="ssh", help="the one service of every decky")
     parser.add_argument("--settle", type=float, default=None,
                         help="verify wait after the last start (default: the Deployer's)")
     args = parser.parse_args(argv)
     client = docker.from_env(timeout=300, max_pool_size=max(10, args.workers + 2))
     image = pick_image(client)
+    pinned = ""
+    if args.emulation != "test":
+        build_images(client, services=[args.service], modes=(args.emulation,))
+        pinned = pin_image(client, args.service, args.emulation)
     settle = args.settle if args.settle is not None else Deployer(client).settle
     info = client.version()
     print(f"machine: nproc={os.cpu_count()}, python {platform.python_version()}, "
           f"Docker {info['Version']} (API {info['ApiVersion']}), image {image}, "
-          f"workers {args.workers}, best of {args.repeat}, "
+          f"workers {args.workers}, best of {args.repeat}, service {args.service} "
+          f"({args.emulation} image), "
           f"{'naive' if args.naive_baseline else 'safe'} baseline")
     rows = [measure(client, int(n), image, args.repeat, args.workers, settle,
-                    not args.naive_baseline)
+                    not args.naive_baseline, args.service, args.emulation)
             for n in args.sizes.split(",")]
     ok = report(rows, settle)
+    if pinned:
+        client.images.remove(pinned, noprune=True)
     client.close()
     return 0 if ok else 1
 

@@ -4,6 +4,9 @@ Contract with the images in `images/`: DECNET_SERVICE, DECNET_DECKY, DECNET_TOPO
 DECNET_PORTS ("22/tcp 53/udp"), one DECNET_CFG_<KEY> per config key (upper-cased;
 booleans as true/false, other scalars as text, lists/dicts as compact JSON) and, when a
 persona is given, DECNET_PERSONA (compact JSON, sorted keys; see `decnet_lib.personas`).
+The catalog's config defaults (an Apache header, a Samba server string, ...) are filled in
+for the light emulators only: a full emulator derives them from its persona, so that a
+Windows decky's services do not announce Debian software nobody configured.
 """
 
 from __future__ import annotations
@@ -30,10 +33,13 @@ def service_environment(
     service: str,
     config: Mapping[str, Any],
     persona: Mapping[str, Any] | None = None,
+    catalog_defaults: bool = True,
 ) -> dict[str, str]:
-    """Environment variables for one service container (DECNET_PERSONA when `persona`)."""
+    """Environment variables for one service container (DECNET_PERSONA when `persona`;
+    the catalog's config defaults under the given config when `catalog_defaults`)."""
     catalog = SERVICES.get(service)
-    defaults = catalog.config().model_dump(exclude_none=True) if catalog else {}
+    defaults = catalog.config().model_dump(exclude_none=True) \
+        if catalog and catalog_defaults else {}
     env = {
         "DECNET_SERVICE": service,
         "DECNET_DECKY": decky,

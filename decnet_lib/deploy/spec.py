@@ -218,12 +218,12 @@ def service_spec(
 ) -> ContainerSpec:
     """One service container, sharing its base's network namespace."""
     image = service_image(decky, service)
+    emulation = image_emulation(service, image)
     env = service_environment(
         topology.name, decky.name, service, decky.service_config.get(service, {}),
-        persona=decky_persona(topology, decky),
+        persona=decky_persona(topology, decky), catalog_defaults=emulation != "full",
     )
-    hardening = hardening_for("service", service, decky.resources,
-                              emulation=image_emulation(service, image))
+    hardening = hardening_for("service", service, decky.resources, emulation=emulation)
     fields: dict[str, Any] = {
         "name": service_container_name(topology.id, decky.name, service),
         "image": image,

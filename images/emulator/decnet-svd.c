@@ -11,7 +11,9 @@
  * Environment given to the handler: DECNET_SRC, DECNET_SPORT, DECNET_DPORT, DECNET_PROTO
  * (and TCPREMOTEIP/TCPREMOTEPORT or UDPREMOTEIP/UDPREMOTEPORT, as tcpsvd/udpsvd set them).
  * Limits: DECNET_MAX_CHILDREN (default 64) handlers at once, each killed after
- * DECNET_CONN_TIMEOUT seconds (default 120). SIGTERM/SIGINT stop it (it can be PID 1).
+ * DECNET_CONN_TIMEOUT seconds (default 120); a connection or datagram past the limit is
+ * still recorded (`event=refused` on stdout) and closed or dropped.
+ * SIGTERM/SIGINT stop it (it can be PID 1).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -26,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_LISTENERS 32
@@ -181,6 +184,49 @@ static void run_handler(char *const argv[]) {
     _exit(127);
 }
 
+/* Append `value` percent-encoded as the event line wants it (images/README.md). */
+static size_t put_value(char *out, size_t at, size_t size, const char *value) {
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *value && at + 4 < size; value++) {
+        unsigned char c = (unsigned char)*value;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            strchr("._~:/@-", c)) {
+            out[at++] = (char)c;
+        } else {
+            out[at++] = '%';
+            out[at++] = hex[c >> 4];
+            out[at++] = hex[c & 15];
+        }
+    }
+    return at;
+}
+
+/* One `refused` event line on stdout (the event log) for a connection past the limit. */
+static void log_refused(const char *proto, const char *ip, int sport, int dport, long limit) {
+    char line[1024], num[64];
+    const char *svc = getenv("DECNET_SERVICE"), *decky = getenv("DECNET_DECKY");
+    struct timespec now;
+    size_t at;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    at = (size_t)snprintf(line, sizeof line, "DECNET1 ts=%lld.%06ld svc=",
+                          (long long)now.tv_sec, now.tv_nsec / 1000);
+    at = put_value(line, at, sizeof line, svc && *svc ? svc : "unknown");
+    at += (size_t)snprintf(line + at, sizeof line - at, " event=refused src=");
+    at = put_value(line, at, sizeof line, ip[0] ? ip : "0.0.0.0");
+    snprintf(num, sizeof num, " sport=%d proto=%s dport=%d", sport, proto, dport);
+    at += (size_t)snprintf(line + at, sizeof line - at, "%s", num);
+    if (decky && *decky) {
+        at += (size_t)snprintf(line + at, sizeof line - at, " decky=");
+        at = put_value(line, at, sizeof line, decky);
+    }
+    at += (size_t)snprintf(line + at, sizeof line - at,
+                           " reason=connection%%20limit limit=%ld\n", limit);
+    if (at < sizeof line && write(1, line, at) < 0) {
+        /* a closed log: nothing else to do */
+    }
+}
+
 static void serve_tcp(struct listener *l, char *const argv[], long timeout) {
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof ss;
@@ -191,11 +237,12 @@ static void serve_tcp(struct listener *l, char *const argv[], long timeout) {
     conn = accept(l->fd, (struct sockaddr *)&ss, &sslen);
     if (conn < 0)
         return;
+    peer_text(&ss, ip, sizeof ip, &port);
     if (children >= env_long("DECNET_MAX_CHILDREN", 64)) {
+        log_refused("tcp", ip, port, l->port, env_long("DECNET_MAX_CHILDREN", 64));
         close(conn);
         return;
     }
-    peer_text(&ss, ip, sizeof ip, &port);
     pid = counted_fork();
     if (pid == 0) {
         child_signals();
@@ -251,9 +298,13 @@ static void serve_udp(struct listener *l, char *const argv[], long timeout) {
     pid_t pid;
 
     len = recvfrom(l->fd, data, sizeof data, 0, (struct sockaddr *)&ss, &sslen);
-    if (len < 0 || children >= env_long("DECNET_MAX_CHILDREN", 64))
+    if (len < 0)
         return;
     peer_text(&ss, ip, sizeof ip, &port);
+    if (children >= env_long("DECNET_MAX_CHILDREN", 64)) {
+        log_refused("udp", ip, port, l->port, env_long("DECNET_MAX_CHILDREN", 64));
+        return;
+    }
     pid = counted_fork();
     if (pid == 0) {
         child_signals();

@@ -7,25 +7,64 @@ A protocol's test module declares what it runs at module level and takes `target
     CONFIG = {"version": "8.0.36"}      # optional: service_config of that service
     PERSONA = {"os_family": "linux"}    # optional: persona overrides
 
-`target` is that emulator on loopback (a LocalEmulator); the same tests are meant to run
-against a deployed decky too (then `target.host` is the decky's address and `target.source`
-the host's address on its bridge).
+Every test taking `target` runs twice:
+
+* `[local]`: the emulator as a process on free loopback ports (a LocalEmulator, fresh per
+  test; `target.source` is 127.0.0.1);
+* `[deployed]`: one real decky per module, deployed like `decnet topology deploy` does
+  (harness.deploy_decky: SERVICE with CONFIG as its service_config, PERSONA's hostname,
+  domain and Windows-ness as the decky's name, domain and archetype), on the catalog's
+  ports; `target.host` is the decky's DMZ address, `target.source` the host's address on
+  that bridge, and `target.events()` reads the service container's log from the start of
+  the test on. Marked `slow`; needs Docker (skipped without, failed under CI=true).
+  `DECNET_EMU_TARGETS=local` (or `deployed`) runs one mode only.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.emulators.harness import LocalEmulator, local_emulator
+from tests.emulators.harness import (
+    DeployedEmulator,
+    LocalEmulator,
+    decky_for_persona,
+    deploy_decky,
+    local_emulator,
+)
+
+_MODES = [m.strip() for m in os.environ.get("DECNET_EMU_TARGETS", "local,deployed").split(",")
+          if m.strip()]
+TARGETS = [pytest.param(mode, marks=[pytest.mark.slow] if mode == "deployed" else [], id=mode)
+           for mode in ("local", "deployed") if mode in _MODES]
 
 
-@pytest.fixture
-def target(request: pytest.FixtureRequest) -> Iterator[LocalEmulator]:
-    """The module's SERVICE on free loopback ports, stopped after the test."""
-    module: Any = request.module
-    yield from local_emulator(module.SERVICE, list(module.PORTS),
-                              dict(getattr(module, "CONFIG", {}) or {}),
-                              dict(getattr(module, "PERSONA", {}) or {}))
+def _module_settings(module: Any) -> tuple[str, list[str], dict[str, Any], dict[str, Any]]:
+    return (module.SERVICE, list(module.PORTS), dict(getattr(module, "CONFIG", {}) or {}),
+            dict(getattr(module, "PERSONA", {}) or {}))
+
+
+@pytest.fixture(scope="module")
+def deployed_service(request: pytest.FixtureRequest) -> Iterator[DeployedEmulator]:
+    """The module's SERVICE in one deployed decky, ready (listening), for the module."""
+    service, ports, config, persona = _module_settings(request.module)
+    for decky in deploy_decky([service], "full", {service: config} if config else None,
+                              decky_for_persona(service, persona)):
+        emulator = decky.emulator(service)
+        emulator.wait_ready(ports)
+        yield emulator
+
+
+@pytest.fixture(params=TARGETS)
+def target(request: pytest.FixtureRequest) -> Iterator[LocalEmulator | DeployedEmulator]:
+    """The module's SERVICE: on loopback (fresh per test) or in the module's deployed decky
+    (seeing only the events written during this test)."""
+    if request.param == "deployed":
+        deployed: DeployedEmulator = request.getfixturevalue("deployed_service")
+        yield deployed.view()
+        return
+    service, ports, config, persona = _module_settings(request.module)
+    yield from local_emulator(service, ports, config, persona)

@@ -1,6 +1,7 @@
-"""Run one emulator and read its events: as a local process on loopback (fast, for protocol
-work) or, later, inside a deployed decky. Tests talk to `target.host` / `target.port(n)` and
-read `target.events()`, so the same test serves both."""
+"""Run one emulator and read its events: as a local process on loopback (LocalEmulator, fast,
+for protocol work) or inside a really deployed decky (deploy_decky, DeployedEmulator). Tests
+talk to `target.host` / `target.port(n)`, compare `src_ip` with `target.source` and read
+`target.events()`, so the same test serves both (the `target` fixture of conftest.py)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ class LocalEmulator:
     ports: dict[str, int]  # "22/tcp" -> local port
     config: dict[str, Any] = field(default_factory=dict)
     persona: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # further variables (DECNET_MAX_CHILDREN)
     host: str = "127.0.0.1"
     source: str = "127.0.0.1"  # the client address the emulator sees (events' src_ip)
     process: subprocess.Popen[bytes] | None = None
@@ -82,6 +84,7 @@ class LocalEmulator:
                "DECNET_PERSONA": json.dumps({"hostname": "decky01", **self.persona})}
         for key, value in self.config.items():
             env[f"DECNET_CFG_{key.upper()}"] = _env_value(value)
+        env.update(self.env)
         self.process = subprocess.Popen([sys.executable, "-m", "decnet_emu"], env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         threading.Thread(target=self._pump, args=(self.process.stdout, self.lines),
@@ -123,13 +126,15 @@ class LocalEmulator:
 
 
 def local_emulator(service: str, ports: list[str], config: dict[str, Any] | None = None,
-                   persona: dict[str, Any] | None = None) -> Iterator[LocalEmulator]:
+                   persona: dict[str, Any] | None = None,
+                   env: dict[str, str] | None = None) -> Iterator[LocalEmulator]:
     """Start an emulator on free loopback ports for `ports` ("22/tcp", "53/udp")."""
     mapping = {}
     for item in ports:
         proto = item.split("/")[1]
         mapping[item] = free_port(socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM)
-    emulator = LocalEmulator(service, mapping, dict(config or {}), dict(persona or {}))
+    emulator = LocalEmulator(service, mapping, dict(config or {}), dict(persona or {}),
+                             dict(env or {}))
     emulator.start()
     try:
         yield emulator
@@ -147,3 +152,190 @@ def nmap_service(host: str, port: int, udp: bool = False, timeout: int = 240) ->
         if line.startswith(f"{port}/"):
             return line
     return result.stdout
+
+
+# -- Deployed mode: one real topology, deployed the way `decnet topology deploy` does -------
+
+DEPLOYED_DECKY = "decky01"
+WINDOWS_ARCHETYPE = {"mssql": "windows-server", "ldap": "domain-controller",
+                     "dns": "domain-controller"}
+
+
+@dataclass
+class DeployedEmulator:
+    """One service container of a deployed decky, with LocalEmulator's interface.
+
+    `host` is the decky's DMZ address (reachable from the host), ports are the catalog's,
+    `source` the host's address on the DMZ bridge (what the decky sees as the client), and
+    events come from the container's stdout (`docker logs`) from line `offset` on, so that a
+    test sees only what happened since its view was taken (`view()`).
+    """
+
+    service: str
+    host: str
+    source: str
+    container: str
+    client: Any
+    offset: int = 0
+
+    def port(self, number: int, proto: str = "tcp") -> int:
+        return number
+
+    def view(self) -> DeployedEmulator:
+        """The same container, seeing only the events written from now on."""
+        return DeployedEmulator(self.service, self.host, self.source, self.container,
+                                self.client, len(self.all_lines()))
+
+    def all_lines(self) -> list[str]:
+        raw = self.client.api.logs(self.container, stdout=True, stderr=False)
+        return raw.decode("utf-8", "replace").splitlines()
+
+    @property
+    def lines(self) -> list[str]:
+        return self.all_lines()[self.offset:]
+
+    @property
+    def stderr(self) -> list[str]:
+        raw = self.client.api.logs(self.container, stdout=False, stderr=True)
+        return raw.decode("utf-8", "replace").splitlines(keepends=True)
+
+    def events(self, kind: str | None = None, wait: float = 0.0) -> list[EmulatorEvent]:
+        """Parsed events so far (waiting up to `wait` s for at least one of `kind`)."""
+        deadline = time.monotonic() + wait
+        while True:
+            parsed = [e for e in (parse_line(line) for line in self.lines) if e]
+            found = [e for e in parsed if kind is None or e.event == kind]
+            if found or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.2)
+
+    def wait_ready(self, ports: list[str], within: float = 60.0) -> None:
+        """Until the service says it listens and every TCP port accepts a connection."""
+        deadline = time.monotonic() + within
+        while not any("listening on" in line for line in self.stderr):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.service} did not start: {''.join(self.stderr)}")
+            time.sleep(0.2)
+        for item in ports:
+            number, _, proto = item.partition("/")
+            while proto != "udp":
+                try:
+                    socket.create_connection((self.host, int(number)), timeout=2).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.3)
+
+
+@dataclass
+class DeployedDecky:
+    """The deployed topology: its decky's address, the host's address on the DMZ bridge
+    (the source the decky sees) and one DeployedEmulator per service."""
+
+    name: str
+    topology_id: str
+    decky: str
+    host: str
+    host_bridge_ip: str
+    services: list[str]
+    client: Any
+
+    def emulator(self, service: str) -> DeployedEmulator:
+        from decnet_lib.deploy.naming import service_container_name
+
+        return DeployedEmulator(service, self.host, self.host_bridge_ip, service_container_name(
+            self.topology_id, self.decky, service), self.client)
+
+
+def _deployed_document(name: str, subnet: Any, decky: dict[str, Any],
+                       emulation: str) -> dict[str, Any]:
+    return {"name": name, "emulation": emulation,
+            "lans": [{"name": "dmz", "subnet": str(subnet), "dmz": True}],
+            "deckies": [{**decky, "lans": {"dmz": str(subnet.network_address + 10)}}]}
+
+
+def _bridge_gateway(client: Any, topology_id: str, subnet: Any) -> str:
+    """The host's address on the topology's DMZ bridge (its IPAM gateway)."""
+    from decnet_lib.deploy import labels
+
+    for network in client.networks.list(filters=labels.topology_filter(topology_id)):
+        for pool in (network.attrs.get("IPAM") or {}).get("Config") or []:
+            if pool.get("Subnet") == str(subnet) and pool.get("Gateway"):
+                return str(pool["Gateway"])
+    return str(subnet.network_address + 1)
+
+
+def decky_for_persona(service: str, persona: dict[str, Any]) -> dict[str, Any]:
+    """The document fields that give a deployed decky the module's PERSONA: its name (the
+    hostname), domain, and a Windows archetype when the persona is Windows."""
+    import re
+
+    decky: dict[str, Any] = {"name": DEPLOYED_DECKY}
+    hostname = str(persona.get("hostname", "")).lower()
+    if re.fullmatch(r"[a-z][a-z0-9-]{0,30}", hostname):
+        decky["name"] = hostname
+    if persona.get("domain"):
+        decky["domain"] = str(persona["domain"])
+    if persona.get("os_family") == "windows":
+        decky["archetype"] = WINDOWS_ARCHETYPE.get(service, "windows-workstation")
+    return decky
+
+
+def deploy_decky(services: list[str] | None = None, emulation: str = "full",
+                 config: dict[str, Any] | None = None,
+                 decky: dict[str, Any] | None = None) -> Iterator[DeployedDecky]:
+    """Deploy one DMZ decky carrying `services` (default: every catalog service) with
+    `config` as its service_config and `decky` as further document fields (name, domain,
+    archetype), through the library's own path: stored in a throw-away SQLite database, then
+    `master.lifecycle.deploy` to the local Docker Engine. Yield it, tear it down in a finally
+    (also by label, should the teardown fail). Topology `emu-<random>` on a free /24.
+    Builds the images it needs first (a no-op when warm). Skips without Docker, except under
+    CI=true where that fails.
+    """
+    import tempfile
+    import uuid
+
+    from docker_support import connect_docker, free_subnets, remove_labelled
+
+    from decnet_lib.catalog import SERVICES
+    from decnet_lib.db import create_topology, init_db, make_engine, new_session
+    from decnet_lib.deploy import labels
+    from decnet_lib.images.build import build_images
+    from decnet_lib.master import lifecycle
+    from decnet_lib.topology.resolve import resolve
+    from decnet_lib.validation.validate import validate_data
+
+    names = list(services or SERVICES)
+    fields = {"name": DEPLOYED_DECKY, **(decky or {}), "services": names}
+    if config:
+        fields["service_config"] = dict(config)
+    client = connect_docker()
+    (subnet,) = free_subnets(client, 1)
+    name = f"emu-{uuid.uuid4().hex[:8]}"
+    doc, issues = validate_data(_deployed_document(name, subnet, fields, emulation))
+    errors = [issue for issue in issues if issue.severity == "error"]
+    assert doc is not None and not errors, errors
+    resolved = resolve(doc)
+    carried = list(resolved.deckies[0].services)
+    build_images(client, services=carried, modes=(emulation,))
+    folder = tempfile.TemporaryDirectory(prefix="decnet-emu-")
+    engine = make_engine(f"sqlite:///{folder.name}/master.db")
+    try:
+        init_db(engine)
+        with new_session(engine) as session:
+            create_topology(session, resolved)
+            session.commit()
+        result = lifecycle.deploy(engine, name)
+        assert result.status == "active", result.message
+        yield DeployedDecky(name, resolved.id, str(fields["name"]),
+                            str(subnet.network_address + 10),
+                            _bridge_gateway(client, resolved.id, subnet),
+                            carried, client)
+    finally:
+        try:
+            lifecycle.teardown(engine, name)
+        finally:
+            remove_labelled(client, labels.topology_filter(resolved.id))
+            engine.dispose()
+            folder.cleanup()

@@ -24,6 +24,8 @@ from decnet_lib.catalog import SERVICES
 from decnet_lib.deploy.naming import BASE_IMAGE
 from decnet_lib.deploy.service_env import service_environment
 from decnet_lib.images.build import EMULATOR_IMAGE, HASH_LABEL, IMAGE_LABEL, build_images
+from decnet_lib.images.rootfs import ROOTFS_IMAGE
+from decnet_lib.images.specs import FULL_IMAGE
 from decnet_lib.logs.emulator_line import EmulatorEvent, parse_line
 
 pytestmark = pytest.mark.slow
@@ -72,7 +74,9 @@ def built(docker_client: Any) -> list[str]:
 def test_build_labels_every_image_and_rebuild_is_a_fast_noop(
     docker_client: Any, built: list[str]
 ) -> None:
-    names = [BASE_IMAGE, EMULATOR_IMAGE, *(svc.image for svc in SERVICES.values())]
+    names = [BASE_IMAGE, EMULATOR_IMAGE, ROOTFS_IMAGE, FULL_IMAGE,
+             *(svc.image for svc in SERVICES.values()),
+             *(svc.light_image for svc in SERVICES.values())]
     for name in names:
         labels = docker_client.images.get(name).labels
         assert labels["decnet.managed"] == "true"

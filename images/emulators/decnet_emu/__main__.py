@@ -6,7 +6,6 @@ help to run a protocol module on loopback while developing or testing it.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
@@ -18,18 +17,22 @@ from decnet_emu.server import Emulator, load_protocol
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="decnet_emu")
-    parser.add_argument("--service")
-    parser.add_argument("--ports", help='e.g. "2222/tcp 5353/udp"')
-    parser.add_argument("--host")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     config = from_environment(os.environ)
-    if args.service:
-        config = replace(config, service=args.service)
-    if args.ports:
-        config = replace(config, ports=parse_ports(args.ports))
-    if args.host:
-        config = replace(config, host=args.host)
+    if argv:  # argparse (and re) only when options are given: a container passes none
+        import argparse
+
+        parser = argparse.ArgumentParser(prog="decnet_emu")
+        parser.add_argument("--service")
+        parser.add_argument("--ports", help='e.g. "2222/tcp 5353/udp"')
+        parser.add_argument("--host")
+        args = parser.parse_args(argv)
+        if args.service:
+            config = replace(config, service=args.service)
+        if args.ports:
+            config = replace(config, ports=parse_ports(args.ports))
+        if args.host:
+            config = replace(config, host=args.host)
     if not config.service or not config.ports:
         print("decnet_emu: no service or no ports (DECNET_SERVICE, DECNET_PORTS)", file=sys.stderr)
         return 2

@@ -64,11 +64,12 @@ def from_environment(env: Mapping[str, str] | None = None) -> EmulatorConfig:
     """Read the container's environment (os.environ by default)."""
     env = os.environ if env is None else env
     service = env.get("DECNET_SERVICE", "")
-    persona = Persona.from_environment(env)
+    config = service_config(env)
+    persona = Persona.from_environment(env).overridden(service, config)
     return EmulatorConfig(
         service=service,
         ports=parse_ports(env.get("DECNET_PORTS", "")),
-        config=service_config(env),
+        config=config,
         persona=persona,
         max_connections=int(env.get("DECNET_MAX_CHILDREN", "256") or 256),
         conn_timeout=float(env.get("DECNET_CONN_TIMEOUT", "300") or 300),

@@ -13,12 +13,19 @@ import importlib
 import signal
 import socket
 import sys
+from asyncio import sslproto
 from types import ModuleType
 from typing import Any
 
 from decnet_emu.config import EmulatorConfig, Listen
 from decnet_emu.events import EventWriter
 from decnet_emu.session import Datagram, Session, _plain_ip
+
+# asyncio gives every TLS connection a read buffer of this size (256 KiB in CPython 3.11):
+# 50 open TLS connections held 19 MiB. Two TLS records' worth is plenty (measured: bench/
+# bench_emulator_memory.py, images/README.md "Memory").
+TLS_READ_BUFFER = 32 * 1024
+sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
 
 
 def load_protocol(service: str) -> ModuleType:

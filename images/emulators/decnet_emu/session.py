@@ -81,13 +81,48 @@ class Session:
         await self.writer.drain()
 
     async def start_tls(self, context: ssl.SSLContext) -> None:
-        """Upgrade this connection to TLS (STARTTLS, SSLRequest, ...)."""
-        await self.writer.start_tls(context)
+        """Upgrade this connection to TLS (STARTTLS, SSLRequest, ...).
+
+        Bytes the client sent before the upgrade that the reader already holds (a ClientHello
+        sent at once, as every TLS client does on implicit TLS) would be lost to asyncio's
+        TLS protocol and the handshake would hang: they are handed to it once it is in place.
+        """
+        buffer = getattr(self.reader, "_buffer", None)  # CPython's StreamReader internals
+        pending = bytes(buffer) if buffer else b""
+        feeder = None
+        if pending and buffer is not None:
+            buffer.clear()
+            feeder = asyncio.ensure_future(_feed_tls(self.writer.transport, pending))
+        try:
+            await self.writer.start_tls(context)
+        finally:
+            if feeder is not None and not feeder.done():
+                feeder.cancel()
         # the reader is re-bound by asyncio to the TLS transport
 
     @property
     def duration(self) -> float:
         return time.monotonic() - self.started
+
+
+async def _feed_tls(transport: asyncio.BaseTransport, data: bytes) -> None:
+    """Give `data` to the TLS protocol asyncio installs on `transport`, once its handshake
+    has started (loop.start_tls installs it and schedules connection_made)."""
+    from asyncio import sslproto
+
+    for _ in range(1000):
+        protocol = transport.get_protocol()
+        state = getattr(protocol, "_state", None)
+        if isinstance(protocol, sslproto.SSLProtocol) and state is not None \
+                and state.name != "UNWRAPPED":
+            while data:
+                view = protocol.get_buffer(len(data))
+                size = min(len(view), len(data))
+                view[:size] = data[:size]
+                protocol.buffer_updated(size)
+                data = data[size:]
+            return
+        await asyncio.sleep(0)
 
 
 def _plain_ip(address: str) -> str:
