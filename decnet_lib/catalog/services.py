@@ -123,6 +123,41 @@ class MssqlConfig(DatabaseConfig):
     tls: bool | None = Field(default=None, description="Offer TLS at all (default true).")
 
 
+LOGINS_FIELD = Field(
+    default=None, max_length=64,
+    description="Logins that succeed ({user, password} items): the session goes on.",
+)
+
+
+class RedisConfig(DatabaseConfig):
+    """Keys of images/emulators/decnet_emu/protocols/redis.py."""
+
+    password: str | None = Field(default=None, description="requirepass: AUTH succeeds.")
+    protected: bool | None = Field(default=None, description="false: INFO answered.")
+
+
+class MongodbConfig(DatabaseConfig):
+    """Keys of images/emulators/decnet_emu/protocols/mongodb.py."""
+
+    git_version: str | None = None
+    accept: list[Credential] | None = LOGINS_FIELD
+
+
+class MqttConfig(ServiceConfig):
+    """Keys of images/emulators/decnet_emu/protocols/mqtt.py."""
+
+    version: str | None = None
+    anonymous: bool | None = Field(default=None, description="true: CONNECT accepted.")
+    accept: list[Credential] | None = LOGINS_FIELD
+
+
+class RdpConfig(ServiceConfig):
+    """Keys of images/emulators/decnet_emu/protocols/rdp.py."""
+
+    nla: bool | None = Field(default=None, description="Network Level Authentication "
+                             "(CredSSP); default true, like current Windows.")
+
+
 class SmbConfig(ServiceConfig):
     workgroup: str = "WORKGROUP"
     server_string: str = "Samba 4.17.12-Debian"
@@ -224,19 +259,19 @@ _ALL = [
     _svc("ftp", "21", FtpConfig, "FTP greeting and login"),
     _svc("smtp", "25 587", SmtpConfig, "SMTP greeting, EHLO and AUTH"),
     _svc("smb", "139 445", SmbConfig, "SMB/CIFS file sharing"),
-    _svc("rdp", "3389", ServiceConfig, "Remote Desktop"),
+    _svc("rdp", "3389", RdpConfig, "Remote Desktop"),
     _svc("vnc", "5900", ServiceConfig, "VNC remote framebuffer"),
     _svc("mysql", "3306", MysqlConfig, "MySQL greeting packet"),
     _svc("postgres", "5432", PostgresConfig, "PostgreSQL"),
     _svc("mssql", "1433", MssqlConfig, "Microsoft SQL Server"),
-    _svc("mongodb", "27017", DatabaseConfig, "MongoDB"),
-    _svc("redis", "6379", DatabaseConfig, "Redis replies"),
+    _svc("mongodb", "27017", MongodbConfig, "MongoDB"),
+    _svc("redis", "6379", RedisConfig, "Redis replies"),
     _svc("elasticsearch", "9200", ElasticsearchConfig, "Elasticsearch REST"),
     _svc("ldap", "389", LdapConfig, "LDAP directory"),
     _svc("dns", "53 53/udp", DnsConfig, "DNS resolver"),
     _svc("snmp", "161/udp", SnmpConfig, "SNMP agent"),
     _svc("sip", "5060/udp 5060", SipConfig, "SIP user agent"),
-    _svc("mqtt", "1883", ServiceConfig, "MQTT broker"),
+    _svc("mqtt", "1883", MqttConfig, "MQTT broker"),
     _svc("docker_api", "2375", DockerApiConfig, "Docker Engine API without TLS"),
     _svc("k8s", "6443", K8sConfig, "Kubernetes API server"),
 ]
