@@ -10,6 +10,10 @@ from typing import Any
 
 from decnet_emu.events import EventWriter
 from decnet_emu.persona import Persona
+from decnet_emu.tls_stream import AlertHook, TlsStream
+
+STREAM_LIMIT = 1 << 20  # the StreamReader limit (longest readline/readuntil)
+TLS_FAILURES = (ssl.SSLError, ConnectionError, TimeoutError, asyncio.IncompleteReadError)
 
 
 class Session:
@@ -45,6 +49,8 @@ class Session:
         self.started = time.monotonic()
         self.idle_timeout = idle_timeout
         self._events = events
+        self._raw_reader = reader
+        self._tls: TlsStream | None = None
 
     # -- events -------------------------------------------------------------------------
     def event(self, kind: str, **fields: Any) -> None:
@@ -76,14 +82,48 @@ class Session:
         return bytes(data)
 
     async def send(self, data: bytes | str) -> None:
-        """Write and drain."""
-        self.writer.write(data.encode() if isinstance(data, str) else data)
+        """Write and drain (through TLS once it is on)."""
+        raw = data.encode() if isinstance(data, str) else data
+        if self._tls is not None:
+            self._tls.write(self.writer, raw)
+        else:
+            self.writer.write(raw)
         await self.writer.drain()
 
-    async def start_tls(self, context: ssl.SSLContext) -> None:
-        """Upgrade this connection to TLS (STARTTLS, SSLRequest, ...)."""
-        await self.writer.start_tls(context)
-        # the reader is re-bound by asyncio to the TLS transport
+    # -- TLS ----------------------------------------------------------------------------
+    async def start_tls(self, context: ssl.SSLContext, *, initial: bytes = b"",
+                        alert: AlertHook | None = None, timeout: float = 15.0) -> None:
+        """Upgrade this connection to TLS (implicit TLS, STARTTLS, SSLRequest, ...).
+
+        `initial`: bytes of the handshake the caller has already read; bytes still buffered
+        in the reader are read by the handshake. A failed handshake sends OpenSSL's alert
+        (or `alert(client_bytes, openssl_alert)`'s reply) and raises ssl.SSLError; also
+        ConnectionError at end of stream, TimeoutError after `timeout` seconds (TLS_FAILURES).
+        Afterwards read/read_line/read_exactly/send and `reader` carry plaintext.
+        """
+        stream = TlsStream(context)
+        await asyncio.wait_for(stream.handshake(self._raw_reader, self.writer, initial, alert),
+                               timeout)
+        self.use_tls(stream)
+
+    def use_tls(self, stream: TlsStream) -> None:
+        """Carry the session inside `stream`, whose handshake is done (e.g. inside TDS)."""
+        self.end_tls()
+        self._tls = stream
+        self.reader = stream.start(self._raw_reader, self.writer, STREAM_LIMIT)
+
+    def end_tls(self, close_notify: bool = False) -> None:
+        """Go on in clear (SQL Server after a login-only TLS); `close_notify` at the end of
+        the connection (the framework does it when the handler returns)."""
+        if self._tls is not None:
+            self._tls.stop(self.writer if close_notify else None)
+            self._tls = None
+        self.reader = self._raw_reader
+
+    @property
+    def tls(self) -> bool:
+        """True while the connection is inside TLS."""
+        return self._tls is not None
 
     @property
     def duration(self) -> float:
