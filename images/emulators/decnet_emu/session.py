@@ -21,6 +21,7 @@ class Session:
 
     `event(kind, **fields)` records one event; the framework adds `proto`, `dport`, `decky`
     and `session`. Reads time out after `idle_timeout` seconds (asyncio.TimeoutError).
+    After `start_tls` every read/send (and `reader`) carries the plaintext inside TLS.
     """
 
     def __init__(
