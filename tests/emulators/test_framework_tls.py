@@ -9,8 +9,8 @@ import contextlib
 import os
 import ssl
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from tests.emulators.harness import EMULATORS
@@ -116,7 +116,7 @@ def test_client_hello_in_the_upgrade_segment_and_plaintext_after() -> None:
     assert asyncio.run(_serve(handler, client)) == b"got hello ABCD rest!"
 
 
-def test_failed_handshake_sends_the_alert() -> None:
+def test_failed_handshake_sends_the_alert(tmp_path: Path) -> None:
     """A hello the server cannot serve (TLS 1.2 at most to a TLS 1.3-only server) gets
     OpenSSL's fatal protocol_version alert, not a silently closed connection."""
     failures: list[BaseException] = []
@@ -124,7 +124,7 @@ def test_failed_handshake_sends_the_alert() -> None:
     async def handler(session: Session) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_3
-        context.load_cert_chain(*_cert_files(session))
+        context.load_cert_chain(*_cert_files(session, tmp_path))
         try:
             await session.start_tls(context)
         except TLS_FAILURES as exc:
@@ -163,11 +163,10 @@ def test_alert_hook_replaces_the_alert() -> None:
     assert asyncio.run(_serve(handler, client)) == b"HOOK GET "
 
 
-def _cert_files(session: Session) -> tuple[str, str]:
+def _cert_files(session: Session, folder: Path) -> tuple[str, str]:
     """The persona's certificate and key as files (for a context of the test's own)."""
     cert, key = certificate_pem(session.persona)
-    folder = tempfile.mkdtemp(prefix="tlstest-")
-    paths = (os.path.join(folder, "c.pem"), os.path.join(folder, "k.pem"))
+    paths = (str(folder / "c.pem"), str(folder / "k.pem"))
     for path, pem in zip(paths, (cert, key), strict=True):
         with open(path, "wb") as handle:
             handle.write(pem)
