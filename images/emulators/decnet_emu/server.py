@@ -19,7 +19,7 @@ from typing import Any
 
 from decnet_emu.config import EmulatorConfig, Listen
 from decnet_emu.events import EventWriter
-from decnet_emu.session import Datagram, Session, _plain_ip
+from decnet_emu.session import STREAM_LIMIT, Datagram, Session, _plain_ip
 
 # asyncio gives every TLS connection a read buffer of this size (256 KiB in CPython 3.11):
 # 50 open TLS connections held 19 MiB. Two TLS records' worth is plenty (measured: bench/
@@ -77,12 +77,13 @@ class Emulator:
         finally:
             self.active -= 1
             session.event("disconnect", duration_s=f"{session.duration:.3f}")
+            session.end_tls(close_notify=True)
             with contextlib.suppress(Exception):  # already gone
                 writer.close()
 
     async def _listen_tcp(self, listen: Listen) -> None:
         server = await asyncio.start_server(self._on_connection, sock=_tcp_socket(
-            self.config.host, listen.port), limit=1 << 20)
+            self.config.host, listen.port), limit=STREAM_LIMIT)
         self._servers.append(server)
 
     # -- UDP ----------------------------------------------------------------------------

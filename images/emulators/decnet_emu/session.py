@@ -10,6 +10,10 @@ from typing import Any
 
 from decnet_emu.events import EventWriter
 from decnet_emu.persona import Persona
+from decnet_emu.tls_stream import AlertHook, TlsStream
+
+STREAM_LIMIT = 1 << 20  # the StreamReader limit (longest readline/readuntil)
+TLS_FAILURES = (ssl.SSLError, ConnectionError, TimeoutError, asyncio.IncompleteReadError)
 
 
 class Session:
@@ -17,6 +21,7 @@ class Session:
 
     `event(kind, **fields)` records one event; the framework adds `proto`, `dport`, `decky`
     and `session`. Reads time out after `idle_timeout` seconds (asyncio.TimeoutError).
+    After `start_tls` every read/send (and `reader`) carries the plaintext inside TLS.
     """
 
     def __init__(
@@ -45,6 +50,8 @@ class Session:
         self.started = time.monotonic()
         self.idle_timeout = idle_timeout
         self._events = events
+        self._raw_reader = reader
+        self._tls: TlsStream | None = None
 
     # -- events -------------------------------------------------------------------------
     def event(self, kind: str, **fields: Any) -> None:
@@ -76,53 +83,52 @@ class Session:
         return bytes(data)
 
     async def send(self, data: bytes | str) -> None:
-        """Write and drain."""
-        self.writer.write(data.encode() if isinstance(data, str) else data)
+        """Write and drain (through TLS once it is on)."""
+        raw = data.encode() if isinstance(data, str) else data
+        if self._tls is not None:
+            self._tls.write(self.writer, raw)
+        else:
+            self.writer.write(raw)
         await self.writer.drain()
 
-    async def start_tls(self, context: ssl.SSLContext) -> None:
-        """Upgrade this connection to TLS (STARTTLS, SSLRequest, ...).
+    # -- TLS ----------------------------------------------------------------------------
+    async def start_tls(self, context: ssl.SSLContext, *, initial: bytes = b"",
+                        alert: AlertHook | None = None, timeout: float = 15.0) -> None:
+        """Upgrade this connection to TLS (implicit TLS, STARTTLS, SSLRequest, ...).
 
-        Bytes the client sent before the upgrade that the reader already holds (a ClientHello
-        sent at once, as every TLS client does on implicit TLS) would be lost to asyncio's
-        TLS protocol and the handshake would hang: they are handed to it once it is in place.
+        `initial`: bytes of the handshake the caller has already read; bytes still buffered
+        in the reader are read by the handshake. A failed handshake sends OpenSSL's alert
+        (or `alert(client_bytes, openssl_alert)`'s reply) and raises ssl.SSLError; also
+        ConnectionError at end of stream, TimeoutError after `timeout` seconds (TLS_FAILURES).
+        Afterwards read/read_line/read_exactly/send and `reader` carry plaintext.
         """
-        buffer = getattr(self.reader, "_buffer", None)  # CPython's StreamReader internals
-        pending = bytes(buffer) if buffer else b""
-        feeder = None
-        if pending and buffer is not None:
-            buffer.clear()
-            feeder = asyncio.ensure_future(_feed_tls(self.writer.transport, pending))
-        try:
-            await self.writer.start_tls(context)
-        finally:
-            if feeder is not None and not feeder.done():
-                feeder.cancel()
-        # the reader is re-bound by asyncio to the TLS transport
+        stream = TlsStream(context)
+        await asyncio.wait_for(stream.handshake(self._raw_reader, self.writer, initial, alert),
+                               timeout)
+        self.use_tls(stream)
+
+    def use_tls(self, stream: TlsStream) -> None:
+        """Carry the session inside `stream`, whose handshake is done (e.g. inside TDS)."""
+        self.end_tls()
+        self._tls = stream
+        self.reader = stream.start(self._raw_reader, self.writer, STREAM_LIMIT)
+
+    def end_tls(self, close_notify: bool = False) -> None:
+        """Go on in clear (SQL Server after a login-only TLS); `close_notify` at the end of
+        the connection (the framework does it when the handler returns)."""
+        if self._tls is not None:
+            self._tls.stop(self.writer if close_notify else None)
+            self._tls = None
+        self.reader = self._raw_reader
+
+    @property
+    def tls(self) -> bool:
+        """True while the connection is inside TLS."""
+        return self._tls is not None
 
     @property
     def duration(self) -> float:
         return time.monotonic() - self.started
-
-
-async def _feed_tls(transport: asyncio.BaseTransport, data: bytes) -> None:
-    """Give `data` to the TLS protocol asyncio installs on `transport`, once its handshake
-    has started (loop.start_tls installs it and schedules connection_made)."""
-    from asyncio import sslproto
-
-    for _ in range(1000):
-        protocol = transport.get_protocol()
-        state = getattr(protocol, "_state", None)
-        if isinstance(protocol, sslproto.SSLProtocol) and state is not None \
-                and state.name != "UNWRAPPED":
-            while data:
-                view = protocol.get_buffer(len(data))
-                size = min(len(view), len(data))
-                view[:size] = data[:size]
-                protocol.buffer_updated(size)
-                data = data[size:]
-            return
-        await asyncio.sleep(0)
 
 
 def _plain_ip(address: str) -> str:

@@ -5,7 +5,8 @@ Content-Type and Connection; a body past 2048 bytes without a length goes chunke
 or ends with the connection (HTTP/1.0); it answers HTTP/1.0 requests in HTTP/1.0; a request
 line it cannot parse (an empty line included) gets its plain-text `400 Bad Request` at once.
 `serve()` is _http_core's request loop with that last Go rule; requests, Authorization
-credentials and malformed input are recorded by _http_core.
+credentials and malformed input are recorded by _http_core. `tls_alert` is crypto/tls's
+answer to a ClientHello it refuses (or to plain HTTP on its TLS port).
 """
 
 from __future__ import annotations
@@ -22,6 +23,19 @@ from decnet_emu.session import Session
 
 HIJACK_DELAY = 0.05  # seconds between a 101 head and the stream behind it
 CHUNK_LIMIT = 2048  # net/http's response buffer: larger bodies without a length are chunked
+PROTOCOL_VERSION_ALERT = b"\x15\x03\x01\x00\x02\x02\x46"  # fatal protocol_version, TLS 1.0
+GO_PLAINTEXT_REPLY = (b"HTTP/1.0 400 Bad Request\r\n\r\n"
+                      b"Client sent an HTTP request to an HTTPS server.\n")
+HTTP_STARTS = (b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO")
+
+
+def tls_alert(received: bytes, openssl_alert: bytes) -> bytes:
+    """What Go's server sends on a failed handshake (a Session.start_tls alert hook)."""
+    if received[:5] in HTTP_STARTS:
+        return GO_PLAINTEXT_REPLY
+    if openssl_alert[-1:] == b"\x46":  # protocol_version: Go writes it in a TLS 1.0 record
+        return PROTOCOL_VERSION_ALERT
+    return openssl_alert
 
 
 def go_response(status: int, request: Request | None, headers: dict[str, str],

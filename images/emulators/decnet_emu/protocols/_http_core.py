@@ -5,8 +5,7 @@ keep-alive, response writing, Authorization decoding and form-login capture. A s
 gives a `Site` (how it answers); `serve()` runs the request loop and records every request
 (`request`), every credential in an Authorization header (`login`) and malformed input
 (`data`). `start_tls` / `upgrade_tls` put implicit TLS (https, k8s) on the connection with
-the persona's certificate, keeping a ClientHello asyncio has already read and sending the
-alert of a failed handshake as a real server does.
+the persona's certificate (Session.start_tls: a failed handshake gets its TLS alert).
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import ssl
 import time
@@ -25,8 +23,9 @@ from http import HTTPStatus
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
-from decnet_emu.session import Session
+from decnet_emu.session import TLS_FAILURES, Session
 from decnet_emu.tls import server_context
+from decnet_emu.tls_stream import AlertHook
 
 MAX_LINE = 8190          # Apache's LimitRequestLine / LimitRequestFieldSize
 MAX_HEADERS = 100        # Apache's LimitRequestFields
@@ -345,75 +344,28 @@ def tls_context(session: Session) -> ssl.SSLContext:
     return server_context(session.persona, session.config)
 
 
-async def start_tls(session: Session, first: bytes = b"") -> bool:
+async def start_tls(session: Session, first: bytes = b"", *,
+                    context: ssl.SSLContext | None = None,
+                    alert: AlertHook | None = None) -> bool:
     """Implicit TLS at accept; a failed handshake is a `data` event (False).
 
-    `first`: bytes the caller already read from the client (its ClientHello's start)."""
+    `first`: bytes the caller already read from the client (its ClientHello's start);
+    `context` (default `tls_context`) and `alert` as for Session.start_tls."""
     try:
-        await upgrade_tls(session, tls_context(session), first=first)
-    except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
+        await session.start_tls(context or tls_context(session), initial=first, alert=alert)
+    except TLS_FAILURES as exc:
+        plaintext = getattr(exc, "reason", None) == "HTTP_REQUEST"
         session.event("data", reason=f"tls handshake failed: {type(exc).__name__}",
-                      detail=str(exc)[:200])
+                      detail=("plaintext HTTP on the TLS port: " if plaintext else "")
+                      + str(exc)[:200])
         return False
     return True
 
 
 async def upgrade_tls(session: Session, context: ssl.SSLContext,
                       handshake_timeout: float = 15.0, first: bytes = b"") -> None:
-    """Server-side TLS on the session's stream, keeping what the client already sent.
-
-    asyncio's StreamWriter.start_tls loses bytes the StreamReader has already buffered: a
-    client that sends its ClientHello at once (openssl, nmap, Go) would stall the handshake.
-    The buffered bytes (after `first`, what the caller read itself) are handed to the TLS
-    protocol right after it is attached, before the transport reads the socket again.
-    """
-    reader, writer = session.reader, session.writer
-    pending = first + bytes(reader._buffer)  # read ahead by asyncio, never consumed
-    reader._buffer.clear()
-    loop = asyncio.get_running_loop()
-    transport = writer.transport
-    protocol = transport.get_protocol()
-    task = asyncio.ensure_future(loop.start_tls(
-        transport, protocol, context, server_side=True,
-        ssl_handshake_timeout=handshake_timeout))
-    await asyncio.sleep(0)  # start_tls has attached the TLS protocol and queued its start
-
-    def attach() -> None:
-        tls_protocol: Any = transport.get_protocol()
-        if tls_protocol is protocol:  # not attached (cannot happen on CPython's loop)
-            transport.abort()
-            return
-        _send_alerts(tls_protocol)
-        view = memoryview(pending)
-        while view and not transport.is_closing():
-            buffer = tls_protocol.get_buffer(len(view))
-            size = min(len(buffer), len(view))
-            buffer[:size] = view[:size]
-            tls_protocol.buffer_updated(size)
-            view = view[size:]
-
-    loop.call_soon(attach)  # after connection_made and resume_reading, before any read
-    new_transport = await task
-    writer._transport = new_transport  # what StreamWriter.start_tls does
-    protocol._replace_writer(writer)
-
-
-def _send_alerts(tls_protocol: Any) -> None:
-    """Send the TLS alert of a failed handshake before asyncio drops the connection.
-
-    A real server answers a ClientHello it cannot serve with an alert (handshake_failure,
-    protocol_version); asyncio closes without writing it, and clients (nmap's TLS probes
-    among them) then see a dead port instead of a TLS server.
-    """
-    complete = tls_protocol._on_handshake_complete
-
-    def on_complete(exc: BaseException | None) -> None:
-        if exc is not None:
-            with contextlib.suppress(Exception):
-                tls_protocol._process_outgoing()
-        complete(exc)
-
-    tls_protocol._on_handshake_complete = on_complete
+    """Server-side TLS on the session's stream (Session.start_tls), `first` already read."""
+    await session.start_tls(context, initial=first, timeout=handshake_timeout)
 
 
 # -- the loop -----------------------------------------------------------------------------

@@ -42,9 +42,8 @@ from urllib.parse import parse_qsl, unquote
 
 from decnet_emu.persona import Persona
 from decnet_emu.protocols import _http_core as core
-from decnet_emu.protocols._go_http import go_response, json_body, serve
-from decnet_emu.protocols._http_core import Request, Response
-from decnet_emu.protocols._implicit_tls import handshake
+from decnet_emu.protocols._go_http import go_response, json_body, serve, tls_alert
+from decnet_emu.protocols._http_core import Request, Response, start_tls
 from decnet_emu.protocols._k8s_tls import tls_context
 from decnet_emu.session import Session
 
@@ -203,7 +202,7 @@ def access(request: Request) -> Access:
 
 
 async def _handshake(session: Session) -> bool:
-    return await handshake(session, tls_context(session))
+    return await start_tls(session, context=tls_context(session), alert=tls_alert)
 
 
 # -- the site -------------------------------------------------------------------------------

@@ -33,8 +33,8 @@ from typing import Any
 
 from decnet_emu import tls
 from decnet_emu.protocols import _win_ntlm as ntlm
-from decnet_emu.protocols._bio_tls import BioTls
 from decnet_emu.session import Session
+from decnet_emu.tls_stream import TlsStream
 
 PRELOGIN = 0x12
 LOGIN7 = 0x10
@@ -141,18 +141,26 @@ def _context(session: Session) -> ssl.SSLContext:
     return context
 
 
-async def tds_handshake(session: Session) -> BioTls:
-    """The TLS handshake inside PRELOGIN packets, as SQL Server runs it."""
-    channel = BioTls(session, _context(session))
+async def tds_handshake(session: Session) -> None:
+    """The TLS handshake inside PRELOGIN packets, as SQL Server runs it; then the session
+    reads and writes TLS records on the stream (Session.end_tls goes back to clear)."""
+    stream = TlsStream(_context(session))
     while True:
         kind, data = await read_message(session.read_exactly)
         if kind != PRELOGIN:
             raise ConnectionError("TLS handshake outside PRELOGIN")
-        done, out = channel.feed(data)
+        try:
+            done, out = stream.step(data)
+        except ssl.SSLError:
+            alert = stream.pending()
+            if alert:
+                await session.send(packet(PRELOGIN, alert))
+            raise
         if out:
             await session.send(packet(PRELOGIN, out))
         if done:
-            return channel
+            session.use_tls(stream)
+            return
 
 
 def _default_version(session: Session) -> str:
@@ -180,7 +188,7 @@ async def handle(session: Session) -> None:
 
         kind, data = await read_message(resume)
         client_enc = ENCRYPT_NOT_SUP
-        channel: BioTls | None = None
+        in_tls = False
         full_tls = False
         if kind == PRELOGIN:
             options = parse_prelogin(data)
@@ -190,10 +198,9 @@ async def handle(session: Session) -> None:
             if answer == ENCRYPT_REQ and client_enc == ENCRYPT_NOT_SUP:
                 return
             if answer != ENCRYPT_NOT_SUP:
-                channel = await tds_handshake(session)
-                full_tls = answer in (ENCRYPT_ON, ENCRYPT_REQ)
-            kind, data = await read_message(channel.read_exactly if channel else
-                                            session.read_exactly)
+                await tds_handshake(session)
+                in_tls, full_tls = True, answer in (ENCRYPT_ON, ENCRYPT_REQ)
+            kind, data = await read_message(session.read_exactly)
         if kind != LOGIN7 or len(data) < 94:
             session.event("error", reason="short LOGIN7" if kind == LOGIN7 else
                           f"unexpected TDS message type {kind:#04x}")
@@ -201,11 +208,10 @@ async def handle(session: Session) -> None:
     except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, struct.error):
         return
     login = parse_login7(data)
-    if full_tls and channel:
-        link = Link(channel.read_exactly, channel.send)
-    else:  # after a login-only TLS, SQL Server goes on in clear
-        link = Link(session.read_exactly, session.send)
-    fields = {"encryption": client_enc, "tls": channel is not None, **login}
+    if not full_tls:  # after a login-only TLS, SQL Server goes on in clear
+        session.end_tls()
+    link = Link(session.read_exactly, session.send)
+    fields = {"encryption": client_enc, "tls": in_tls, **login}
     tds72 = int(login["tds_version"], 16) >> 24 >= 0x72
     server = session.persona.hostname.upper()
     if login["sspi"]:

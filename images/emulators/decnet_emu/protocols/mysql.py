@@ -32,7 +32,6 @@ import struct
 from typing import Any
 
 from decnet_emu import tls
-from decnet_emu.protocols._bio_tls import BioTls
 from decnet_emu.session import Session
 
 NATIVE = "mysql_native_password"
@@ -70,24 +69,21 @@ def _packet(seq: int, payload: bytes) -> bytes:
 
 
 class Wire:
-    """MySQL packets on the plain stream, or inside TLS after the client's switch."""
+    """MySQL packets on the session's stream (inside TLS after the client's switch)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.channel: BioTls | None = None
 
     async def read_packet(self) -> tuple[int, bytes]:
-        read = self.channel.read_exactly if self.channel else self.session.read_exactly
-        head = await read(4)
-        return head[3], await read(int.from_bytes(head[:3], "little"))
+        head = await self.session.read_exactly(4)
+        return head[3], await self.session.read_exactly(int.from_bytes(head[:3], "little"))
 
     async def send(self, data: bytes) -> None:
-        await (self.channel.send(data) if self.channel else self.session.send(data))
+        await self.session.send(data)
 
     async def start_tls(self, context: ssl.SSLContext) -> None:
-        # memory BIOs: the ClientHello may already be in the stream buffer behind SSLRequest
-        self.channel = BioTls(self.session, context)
-        await self.channel.handshake()
+        # the ClientHello may already be in the stream buffer behind SSLRequest
+        await self.session.start_tls(context)
 
 
 def server_version(version: str) -> str:
