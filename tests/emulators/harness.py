@@ -268,7 +268,9 @@ def _bridge_gateway(client: Any, topology_id: str, subnet: Any) -> str:
 
 def decky_for_persona(service: str, persona: dict[str, Any]) -> dict[str, Any]:
     """The document fields that give a deployed decky the module's PERSONA: its name (the
-    hostname), domain, and a Windows archetype when the persona is Windows."""
+    hostname), domain, and a Windows archetype when the persona is Windows: the service's in
+    WINDOWS_ARCHETYPE, else windows-server for a "Windows Server ..." os_name, else
+    windows-workstation."""
     import re
 
     decky: dict[str, Any] = {"name": DEPLOYED_DECKY}
@@ -278,7 +280,9 @@ def decky_for_persona(service: str, persona: dict[str, Any]) -> dict[str, Any]:
     if persona.get("domain"):
         decky["domain"] = str(persona["domain"])
     if persona.get("os_family") == "windows":
-        decky["archetype"] = WINDOWS_ARCHETYPE.get(service, "windows-workstation")
+        server = str(persona.get("os_name", "")).startswith("Windows Server")
+        decky["archetype"] = WINDOWS_ARCHETYPE.get(
+            service, "windows-server" if server else "windows-workstation")
     return decky
 
 
