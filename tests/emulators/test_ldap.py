@@ -7,11 +7,8 @@ import hashlib
 import hmac
 import os
 import subprocess
-from collections.abc import Iterator
 
-import pytest
-
-from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service, require_tools
+from tests.emulators.harness import LocalEmulator, nmap_service, require_tools, target_fixtures
 
 SERVICE = "ldap"
 PORTS = ["389/tcp"]
@@ -21,10 +18,9 @@ WINDOWS = {"hostname": "dc01", "domain": "corp.internal", "os_family": "windows"
 NT_HASH = "8846f7eaee8fb117ad06bdd830b7586c"  # NT hash of "password"
 
 
-@pytest.fixture
-def active_directory() -> Iterator[LocalEmulator]:
-    """The same service on a Windows persona (Active Directory); local only."""
-    yield from local_emulator(SERVICE, PORTS, persona=WINDOWS)
+# the same service on a Windows persona (Active Directory; deployed: a domain-controller)
+ad_deployed, active_directory = target_fixtures("active_directory", SERVICE, PORTS,
+                                                persona=WINDOWS)
 
 
 def _ldapsearch(target: LocalEmulator, *args: str) -> subprocess.CompletedProcess[str]:
@@ -84,6 +80,7 @@ def test_ldap3_ntlm_bind_on_ad_records_netntlmv2(active_directory: LocalEmulator
     assert conn.result["result"] == 49
     assert "AcceptSecurityContext error, data 52e" in conn.result["message"]
     (login,) = active_directory.events("login", wait=3)
+    assert login.src_ip == active_directory.source
     fields = login.fields
     assert (fields["username"], fields["domain"], fields["ntlm"]) == ("bob", "CORP", "netntlmv2")
     whole = "".join(fields[k] for k in ("hash", "hash_2", "hash_3", "hash_4") if k in fields)

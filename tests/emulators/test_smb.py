@@ -8,11 +8,10 @@ import hmac
 import socket
 import struct
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 
-from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service, require_tools
+from tests.emulators.harness import LocalEmulator, nmap_service, require_tools, target_fixtures
 
 SERVICE = "smb"
 PORTS = ["445/tcp", "139/tcp"]
@@ -27,10 +26,8 @@ SMB1_NEGOTIATE = (b"\xffSMBr\0\0\0\0\x08\x01\x40" + b"\0" * 14 + b"\x40\x06\0\0\
                       b"NT LANMAN 1.0", b"NT LM 0.12")))
 
 
-@pytest.fixture
-def windows() -> Iterator[LocalEmulator]:
-    """The same service on a Windows persona; local only."""
-    yield from local_emulator(SERVICE, ["445/tcp"], persona=WINDOWS)
+# the same service on a Windows persona (deployed: a windows-server decky)
+windows_deployed, windows = target_fixtures("windows", SERVICE, ["445/tcp"], persona=WINDOWS)
 
 
 def _whole_hash(fields: dict[str, str]) -> str:
@@ -84,6 +81,7 @@ def test_impacket_smb3_against_windows_persona(windows: LocalEmulator) -> None:
     assert conn.getServerDNSDomainName() == "corp.internal"
     (login,) = windows.events("login", wait=3)
     assert (login.fields["username"], login.fields["domain"]) == ("bob", "CORP")
+    assert login.src_ip == windows.source
     _check_netntlmv2(_whole_hash(login.fields), "Summer2024")
 
 
