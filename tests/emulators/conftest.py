@@ -18,11 +18,13 @@ Every test taking `target` runs twice:
   that bridge, and `target.events()` reads the service container's log from the start of
   the test on. Marked `slow`; needs Docker (skipped without, failed under CI=true).
   `DECNET_EMU_TARGETS=local` (or `deployed`) runs one mode only.
+
+A second configuration of the same service (a Windows persona, say) gets the same two modes
+from harness.target_fixtures.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,15 +33,10 @@ import pytest
 from tests.emulators.harness import (
     DeployedEmulator,
     LocalEmulator,
-    decky_for_persona,
-    deploy_decky,
+    deployed_emulator,
     local_emulator,
+    target_params,
 )
-
-_MODES = [m.strip() for m in os.environ.get("DECNET_EMU_TARGETS", "local,deployed").split(",")
-          if m.strip()]
-TARGETS = [pytest.param(mode, marks=[pytest.mark.slow] if mode == "deployed" else [], id=mode)
-           for mode in ("local", "deployed") if mode in _MODES]
 
 
 def _module_settings(module: Any) -> tuple[str, list[str], dict[str, Any], dict[str, Any]]:
@@ -50,15 +47,10 @@ def _module_settings(module: Any) -> tuple[str, list[str], dict[str, Any], dict[
 @pytest.fixture(scope="module")
 def deployed_service(request: pytest.FixtureRequest) -> Iterator[DeployedEmulator]:
     """The module's SERVICE in one deployed decky, ready (listening), for the module."""
-    service, ports, config, persona = _module_settings(request.module)
-    for decky in deploy_decky([service], "full", {service: config} if config else None,
-                              decky_for_persona(service, persona)):
-        emulator = decky.emulator(service)
-        emulator.wait_ready(ports)
-        yield emulator
+    yield from deployed_emulator(*_module_settings(request.module))
 
 
-@pytest.fixture(params=TARGETS)
+@pytest.fixture(params=target_params())
 def target(request: pytest.FixtureRequest) -> Iterator[LocalEmulator | DeployedEmulator]:
     """The module's SERVICE: on loopback (fresh per test) or in the module's deployed decky
     (seeing only the events written during this test)."""
@@ -66,5 +58,4 @@ def target(request: pytest.FixtureRequest) -> Iterator[LocalEmulator | DeployedE
         deployed: DeployedEmulator = request.getfixturevalue("deployed_service")
         yield deployed.view()
         return
-    service, ports, config, persona = _module_settings(request.module)
-    yield from local_emulator(service, ports, config, persona)
+    yield from local_emulator(*_module_settings(request.module))

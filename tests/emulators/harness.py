@@ -268,7 +268,9 @@ def _bridge_gateway(client: Any, topology_id: str, subnet: Any) -> str:
 
 def decky_for_persona(service: str, persona: dict[str, Any]) -> dict[str, Any]:
     """The document fields that give a deployed decky the module's PERSONA: its name (the
-    hostname), domain, and a Windows archetype when the persona is Windows."""
+    hostname), domain, and a Windows archetype when the persona is Windows: the service's in
+    WINDOWS_ARCHETYPE, else windows-server for a "Windows Server ..." os_name, else
+    windows-workstation."""
     import re
 
     decky: dict[str, Any] = {"name": DEPLOYED_DECKY}
@@ -278,7 +280,9 @@ def decky_for_persona(service: str, persona: dict[str, Any]) -> dict[str, Any]:
     if persona.get("domain"):
         decky["domain"] = str(persona["domain"])
     if persona.get("os_family") == "windows":
-        decky["archetype"] = WINDOWS_ARCHETYPE.get(service, "windows-workstation")
+        server = str(persona.get("os_name", "")).startswith("Windows Server")
+        decky["archetype"] = WINDOWS_ARCHETYPE.get(
+            service, "windows-server" if server else "windows-workstation")
     return decky
 
 
@@ -339,3 +343,52 @@ def deploy_decky(services: list[str] | None = None, emulation: str = "full",
             remove_labelled(client, labels.topology_filter(resolved.id))
             engine.dispose()
             folder.cleanup()
+
+
+# -- The `target` fixtures: both modes of one service configuration ------------------------
+
+
+def target_params() -> list[Any]:
+    """pytest params of a target fixture: "local", "deployed" (marked slow), as selected by
+    DECNET_EMU_TARGETS (default both)."""
+    import pytest
+
+    chosen = [m.strip() for m in os.environ.get("DECNET_EMU_TARGETS", "local,deployed")
+              .split(",") if m.strip()]
+    return [pytest.param(mode, marks=[pytest.mark.slow] if mode == "deployed" else [], id=mode)
+            for mode in ("local", "deployed") if mode in chosen]
+
+
+def deployed_emulator(service: str, ports: list[str], config: dict[str, Any] | None = None,
+                      persona: dict[str, Any] | None = None) -> Iterator[DeployedEmulator]:
+    """`service` with `config` in one deployed decky looking like `persona`, ready."""
+    for decky in deploy_decky([service], "full", {service: config} if config else None,
+                              decky_for_persona(service, persona or {})):
+        emulator = decky.emulator(service)
+        emulator.wait_ready(ports)
+        yield emulator
+
+
+def target_fixtures(name: str, service: str, ports: list[str],
+                    config: dict[str, Any] | None = None,
+                    persona: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """A second `target` for a module: fixture `name` runs each test taking it locally and
+    against its own deployed decky (fixture `<name>_deployed`, one per module), for a
+    configuration or persona other than the module's (e.g. a Windows one). Assign both
+    returned fixtures to module attributes so that pytest finds them."""
+    import pytest
+
+    deployed_name = f"{name}_deployed"
+
+    @pytest.fixture(scope="module", name=deployed_name)
+    def deployed() -> Iterator[DeployedEmulator]:
+        yield from deployed_emulator(service, ports, config, persona)
+
+    @pytest.fixture(params=target_params(), name=name)
+    def target(request: Any) -> Iterator[LocalEmulator | DeployedEmulator]:
+        if request.param == "deployed":
+            yield request.getfixturevalue(deployed_name).view()
+            return
+        yield from local_emulator(service, ports, config, persona)
+
+    return deployed, target

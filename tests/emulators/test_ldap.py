@@ -6,68 +6,58 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import shutil
 import subprocess
-from collections.abc import Iterator
 
-import pytest
+from tests.emulators.harness import LocalEmulator, nmap_service, require_tools, target_fixtures
 
-from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service
-
+SERVICE = "ldap"
+PORTS = ["389/tcp"]
+CONFIG = {"base_dn": "dc=corp,dc=internal"}
 WINDOWS = {"hostname": "dc01", "domain": "corp.internal", "os_family": "windows",
            "os_name": "Windows Server 2019 Standard"}
 NT_HASH = "8846f7eaee8fb117ad06bdd830b7586c"  # NT hash of "password"
-needs_ldapsearch = pytest.mark.skipif(shutil.which("ldapsearch") is None,
-                                      reason="ldap-utils not installed")
 
 
-@pytest.fixture
-def openldap() -> Iterator[LocalEmulator]:
-    yield from local_emulator("ldap", ["389/tcp"], {"base_dn": "dc=corp,dc=internal"})
+# the same service on a Windows persona (Active Directory; deployed: a domain-controller)
+ad_deployed, active_directory = target_fixtures("active_directory", SERVICE, PORTS,
+                                                persona=WINDOWS)
 
 
-@pytest.fixture
-def active_directory() -> Iterator[LocalEmulator]:
-    yield from local_emulator("ldap", ["389/tcp"], persona=WINDOWS)
-
-
-def _ldapsearch(port: int, *args: str) -> subprocess.CompletedProcess[str]:
+def _ldapsearch(target: LocalEmulator, *args: str) -> subprocess.CompletedProcess[str]:
+    require_tools("ldapsearch", packages="ldap-utils")
     env = {**os.environ, "LDAPTLS_REQCERT": "never"}
-    return subprocess.run(["ldapsearch", "-x", "-H", f"ldap://127.0.0.1:{port}", *args],
+    url = f"ldap://{target.host}:{target.port(389)}"
+    return subprocess.run(["ldapsearch", "-x", "-H", url, *args],
                           capture_output=True, text=True, timeout=15, env=env)
 
 
-@needs_ldapsearch
-def test_ldapsearch_root_dse_and_failed_bind(openldap: LocalEmulator) -> None:
-    port = openldap.port(389)
-    out = _ldapsearch(port, "-b", "", "-s", "base")
+def test_ldapsearch_root_dse_and_failed_bind(target: LocalEmulator) -> None:
+    out = _ldapsearch(target, "-b", "", "-s", "base")
     assert out.returncode == 0, out.stderr
     assert "namingContexts: dc=corp,dc=internal" in out.stdout
     assert "supportedLDAPVersion: 3" in out.stdout
     assert "OpenLDAProotDSE" in out.stdout
-    out = _ldapsearch(port, "-D", "cn=admin,dc=corp,dc=internal", "-w", "secret",
+    out = _ldapsearch(target, "-D", "cn=admin,dc=corp,dc=internal", "-w", "secret",
                       "-b", "dc=corp,dc=internal", "(uid=*)")
     assert "Invalid credentials (49)" in out.stderr
-    (login,) = openldap.events("login", wait=3)
-    assert login.src_ip == "127.0.0.1"
+    (login,) = target.events("login", wait=3)
+    assert login.src_ip == target.source
     assert login.fields["username"] == "cn=admin,dc=corp,dc=internal"
     assert login.fields["password"] == "secret"
     assert login.fields["success"] == "false"
-    assert any(e.fields.get("base") == "" for e in openldap.events("query"))
+    assert any(e.fields.get("base") == "" for e in target.events("query"))
 
 
-@needs_ldapsearch
-def test_anonymous_search_is_refused_and_recorded(openldap: LocalEmulator) -> None:
-    out = _ldapsearch(openldap.port(389), "-b", "dc=corp,dc=internal",
+def test_anonymous_search_is_refused_and_recorded(target: LocalEmulator) -> None:
+    out = _ldapsearch(target, "-b", "dc=corp,dc=internal",
                       "(&(objectClass=person)(uid=adm*))", "cn", "mail")
     assert "result: 50 Insufficient access" in out.stdout
-    queries = [e.fields["query"] for e in openldap.events("query", wait=3)]
+    queries = [e.fields["query"] for e in target.events("query", wait=3)]
     assert "(&(objectClass=person)(uid=adm*))" in queries
 
 
-@needs_ldapsearch
-def test_starttls_with_persona_certificate(openldap: LocalEmulator) -> None:
-    out = _ldapsearch(openldap.port(389), "-ZZ", "-b", "", "-s", "base", "namingContexts")
+def test_starttls_with_persona_certificate(target: LocalEmulator) -> None:
+    out = _ldapsearch(target, "-ZZ", "-b", "", "-s", "base", "namingContexts")
     assert out.returncode == 0, out.stderr
     assert "namingContexts: dc=corp,dc=internal" in out.stdout
 
@@ -75,7 +65,8 @@ def test_starttls_with_persona_certificate(openldap: LocalEmulator) -> None:
 def test_ldap3_ntlm_bind_on_ad_records_netntlmv2(active_directory: LocalEmulator) -> None:
     import ldap3
 
-    server = ldap3.Server("127.0.0.1", port=active_directory.port(389), get_info=ldap3.ALL)
+    server = ldap3.Server(active_directory.host, port=active_directory.port(389),
+                          get_info=ldap3.ALL)
     anonymous = ldap3.Connection(server)
     assert anonymous.bind()
     assert server.info is not None
@@ -89,6 +80,7 @@ def test_ldap3_ntlm_bind_on_ad_records_netntlmv2(active_directory: LocalEmulator
     assert conn.result["result"] == 49
     assert "AcceptSecurityContext error, data 52e" in conn.result["message"]
     (login,) = active_directory.events("login", wait=3)
+    assert login.src_ip == active_directory.source
     fields = login.fields
     assert (fields["username"], fields["domain"], fields["ntlm"]) == ("bob", "CORP", "netntlmv2")
     whole = "".join(fields[k] for k in ("hash", "hash_2", "hash_3", "hash_4") if k in fields)
@@ -100,9 +92,8 @@ def test_ldap3_ntlm_bind_on_ad_records_netntlmv2(active_directory: LocalEmulator
     assert proof == expected
 
 
-@needs_ldapsearch
 def test_ad_simple_bind_diagnostic(active_directory: LocalEmulator) -> None:
-    out = _ldapsearch(active_directory.port(389), "-D", "CORP\\admin", "-w", "Winter2024!",
+    out = _ldapsearch(active_directory, "-D", "CORP\\admin", "-w", "Winter2024!",
                       "-b", "", "-s", "base")
     assert "Invalid credentials (49)" in out.stderr
     assert "data 52e" in out.stderr
@@ -110,13 +101,13 @@ def test_ad_simple_bind_diagnostic(active_directory: LocalEmulator) -> None:
     assert login.fields["password"] == "Winter2024!"
 
 
-@pytest.mark.skipif(shutil.which("nmap") is None, reason="nmap not installed")
-def test_nmap_names_openldap(openldap: LocalEmulator) -> None:
-    assert "OpenLDAP" in nmap_service("127.0.0.1", openldap.port(389))
+def test_nmap_names_openldap(target: LocalEmulator) -> None:
+    require_tools("nmap", packages="nmap")
+    assert "OpenLDAP" in nmap_service(target.host, target.port(389))
 
 
-@pytest.mark.skipif(shutil.which("nmap") is None, reason="nmap not installed")
 def test_nmap_names_active_directory(active_directory: LocalEmulator) -> None:
-    line = nmap_service("127.0.0.1", active_directory.port(389))
+    require_tools("nmap", packages="nmap")
+    line = nmap_service(active_directory.host, active_directory.port(389))
     assert "Microsoft Windows Active Directory LDAP" in line
     assert "corp.internal" in line

@@ -3,24 +3,18 @@ certificate and NLA (CredSSP + NTLM from impacket) against the emulator; nmap -s
 
 from __future__ import annotations
 
-import shutil
 import socket
 import ssl
 import struct
 import time
-from collections.abc import Iterator
 
-import pytest
+from tests.emulators.harness import LocalEmulator, nmap_service, require_tools
 
-from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service
-
-WINDOWS = {"hostname": "ts01", "domain": "corp.internal", "os_family": "windows",
-           "os_name": "Windows Server 2022 Datacenter"}
-
-
-@pytest.fixture
-def rdp_emu() -> Iterator[LocalEmulator]:
-    yield from local_emulator("rdp", ["3389/tcp"], persona=WINDOWS)
+SERVICE = "rdp"
+PORTS = ["3389/tcp"]
+# deployed: a windows-server decky ts01.corp.internal (harness.decky_for_persona)
+PERSONA = {"hostname": "ts01", "domain": "corp.internal", "os_family": "windows",
+           "os_name": "Windows Server 2019 Standard"}
 
 
 def connection_request(user: str, protocols: int) -> bytes:
@@ -55,13 +49,13 @@ def _read_der(sock: ssl.SSLSocket) -> bytes:
     return head + extra + body
 
 
-def test_cookie_tls_and_nla_are_recorded(rdp_emu: LocalEmulator) -> None:
+def test_cookie_tls_and_nla_are_recorded(target: LocalEmulator) -> None:
     from impacket import ntlm
 
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", rdp_emu.port(3389)), timeout=5) as raw:
+    with socket.create_connection((target.host, target.port(3389)), timeout=5) as raw:
         raw.sendall(connection_request("administrator", 3))
         answer = raw.recv(64)
         assert answer == b"\x03\0\0\x13\x0e\xd0\0\0\x124\0\x02\x1f\x08\0\x02\0\0\0"  # HYBRID
@@ -78,27 +72,27 @@ def test_cookie_tls_and_nla_are_recorded(rdp_emu: LocalEmulator) -> None:
             error = _read_der(sock)
     assert b"\xa4\x06\x02\x04\xc0\x00\x00\x6d" in error  # errorCode STATUS_LOGON_FAILURE
     deadline = time.monotonic() + 3
-    while len(logins := rdp_emu.events("login")) < 2 and time.monotonic() < deadline:
+    while len(logins := target.events("login")) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     cookie = [e for e in logins if e.fields.get("mech") == "mstshash"]
     nla = [e for e in logins if e.fields.get("mech") == "NTLMSSP"]
     assert cookie[0].fields["username"] == "administrator"
-    assert cookie[0].src_ip == "127.0.0.1"
+    assert cookie[0].src_ip == target.source
     assert (nla[0].fields["username"], nla[0].fields["domain"]) == ("eve", "CORP")
     assert nla[0].fields["hash"].startswith(f"eve::CORP:{nla[0].fields['challenge']}:")
 
 
-def test_plain_rdp_security_is_refused(rdp_emu: LocalEmulator) -> None:
-    with socket.create_connection(("127.0.0.1", rdp_emu.port(3389)), timeout=5) as raw:
+def test_plain_rdp_security_is_refused(target: LocalEmulator) -> None:
+    with socket.create_connection((target.host, target.port(3389)), timeout=5) as raw:
         raw.sendall(connection_request("scanner", 0))
         answer = raw.recv(64)
     assert answer[11:12] == b"\x03"  # RDP_NEG_FAILURE
     assert struct.unpack_from("<I", answer, 15)[0] == 5  # HYBRID_REQUIRED_BY_SERVER
-    (login,) = rdp_emu.events("login", wait=3)
+    (login,) = target.events("login", wait=3)
     assert login.fields["username"] == "scanner"
 
 
-@pytest.mark.skipif(shutil.which("nmap") is None, reason="nmap not installed")
-def test_nmap_names_terminal_services(rdp_emu: LocalEmulator) -> None:
-    line = nmap_service("127.0.0.1", rdp_emu.port(3389))
+def test_nmap_names_terminal_services(target: LocalEmulator) -> None:
+    require_tools("nmap", packages="nmap")
+    line = nmap_service(target.host, target.port(3389))
     assert "ms-wbt-server" in line and "Microsoft Terminal Service" in line

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import struct
 import warnings
-from collections.abc import Iterator
 
-import pytest
+from tests.emulators.harness import LocalEmulator, nmap_service, require_tools
 
-from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service
-
-
-@pytest.fixture
-def vnc_emu() -> Iterator[LocalEmulator]:
-    yield from local_emulator("vnc", ["5900/tcp"])
+SERVICE = "vnc"
+PORTS = ["5900/tcp"]
 
 
 def _vnc_response(password: str, challenge: bytes) -> bytes:
@@ -39,8 +33,8 @@ def _recv(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-def test_rfb38_vnc_auth_is_recorded(vnc_emu: LocalEmulator) -> None:
-    with socket.create_connection(("127.0.0.1", vnc_emu.port(5900)), timeout=5) as sock:
+def test_rfb38_vnc_auth_is_recorded(target: LocalEmulator) -> None:
+    with socket.create_connection((target.host, target.port(5900)), timeout=5) as sock:
         assert _recv(sock, 12) == b"RFB 003.008\n"
         sock.sendall(b"RFB 003.008\n")
         count = _recv(sock, 1)[0]
@@ -52,16 +46,16 @@ def test_rfb38_vnc_auth_is_recorded(vnc_emu: LocalEmulator) -> None:
         status, size = struct.unpack(">II", _recv(sock, 8))
         assert status == 1
         assert _recv(sock, size) == b"Authentication failed"
-    (login,) = vnc_emu.events("login", wait=3)
-    assert login.src_ip == "127.0.0.1"
+    (login,) = target.events("login", wait=3)
+    assert login.src_ip == target.source
     assert login.fields["challenge"] == challenge.hex()
     assert login.fields["hash"] == f"$vnc$*{challenge.hex().upper()}*{response.hex().upper()}"
 
 
-def test_challenge_differs_per_session(vnc_emu: LocalEmulator) -> None:
+def test_challenge_differs_per_session(target: LocalEmulator) -> None:
     seen = set()
     for _ in range(2):
-        with socket.create_connection(("127.0.0.1", vnc_emu.port(5900)), timeout=5) as sock:
+        with socket.create_connection((target.host, target.port(5900)), timeout=5) as sock:
             _recv(sock, 12)
             sock.sendall(b"RFB 003.003\n")
             assert _recv(sock, 4) == b"\0\0\0\x02"
@@ -69,15 +63,15 @@ def test_challenge_differs_per_session(vnc_emu: LocalEmulator) -> None:
     assert len(seen) == 2
 
 
-def test_garbage_is_recorded_and_closed(vnc_emu: LocalEmulator) -> None:
-    with socket.create_connection(("127.0.0.1", vnc_emu.port(5900)), timeout=5) as sock:
+def test_garbage_is_recorded_and_closed(target: LocalEmulator) -> None:
+    with socket.create_connection((target.host, target.port(5900)), timeout=5) as sock:
         _recv(sock, 12)
         sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
         assert sock.recv(100) == b""
-    assert vnc_emu.events("data", wait=3)
+    assert target.events("data", wait=3)
 
 
-@pytest.mark.skipif(shutil.which("nmap") is None, reason="nmap not installed")
-def test_nmap_names_vnc(vnc_emu: LocalEmulator) -> None:
-    line = nmap_service("127.0.0.1", vnc_emu.port(5900))
+def test_nmap_names_vnc(target: LocalEmulator) -> None:
+    require_tools("nmap", packages="nmap")
+    line = nmap_service(target.host, target.port(5900))
     assert "VNC" in line and "protocol 3.8" in line
