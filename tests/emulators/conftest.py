@@ -59,3 +59,17 @@ def target(request: pytest.FixtureRequest) -> Iterator[LocalEmulator | DeployedE
         yield deployed.view()
         return
     yield from local_emulator(*_module_settings(request.module))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `local_only` check values of the persona the test itself gives the
+    emulator (a deployed decky's persona comes from its topology): their [deployed] case is
+    deselected, not skipped."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        deployed = callspec is not None and "deployed" in callspec.id.split("-")
+        (drop if deployed and item.get_closest_marker("local_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -142,9 +142,11 @@ def local_emulator(service: str, ports: list[str], config: dict[str, Any] | None
         emulator.stop()
 
 
-def nmap_service(host: str, port: int, udp: bool = False, timeout: int = 240) -> str:
+def nmap_service(host: str, port: int, udp: bool = False, timeout: int = 240,
+                 intensity: int = 9) -> str:
     """`nmap -sV` on one port of one address of ours: the line of that port."""
-    args = ["nmap", "-sV", "-Pn", "-n", "--version-intensity", "9", "-p", str(port), host]
+    args = ["nmap", "-sV", "-Pn", "-n", "--version-intensity", str(intensity), "-p", str(port),
+            host]
     if udp:
         args.insert(1, "-sU")
     result = subprocess.run(args, capture_output=True, text=True, timeout=timeout)

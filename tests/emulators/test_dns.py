@@ -146,6 +146,7 @@ def test_axfr_when_configured(open_transfers: LocalEmulator) -> None:
     assert transfer.fields["allowed"] == "true"
 
 
+@pytest.mark.local_only  # compares with a local twin of the same persona
 def test_records_are_deterministic_per_persona(target: LocalEmulator) -> None:
     def zone_of(emulator: LocalEmulator) -> list[str]:
         return [_ask(emulator, name, rdtype).answer[-1][0].to_text()

@@ -18,6 +18,7 @@ SERVICE = "docker_api"
 PORTS = ["2375/tcp"]
 PERSONA = {"hostname": "ci-runner01", "kernel": "6.1.0-21-amd64",
            "versions": {"docker_api": "24.0.7"}}
+CONFIG = {"version": "24.0.7"}  # the same version on a deployed decky (its persona differs)
 
 
 def _docker(target: LocalEmulator, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -143,7 +144,7 @@ def test_ping_headers_and_unknown_paths(target: LocalEmulator) -> None:
 
 def test_nmap_names_docker(target: LocalEmulator) -> None:
     require_tools("nmap", packages="nmap")
-    line = nmap_service(target.host, target.port(2375))
+    line = nmap_service(target.host, target.port(2375), intensity=7)  # nmap's default
     assert "Docker 24.0.7" in line, line
 
 

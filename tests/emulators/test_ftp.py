@@ -64,16 +64,25 @@ def test_curl_lists_and_fetches(target: LocalEmulator) -> None:
                          capture_output=True, text=True, timeout=20)
     assert out.returncode == 0, out.stderr
     assert "SHA256SUMS" in out.stdout
-    out = subprocess.run(["curl", "-sS", "--max-time", "15", "--ftp-port", "-",
-                          f"{base}/pub/INDEX"], capture_output=True, text=True, timeout=20)
-    assert out.returncode == 0, out.stderr  # active mode (EPRT/PORT) works too
-    assert "agent-setup" in out.stdout
     out = subprocess.run(["curl", "-sS", "--max-time", "15", "-u", "admin:Summer2024",
                           f"{base}/"], capture_output=True, text=True, timeout=20)
     assert out.returncode != 0 and "530" in out.stderr
     logins = target.events("login", wait=3)
     assert ("admin", "Summer2024", "false") in [
         (e.fields["username"], e.fields.get("password"), e.fields["success"]) for e in logins]
+
+
+@pytest.mark.local_only
+def test_curl_active_mode(target: LocalEmulator) -> None:
+    """Active mode (EPRT/PORT): the server connects back to the client. Local only: a
+    deployed decky may not open connections to the host (containment, docs/containment.md),
+    so there the data connection is refused, as it should be."""
+    require_tools("curl", packages="curl")
+    base = f"ftp://{target.host}:{target.port(21)}"
+    out = subprocess.run(["curl", "-sS", "--max-time", "15", "--ftp-port", "-",
+                          f"{base}/pub/INDEX"], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    assert "agent-setup" in out.stdout
 
 
 def test_windows_persona_is_microsoft_ftp_service() -> None:

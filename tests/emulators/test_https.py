@@ -18,6 +18,7 @@ from tests.emulators.harness import LocalEmulator, nmap_service, require_tools
 from tests.emulators.waiting import wait_for
 
 SERVICE = "https"
+PERSONA = {"hostname": "decky01", "domain": "corp.internal"}  # deployed: the same FQDN
 PORTS = ["443/tcp"]
 FQDN = "decky01.corp.internal"  # the persona's FQDN (hostname decky01, default domain)
 

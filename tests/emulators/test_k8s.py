@@ -18,6 +18,7 @@ from tests.emulators.harness import LocalEmulator, local_emulator, require_tools
 SERVICE = "k8s"
 PORTS = ["6443/tcp"]
 PERSONA = {"hostname": "k8s-cp01", "versions": {"k8s": "v1.29.2"}}
+CONFIG = {"version": "v1.29.2"}  # the same version on a deployed decky (its persona differs)
 UNAUTHORIZED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                 "message": "Unauthorized", "reason": "Unauthorized", "code": 401}
 

@@ -138,6 +138,7 @@ def test_persona_version_in_prelogin(sql2022: LocalEmulator) -> None:
     assert version.version_name.startswith("Microsoft SQL Server 2022")
 
 
+@pytest.mark.local_only  # the certificate of the persona the test gives
 def test_pytds_full_tls_with_the_persona_certificate(target: LocalEmulator,
                                                      tmp_path: Path) -> None:
     """pytds with a CA file asks ENCRYPT_ON: the whole connection runs in TLS and the

@@ -57,6 +57,9 @@ def test_unknown_options_are_refused_once(target: LocalEmulator,
     assert client.raw.count(bytes([IAC, WONT, odd])) == 1
 
 
+# local only: the recorded shell look of an emulator running as root; deployed, an accepted
+# login gets a real bash (tests/integration/test_foothold_walk.py walks it)
+@pytest.mark.local_only
 def test_accepted_login_gets_a_recorded_prompt(target: LocalEmulator,
                                                client: TelnetClient) -> None:
     client.expect(b"login: ")
