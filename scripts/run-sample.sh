@@ -11,6 +11,7 @@ cd "$REPO_ROOT"
 ensure_venv dev
 ensure_docker
 case "${LC_ALL:-${LANG:-}}" in *UTF-8*|*utf8*) ;; *) export LC_ALL=C.UTF-8 LANG=C.UTF-8 ;; esac
+apt_install debootstrap  # the full emulators' Debian root (decnet images build)
 decnet images build
 exec ansible-playbook playbooks/deploy_topology.yml -i inventories/local \
   -e topology_file="${1:-examples/lab-small.yml}"
