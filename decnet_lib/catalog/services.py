@@ -203,6 +203,8 @@ class K8sConfig(ServiceConfig):
 
     version: str | None = None
     anonymous: bool | None = None
+    basic_auth: bool | None = Field(default=None, description="--basic-auth-file: the "
+                                    "plain-text Basic challenge (default: before v1.19).")
     service_ip: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None

@@ -153,3 +153,23 @@ def test_nmap_sees_tls_and_the_api_server(target: LocalEmulator) -> None:
                 if row.startswith(f"{target.port(6443)}/"))
     assert "ssl/" in line, result.stdout
     assert "system:anonymous" in result.stdout  # the fingerprint holds the API server's 403
+
+
+def test_a_basic_auth_era_cluster_is_named_kubernetes_by_nmap() -> None:
+    """A v1.18 cluster (static passwords, --basic-auth-file): the plain-text Basic challenge,
+    which nmap names; credentials sent to it are recorded."""
+    require_tools("nmap", packages="nmap")
+    for old in local_emulator(SERVICE, PORTS, {"version": "v1.18.20"}, PERSONA):
+        result = subprocess.run(["nmap", "-sV", "-Pn", "-n", "-p", str(old.port(6443)),
+                                 old.host], capture_output=True, text=True, timeout=180)
+        assert "Kubernetes master node httpd" in result.stdout, result.stdout
+        answer = httpx.get(f"https://{old.host}:{old.port(6443)}/api/v1/pods", verify=False)
+        assert answer.status_code == 401
+        assert answer.headers["www-authenticate"] == 'Basic realm="kubernetes-master"'
+        assert answer.text == "Unauthorized\n"
+        assert httpx.get(f"https://{old.host}:{old.port(6443)}/version",
+                         verify=False).json()["gitVersion"] == "v1.18.20"
+        httpx.get(f"https://{old.host}:{old.port(6443)}/api", auth=("admin", "kube"),
+                  verify=False)
+        (login,) = old.events("login", wait=3)
+        assert login.fields["username"] == "admin" and login.fields["password"] == "kube"

@@ -13,13 +13,17 @@ for non-resource paths). A bearer token or Basic credentials are never valid: 40
 `Unauthorized` Status, recorded as `login` (`mech` bearer/basic, `token` or
 `username`/`password`; a JWT's `sub` as `username` and `iss` as `issuer`). With
 `anonymous: false` (kube-apiserver --anonymous-auth=false) every request without valid
-credentials is 401, /version included. Headers as kube-apiserver sends
+credentials is 401, /version included. A cluster from before v1.19 (or `basic_auth: true`)
+had the static password file of --basic-auth-file: a request without credentials to any
+path but the public ones gets the plain-text 401 with `Www-Authenticate: Basic
+realm="kubernetes-master"` (what nmap names "Kubernetes master node httpd"; nmap 7.93 has
+no signature of a newer API server). Headers as kube-apiserver sends
 them (Audit-Id, Cache-Control, X-Kubernetes-Pf-* of the API priority and fairness filter).
 
 Config keys: `version` (gitVersion, default the persona's `versions.k8s`, else v1.29.2;
 major, minor, gitCommit, buildDate and goVersion follow it), `anonymous` (default true),
-`service_ip` (default 10.96.0.1), `tls_cert`/`tls_key` (PEM: replace the derived
-certificate).
+`basic_auth` (default: true before v1.19), `service_ip` (default 10.96.0.1),
+`tls_cert`/`tls_key` (PEM: replace the derived certificate).
 
 Events (besides `connect`/`disconnect`, `request` for every request with its path, `login`
 for credentials, `data` for a failed TLS handshake or malformed input): `command` for every
@@ -73,6 +77,7 @@ class ApiServer:
     build_date: str
     go: str
     anonymous: bool
+    basic_auth: bool
     flowschema: dict[str, str]
     priority: dict[str, str]
 
@@ -95,9 +100,14 @@ def server_for(persona: Persona, config: dict[str, Any]) -> ApiServer:
         built = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
         go = GO_BY_MINOR.get(minor, "go1.21.7")
     anonymous = config.get("anonymous")
+    basic_auth = config.get("basic_auth")
+    if basic_auth is None:  # --basic-auth-file was removed in v1.19
+        minor = version.lstrip("v").split(".")[1] if version.count(".") >= 1 else "29"
+        basic_auth = minor.isdigit() and int(minor) < 19
     return ApiServer(
         version=version, commit=commit, build_date=built, go=go,
         anonymous=anonymous not in (False, "false", "0", "no"),
+        basic_auth=basic_auth not in (False, "false", "0", "no"),
         flowschema={name: _uid(persona, f"k8s-fs/{name}")
                     for name in ("probes", "global-default", "exempt")},
         priority={name: _uid(persona, f"k8s-pl/{name}")
@@ -228,12 +238,21 @@ class ApiSite:
         body = json_body(status(401, "Unauthorized", "Unauthorized"))
         return go_response(401, request, self._headers(None), body)
 
+    def basic_challenge(self, request: Request) -> Response:
+        """kube-apiserver with --basic-auth-file: net/http's plain-text 401."""
+        headers = {"Content-Type": "text/plain; charset=utf-8",
+                   "Www-Authenticate": 'Basic realm="kubernetes-master"',
+                   "X-Content-Type-Options": "nosniff"}
+        return go_response(401, request, headers, b"Unauthorized\n")
+
     async def respond(self, session: Session, request: Request) -> Response:
         wanted = access(request)
         self._record(session, request, wanted)
+        path = unquote(request.path)
         if request.header("authorization") or not self.server.anonymous:
             return self.unauthorized(request)
-        path = unquote(request.path)
+        if self.server.basic_auth and path not in PUBLIC_PATHS:
+            return self.basic_challenge(request)
         if path in PUBLIC_PATHS and request.method in ("GET", "HEAD"):
             if path.startswith("/version"):
                 body = json_body(version_doc(self.server), indent=True)
