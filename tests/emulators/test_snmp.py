@@ -132,7 +132,7 @@ def test_pysnmp_get_and_bulk_walk(target: LocalEmulator) -> None:
     pdus = [q.fields["pdu"] for q in queries]
     assert "get" in pdus and "getbulk" in pdus
     logins = target.events("login", wait=3)
-    assert [e.fields["username"] for e in logins] == ["ops"]
+    assert {e.fields["username"] for e in logins} == {"ops"}  # once per (re)try
 
 
 def test_nmap_names_net_snmp(target: LocalEmulator) -> None:
