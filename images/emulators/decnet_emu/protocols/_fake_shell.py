@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Awaitable, Callable
 
 from decnet_emu.persona import Persona
+from decnet_emu.protocols._paths import path_parts
 
 Write = Callable[[str], Awaitable[None]]
 
@@ -134,15 +135,7 @@ class FakeShell:
     def _path(self, arg: str) -> str:
         if arg.startswith("~"):
             arg = self.home + arg[1:]
-        path = arg if arg.startswith("/") else f"{self.cwd.rstrip('/')}/{arg}"
-        parts: list[str] = []
-        for item in path.split("/"):
-            if item == "..":
-                if parts:
-                    parts.pop()
-            elif item and item != ".":
-                parts.append(item)
-        return "/" + "/".join(parts)
+        return "/" + "/".join(path_parts(self.cwd, arg))
 
     def _cd(self, args: list[str]) -> str:
         target = self._path(args[0]) if args else self.home

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from decnet_emu.protocols._ftp_data import DataChannel
 from decnet_emu.protocols._ftp_dialect import Dialect, dialect_for
+from decnet_emu.protocols._paths import path_parts
 from decnet_emu.session import Session
 
 MAX_FAILS = 3
@@ -92,14 +93,7 @@ class Ftp:
         await self.session.send(data)
 
     def resolve(self, arg: str) -> tuple[str, Node | None]:
-        path = arg if arg.startswith("/") else f"{self.cwd.rstrip('/')}/{arg}"
-        parts: list[str] = []
-        for item in path.split("/"):
-            if item == "..":
-                if parts:
-                    parts.pop()
-            elif item and item != ".":
-                parts.append(item)
+        parts = path_parts(self.cwd, arg)
         node: Node | None = self.tree
         for item in parts:
             node = node.children.get(item) if node and node.content is None else None
