@@ -24,6 +24,26 @@ if TYPE_CHECKING:
     from decnet_lib.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _set_wal(cursor: Any) -> None:
+    """`PRAGMA journal_mode=WAL`, retried while another connection holds the lock: turning a
+    new database file to WAL needs it exclusively and SQLite does not wait for it there (the
+    busy timeout does not apply), so processes opening a fresh file at once would fail."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 MYSQL_BACKENDS = ("mysql", "mariadb")
 
 
@@ -82,7 +102,7 @@ def _make_sqlite(url: URL, immediate: bool, **kwargs: Any) -> Engine:
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
             if path is not None:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _set_wal(cursor)
                 # WAL + NORMAL: never corrupts; a power cut may lose the last commits only
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

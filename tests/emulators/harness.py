@@ -39,6 +39,28 @@ def require_tools(*tools: str, packages: str = "") -> None:
     pytest.skip(message)
 
 
+SETTLE = 0.4  # seconds without a new line: the burst of events being written is complete
+
+
+def settled_events(read: Any, kind: str | None, wait: float,
+                   poll: float) -> list[EmulatorEvent]:
+    """Events of `kind` in the lines `read()` gives. With `wait`, up to that long for the
+    first one, then until no new line came for SETTLE s (events of one exchange are written
+    a moment apart: a test counting them must not read half of them)."""
+    deadline = time.monotonic() + wait
+    seen, quiet_since = -1, time.monotonic()
+    while True:
+        lines = read()
+        found = [e for e in (parse_line(line) for line in lines) if e
+                 and (kind is None or e.event == kind)]
+        now = time.monotonic()
+        if len(lines) != seen:
+            seen, quiet_since = len(lines), now
+        if wait <= 0 or (found and now - quiet_since >= SETTLE) or now >= deadline + SETTLE:
+            return found
+        time.sleep(poll)
+
+
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -116,13 +138,7 @@ class LocalEmulator:
 
     def events(self, kind: str | None = None, wait: float = 0.0) -> list[EmulatorEvent]:
         """Parsed events so far (waiting up to `wait` s for at least one of `kind`)."""
-        deadline = time.monotonic() + wait
-        while True:
-            parsed = [e for e in (parse_line(line) for line in list(self.lines)) if e]
-            found = [e for e in parsed if kind is None or e.event == kind]
-            if found or time.monotonic() >= deadline:
-                return found
-            time.sleep(0.05)
+        return settled_events(lambda: list(self.lines), kind, wait, 0.05)
 
 
 def local_emulator(service: str, ports: list[str], config: dict[str, Any] | None = None,
@@ -203,13 +219,7 @@ class DeployedEmulator:
 
     def events(self, kind: str | None = None, wait: float = 0.0) -> list[EmulatorEvent]:
         """Parsed events so far (waiting up to `wait` s for at least one of `kind`)."""
-        deadline = time.monotonic() + wait
-        while True:
-            parsed = [e for e in (parse_line(line) for line in self.lines) if e]
-            found = [e for e in parsed if kind is None or e.event == kind]
-            if found or time.monotonic() >= deadline:
-                return found
-            time.sleep(0.2)
+        return settled_events(lambda: list(self.lines), kind, wait, 0.2)
 
     def wait_ready(self, ports: list[str], within: float = 60.0) -> None:
         """Until the service says it listens and every TCP port accepts a connection."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -49,7 +50,7 @@ def test_docker_cli_version_and_ps(target: LocalEmulator, tmp_path: Path) -> Non
     server = json.loads(out.stdout)
     assert server["Version"] == "24.0.7"
     assert server["ApiVersion"] == "1.43"
-    assert server["KernelVersion"] == "6.1.0-21-amd64"
+    assert re.fullmatch(r"6\.1\.0-\d+-amd64", server["KernelVersion"])  # the persona's
     assert server["Os"] == "linux"
     assert server["GitCommit"] == "311b9ff"
     first = _docker(target, tmp_path, "ps", "--format", "{{.Names}} {{.Image}} {{.Status}}")
@@ -98,7 +99,7 @@ def test_docker_sdk_exec_and_registry_login(target: LocalEmulator) -> None:
     client = docker.DockerClient(base_url=f"tcp://{target.host}:{target.port(2375)}",
                                  version="auto", timeout=10)
     try:
-        assert client.version()["KernelVersion"] == "6.1.0-21-amd64"
+        assert re.fullmatch(r"6\.1\.0-\d+-amd64", client.version()["KernelVersion"])
         assert client.info()["Name"] == "ci-runner01"
         running = client.containers.list()
         assert running

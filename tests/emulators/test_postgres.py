@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from tests.emulators.harness import LocalEmulator, local_emulator, nmap_service, require_tools
+from tests.emulators.waiting import events_until
 
 SERVICE = "postgres"
 PORTS = ["5432/tcp"]
@@ -66,7 +67,9 @@ def test_psycopg_plain_scram_and_stable_salt(target: LocalEmulator) -> None:
                             password=password, dbname="crm", sslmode="disable",
                             connect_timeout=10)
         assert 'password authentication failed for user "app"' in str(caught.value)
-    logins = [e for e in target.events("login", wait=3) if e.fields["username"] == "app"]
+    logins = [e for e in events_until(target, "login", lambda found: len(
+        [e for e in found if e.fields["username"] == "app"]) >= 2)
+        if e.fields["username"] == "app"]
     assert len(logins) == 2
     assert logins[0].fields["salt"] == logins[1].fields["salt"]  # one salt per role
     for login, password in zip(logins, ("Summer2025", "Summer2026"), strict=True):
