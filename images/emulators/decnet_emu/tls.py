@@ -71,13 +71,24 @@ def _build_context(persona: Persona, cert_pem: str, key_pem: str) -> ssl.SSLCont
     if not cert_pem or not key_pem:
         cert, key = certificate_pem(persona)
         cert_pem, key_pem = cert.decode(), key.decode()
+    return context_from_pem(cert_pem.encode(), key_pem.encode())
+
+
+def context_from_pem(cert_pem: bytes, key_pem: bytes,
+                     alpn: list[str] | None = None) -> ssl.SSLContext:
+    """A TLS 1.2+ server context serving this certificate and key (PEM), offering `alpn`.
+
+    Python's ssl loads a chain only from files: they live for the call in a private folder.
+    """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if alpn:
+        context.set_alpn_protocols(alpn)
     with tempfile.TemporaryDirectory(dir=_tmp_dir()) as folder:
         cert_path, key_path = os.path.join(folder, "c.pem"), os.path.join(folder, "k.pem")
-        with open(cert_path, "w") as handle:
+        with open(cert_path, "wb") as handle:
             handle.write(cert_pem)
-        with open(key_path, "w") as handle:
+        with open(key_path, "wb") as handle:
             handle.write(key_pem)
         context.load_cert_chain(cert_path, key_path)
     return context

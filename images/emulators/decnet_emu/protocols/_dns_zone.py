@@ -100,9 +100,8 @@ def _network(persona: Persona, config: dict[str, Any],
 def _version(persona: Persona, config: dict[str, Any]) -> str:
     if config.get("version"):
         return str(config["version"])
-    versions = persona.extra.get("versions") if isinstance(persona.extra, dict) else None
-    found = versions.get("dns") if isinstance(versions, dict) else None
-    if isinstance(found, str) and found:
+    found = persona.version("dns")
+    if found:
         if found.startswith("Microsoft DNS"):
             return f"{found} ({persona.derive('dns-build', 4).hex().upper()})"
         return found

@@ -177,9 +177,7 @@ def _workloads(persona: Persona, config: dict[str, Any]) -> list[tuple[str, str,
 
 
 def build_engine(persona: Persona, config: dict[str, Any]) -> Engine:
-    versions = persona.extra.get("versions") if isinstance(persona.extra, dict) else None
-    default = versions.get("docker_api") if isinstance(versions, dict) else None
-    version = str(config.get("version") or default or DEFAULT_VERSION)
+    version = str(config.get("version") or persona.version("docker_api", DEFAULT_VERSION))
     api, min_api, commit, go, built = _release(version, persona)
     now = int(time.time())
     booted = now - 86400 * (9 + persona.number("docker-uptime", 60))

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import ssl
-import tempfile
 from typing import Any
 
 from decnet_emu.persona import Persona
 from decnet_emu.session import Session
-from decnet_emu.tls import server_context
+from decnet_emu.tls import context_from_pem, server_context
 
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _CONTEXTS: dict[tuple[str, str, str], ssl.SSLContext] = {}
@@ -89,22 +87,7 @@ def tls_context(session: Session) -> ssl.SSLContext:
     key = (session.persona.seed.hex(), session.dst_ip, service_ip)
     if key not in _CONTEXTS:
         cert, private = certificate_pem(session.persona, session.dst_ip, service_ip)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.set_alpn_protocols(["http/1.1"])
-        with tempfile.TemporaryDirectory(dir=_tmp_dir()) as folder:
-            cert_path, key_path = os.path.join(folder, "c.pem"), os.path.join(folder, "k.pem")
-            with open(cert_path, "wb") as handle:
-                handle.write(cert)
-            with open(key_path, "wb") as handle:
-                handle.write(private)
-            context.load_cert_chain(cert_path, key_path)
+        context = context_from_pem(cert, private, alpn=["http/1.1"])
         _CONTEXTS[key] = context
     return _CONTEXTS[key]
 
-
-def _tmp_dir() -> str | None:
-    for folder in ("/run/decnet", "/tmp", "/dev/shm"):
-        if os.path.isdir(folder) and os.access(folder, os.W_OK):
-            return folder
-    return None

@@ -241,9 +241,7 @@ def _ls_line(dialect: Dialect, name: str, node: Node) -> str:
 
 def product(session: Session) -> tuple[str, Dialect]:
     """(version string, dialect) from the persona's `versions.ftp` (default vsFTPd 3.0.3)."""
-    versions = session.persona.extra.get("versions")
-    version = versions.get("ftp") if isinstance(versions, dict) else None
-    version = version if isinstance(version, str) and version else ""
+    version = session.persona.version("ftp")
     dialect = dialect_for(version, session.persona.is_windows)
     return version or ("Microsoft FTP Service" if dialect.name == "iis" else "vsFTPd 3.0.3"), \
         dialect

@@ -87,9 +87,7 @@ def _uid(persona: Persona, label: str) -> str:
 
 
 def server_for(persona: Persona, config: dict[str, Any]) -> ApiServer:
-    versions = persona.extra.get("versions") if isinstance(persona.extra, dict) else None
-    default = versions.get("k8s") if isinstance(versions, dict) else None
-    version = str(config.get("version") or default or DEFAULT_VERSION)
+    version = str(config.get("version") or persona.version("k8s", DEFAULT_VERSION))
     if not version.startswith("v"):
         version = "v" + version
     commit, built, go = RELEASES.get(version, ("", "", ""))

@@ -141,9 +141,7 @@ class MongoSession:
     def __init__(self, session: Session) -> None:
         self.session = session
         config = session.config
-        hints = session.persona.extra.get("versions")
-        hint = hints.get("mongodb") if isinstance(hints, dict) else None
-        self.version = str(config.get("version") or hint or "7.0.14")
+        self.version = str(config.get("version") or session.persona.version("mongodb", "7.0.14"))
         self.wire = WIRE_VERSIONS.get(".".join(self.version.split(".")[:2]), 21)
         persona = session.persona
         self.git_version = str(config.get("git_version") or hashlib.sha1(

@@ -171,10 +171,8 @@ class MqttSession:
     def __init__(self, session: Session) -> None:
         self.session = session
         config = session.config
-        hints = session.persona.extra.get("versions")
-        hint = str(hints.get("mqtt") or "") if isinstance(hints, dict) else ""
-        self.version = str(config.get("version") or hint.removeprefix("mosquitto ").strip()
-                           or "2.0.11")
+        hint = session.persona.version("mqtt").removeprefix("mosquitto ").strip()
+        self.version = str(config.get("version") or hint or "2.0.11")
         anonymous = config.get("anonymous", False)
         self.anonymous = anonymous is True or str(anonymous).lower() == "true"
         self.accept = [(str(a.get("user", "")), str(a.get("password", "")))

@@ -165,10 +165,9 @@ async def tds_handshake(session: Session) -> None:
 
 def _default_version(session: Session) -> str:
     """The persona's `versions.mssql`, else a SQL Server 2019 build chosen by its seed."""
-    versions = session.persona.extra.get("versions")
-    if isinstance(versions, dict) and versions.get("mssql"):
-        return str(versions["mssql"])
-    return BUILDS_2019[session.persona.number("mssql-build", len(BUILDS_2019))]
+    persona = session.persona
+    return persona.version("mssql") or \
+        BUILDS_2019[persona.number("mssql-build", len(BUILDS_2019))]
 
 
 async def handle(session: Session) -> None:

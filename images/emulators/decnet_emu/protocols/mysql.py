@@ -93,11 +93,6 @@ def server_version(version: str) -> str:
     return version
 
 
-def _persona_version(session: Session) -> str:
-    versions = session.persona.extra.get("versions")
-    return str(versions.get("mysql") or "") if isinstance(versions, dict) else ""
-
-
 def greeting(version: str, conn_id: int, salt: bytes, plugin: str, caps: int,
              charset: int = 255) -> bytes:
     """The protocol v10 handshake packet's payload."""
@@ -191,7 +186,7 @@ def _public_pem() -> bytes:
 
 async def handle(session: Session) -> None:
     config = session.config
-    version = server_version(str(config.get("version") or _persona_version(session)
+    version = server_version(str(config.get("version") or session.persona.version("mysql")
                                  or "8.0.36"))
     mariadb = "MariaDB" in version
     plugin = str(config.get("auth_plugin") or (NATIVE if mariadb else SHA2))

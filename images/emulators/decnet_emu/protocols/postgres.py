@@ -46,9 +46,7 @@ POSTMASTER_LINE = {13: 2133, 14: 2138, 15: 2194}
 
 
 def major_version(session: Session) -> int:
-    versions = session.persona.extra.get("versions")
-    persona = versions.get("postgres") if isinstance(versions, dict) else None
-    text = str(session.config.get("version") or persona or "15.8")
+    text = str(session.config.get("version") or session.persona.version("postgres", "15.8"))
     digits = text.split(".", 1)[0].strip()
     return int(digits) if digits.isdigit() else 15
 

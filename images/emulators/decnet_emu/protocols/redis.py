@@ -174,9 +174,7 @@ class RedisSession:
     def __init__(self, session: Session) -> None:
         self.session = session
         config = session.config
-        hints = session.persona.extra.get("versions")
-        hint = hints.get("redis") if isinstance(hints, dict) else None
-        self.version = str(config.get("version") or hint or "7.0.15")
+        self.version = str(config.get("version") or session.persona.version("redis", "7.0.15"))
         self.password = str(config.get("password") or "")
         protected = config.get("protected", True)
         self.authenticated = protected is False or str(protected).lower() == "false"

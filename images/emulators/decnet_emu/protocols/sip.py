@@ -121,9 +121,7 @@ class Pbx:
 
 
 def pbx_for(persona: Persona, config: dict[str, Any]) -> Pbx:
-    versions = persona.extra.get("versions") if isinstance(persona.extra, dict) else None
-    found = versions.get("sip") if isinstance(versions, dict) else None
-    server = str(config.get("user_agent") or found or DEFAULT_VERSION)
+    server = str(config.get("user_agent") or persona.version("sip", DEFAULT_VERSION))
     realm = str(config.get("realm") or persona.domain or "asterisk")
     return Pbx(server, realm, persona.derive("sip-nonce", 16))
 

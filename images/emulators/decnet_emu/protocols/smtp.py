@@ -336,9 +336,7 @@ class Smtp:
 
 def product(session: Session) -> tuple[str, Dialect]:
     """(version, dialect) from the persona's `versions.smtp` (default Postfix (Debian/GNU))."""
-    versions = session.persona.extra.get("versions")
-    version = versions.get("smtp") if isinstance(versions, dict) else None
-    version = version if isinstance(version, str) and version else ""
+    version = session.persona.version("smtp")
     dialect = dialect_for(version, session.persona.is_windows)
     if not version:
         version = "Microsoft ESMTP MAIL Service" if dialect.name == "exchange" else \

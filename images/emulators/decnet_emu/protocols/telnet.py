@@ -76,11 +76,8 @@ def _issue(session: Session) -> str:
     banner = session.config.get("banner")
     if isinstance(banner, str) and banner:
         return banner
-    versions = session.persona.extra.get("versions")
-    version = versions.get("telnet") if isinstance(versions, dict) else None
-    if isinstance(version, str) and version:
-        return version
-    return re.sub(r"\s*\(.*\)\s*$", "", session.persona.os_name) or "Debian GNU/Linux 12"
+    os_name = re.sub(r"\s*\(.*\)\s*$", "", session.persona.os_name)
+    return session.persona.version("telnet") or os_name or "Debian GNU/Linux 12"
 
 
 async def _negotiate(session: Session, tio: TelnetIO, windows: bool) -> None:
