@@ -107,6 +107,17 @@ class Session:
                                timeout)
         self.use_tls(stream)
 
+    async def try_start_tls(self, context: ssl.SSLContext, *, initial: bytes = b"",
+                            alert: AlertHook | None = None) -> bool:
+        """`start_tls`, with a failed handshake recorded as an `error` event (then False)."""
+        try:
+            await self.start_tls(context, initial=initial, alert=alert)
+        except TLS_FAILURES as exc:
+            self.event("error", reason="tls handshake failed",
+                       error=f"{type(exc).__name__}: {exc}"[:200])
+            return False
+        return True
+
     def use_tls(self, stream: TlsStream) -> None:
         """Carry the session inside `stream`, whose handshake is done (e.g. inside TDS)."""
         self.end_tls()

@@ -81,10 +81,6 @@ class Wire:
     async def send(self, data: bytes) -> None:
         await self.session.send(data)
 
-    async def start_tls(self, context: ssl.SSLContext) -> None:
-        # the ClientHello may already be in the stream buffer behind SSLRequest
-        await self.session.start_tls(context)
-
 
 def server_version(version: str) -> str:
     """MariaDB announces itself behind the `5.5.5-` prefix, as its servers do."""
@@ -207,10 +203,7 @@ async def handle(session: Session) -> None:
     secure = False
     if len(data) == 32 and use_tls and struct.unpack_from("<I", data, 0)[0] & CLIENT_SSL:
         session.event("tls_request")
-        try:
-            await wire.start_tls(tls.server_context(session.persona, config))
-        except ssl.SSLError as exc:
-            session.event("error", reason="tls handshake failed", error=str(exc)[:200])
+        if not await session.try_start_tls(tls.server_context(session.persona, config)):
             return
         secure = True
         seq, data = await wire.read_packet()

@@ -97,10 +97,7 @@ async def handle(session: Session) -> None:
             if use_tls:
                 await session.send(b"S")
                 session.event("tls_request")
-                try:
-                    await session.start_tls(tls.server_context(session.persona, config))
-                except ssl.SSLError as exc:
-                    session.event("error", reason="tls handshake failed", error=str(exc)[:200])
+                if not await session.try_start_tls(tls.server_context(session.persona, config)):
                     return
                 secure = True
             else:

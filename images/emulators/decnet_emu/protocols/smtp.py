@@ -22,7 +22,8 @@ Events: `command` (`command`, `arg`, and `accepted` for RCPT) for EHLO/HELO/MAIL
 ETRN/STARTTLS/unknown commands, `login` (`username`, `password`, `mech`, `authzid`,
 `success`=false), `transfer` per message (`direction`=upload, `mail_from`, `rcpt_to`,
 `bytes`, `subject`, `message`: its first bytes, `allowed`: false past the size limit),
-`data` (plain text dropped after STARTTLS), `error` on a failed TLS handshake.
+`data` (plain text dropped after STARTTLS), `error` on a failed TLS handshake (reason
+`tls handshake failed`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import base64
 import binascii
 import email.utils
 import re
-import ssl
 
 from decnet_emu.protocols._smtp_dialect import Dialect, dialect_for
 from decnet_emu.session import Session
@@ -144,11 +144,8 @@ class Smtp:
                                note="plain text after STARTTLS, dropped")
             pending.clear()
         await self.say("tls_ready")
-        try:
-            await self.session.start_tls(server_context(self.session.persona,
-                                                        self.session.config))
-        except (ssl.SSLError, ConnectionError, OSError) as exc:
-            self.session.event("error", error=f"TLS handshake: {exc}"[:200])
+        session = self.session
+        if not await session.try_start_tls(server_context(session.persona, session.config)):
             return False
         self.tls, self.helo, self.mail = True, None, None
         return True
