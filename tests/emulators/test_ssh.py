@@ -324,7 +324,7 @@ def test_host_keys_come_from_the_persona(ssh_decky: SshDecky) -> None:
     import paramiko
     from cryptography.hazmat.primitives import serialization
     from decnet_emu.persona import Persona
-    from decnet_emu.protocols.ssh import host_keys
+    from decnet_emu.protocols._ssh_keys import host_keys
 
     transport = paramiko.Transport((ssh_decky.ip, 22))
     try:
@@ -355,7 +355,7 @@ def test_banner_options() -> None:
 def test_host_keys_are_deterministic_and_per_persona() -> None:
     from cryptography.hazmat.primitives import serialization
     from decnet_emu.persona import Persona
-    from decnet_emu.protocols.ssh import host_keys
+    from decnet_emu.protocols._ssh_keys import host_keys
 
     def public(seed: str) -> dict[str, bytes]:  # the private files carry a random check int
         keys = host_keys(Persona(hostname="a", seed_hex=seed), rsa_bits=1024)
@@ -370,7 +370,7 @@ def test_host_keys_are_deterministic_and_per_persona() -> None:
 
 
 def test_nscd_answer_makes_unknown_users_exist() -> None:
-    from decnet_emu.protocols.ssh import nscd_passwd_answer
+    from decnet_emu.protocols._ssh_supervisor import nscd_passwd_answer
 
     answer = nscd_passwd_answer(0, "no-such-user-x")
     version, found, name_len = struct.unpack("=iii", answer[:12])
@@ -381,7 +381,7 @@ def test_nscd_answer_makes_unknown_users_exist() -> None:
 
 
 def test_accept_list_keeps_only_valid_items() -> None:
-    from decnet_emu.protocols.ssh import Account, accept_list
+    from decnet_emu.protocols._ssh_accounts import Account, accept_list
 
     assert accept_list([{"user": "root", "password": "x"}, "bob:pw", {"user": "Bad User"},
                         {"user": "eve", "password": ""}, 7]) == [

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "images" / "emulato
 
 from decnet_emu.config import from_environment
 from decnet_emu.persona import Persona
-from decnet_emu.protocols.ssh import host_keys, write_host_keys_apart
+from decnet_emu.protocols._ssh_keys import host_keys, write_host_keys_apart
 from decnet_emu.tls import certificate_pem
 
 LINUX_WORDS = ("debian", "linux", "samba", "xrdp", "apache", "postfix", "vsftpd", "openldap")
