@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -10,10 +11,15 @@ from typing import Any
 from decnet_emu.persona import Persona
 from decnet_emu.protocols._ssh_paths import SSH_RUN
 
-
 # -- host keys ------------------------------------------------------------------------------
+# Miller-Rabin rounds for a random (not adversarial) candidate: FIPS 186-4 table C.2 asks for
+# 5 for the 1536-bit primes of RSA-3072 (error below 2**-100). Each round is one modular
+# exponentiation, which is what a derived key costs.
+MR_ROUNDS = 5
+
+
 def _is_probable_prime(n: int) -> bool:
-    """Miller-Rabin with the first 24 primes as bases (keys here are not adversarial)."""
+    """Trial division by the first 24 primes, then MR_ROUNDS Miller-Rabin rounds."""
     small = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73,
              79, 83, 89)
     if n < 2:
@@ -24,7 +30,7 @@ def _is_probable_prime(n: int) -> bool:
     d, r = n - 1, 0
     while d % 2 == 0:
         d, r = d // 2, r + 1
-    for a in small:
+    for a in small[:MR_ROUNDS]:
         x = pow(a, d, n)
         if x in (1, n - 1):
             continue
@@ -37,7 +43,22 @@ def _is_probable_prime(n: int) -> bool:
     return True
 
 
-_SIEVE = [p for p in range(3, 2000) if all(p % q for q in range(2, int(p ** 0.5) + 1))]
+def _odd_primes_product(limit: int) -> int:
+    """The product of the odd primes below `limit` (one gcd then does all trial divisions)."""
+    composite = bytearray(limit)
+    product = 1
+    for number in range(3, limit, 2):
+        if not composite[number]:
+            product *= number
+            marks = range(number * number, limit, 2 * number)
+            composite[number * number::2 * number] = b"\x01" * len(marks)
+    return product
+
+
+# Candidates sharing a factor with it are skipped before any (costly) Miller-Rabin round: with
+# the odd primes below 2**16, about 10 % of odd candidates are left instead of 15 % below 2000.
+# It only removes composites, so the prime found (and every decky's key) does not change.
+_SIEVE_PRODUCT = _odd_primes_product(1 << 16)
 
 
 def _derived_prime(persona: Persona, label: str, bits: int) -> int:
@@ -45,7 +66,7 @@ def _derived_prime(persona: Persona, label: str, bits: int) -> int:
     for counter in range(100000):
         n = int.from_bytes(persona.derive(f"{label}/{counter}", bits // 8), "big")
         n |= (3 << (bits - 2)) | 1
-        if any(n % p == 0 for p in _SIEVE):
+        if math.gcd(n, _SIEVE_PRODUCT) != 1:
             continue
         if (n - 1) % 65537 and _is_probable_prime(n):
             return n
