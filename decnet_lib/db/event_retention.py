@@ -4,11 +4,13 @@ A batch picks the ids of the oldest events through the `ts` index (`ix_events_ts
 `limit` of them and none above `upto_id` (what every reader by id has passed), then deletes
 exactly those primary keys. Each batch is its own short transaction, so an ingester storing a
 page waits at most one batch (SQLite: one BEGIN IMMEDIATE; MariaDB: row locks on the deleted
-keys only, no gap locks where new rows go).
+keys only, no gap locks where new rows go). Between batches the pruner pauses as long as the
+batch took (at least PAUSE_S), so a writer waiting on SQLite's lock gets its turn.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Engine, delete, func, select
@@ -17,6 +19,7 @@ from decnet_lib.db.engine import session_scope
 from decnet_lib.db.models import AttackEvent
 
 BATCH = 5000
+PAUSE_S = 0.02
 
 
 def _old(before: datetime, upto_id: int) -> list[ColumnElement[bool]]:
@@ -43,12 +46,14 @@ def delete_old_batch(engine: Engine, before: datetime, upto_id: int, limit: int 
         return len(ids)
 
 
-def delete_old_events(engine: Engine, before: datetime, upto_id: int, limit: int = BATCH
-                      ) -> int:
-    """Delete every such event, `limit` per transaction; how many went."""
+def delete_old_events(engine: Engine, before: datetime, upto_id: int, limit: int = BATCH,
+                      pause: float = PAUSE_S) -> int:
+    """Delete every such event, `limit` per transaction, pausing between them; how many."""
     total = 0
     while True:
+        started = time.monotonic()
         done = delete_old_batch(engine, before, upto_id, limit)
         total += done
         if done < limit:
             return total
+        time.sleep(max(pause, time.monotonic() - started))

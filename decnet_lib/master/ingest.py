@@ -151,14 +151,19 @@ class Ingester:
             raise DecnetError(f"agent {source}: malformed /events answer", code="AGENT")
         if not entries:
             return 0, 0
+        return len(entries), self.store(source, new_epoch, entries)
+
+    def store(self, source: str, epoch: str, entries: list[dict[str, Any]]) -> int:
+        """Store a page under the log lock, write it to the log file, publish it; how many
+        events were new."""
         with self.log.locked():
             with session_scope(self.engine) as session:
-                rows = store_page(session, source, new_epoch, entries)
+                rows = store_page(session, source, epoch, entries)
                 objects = [event_object(row) for row in rows]
             self.log.sync(self.engine)
         for obj in objects:
             publish(attack_topic(obj), obj)
-        return len(entries), len(objects)
+        return len(objects)
 
     def drain(self, source: str) -> SourceResult:
         """Every page `source` has now (no waiting)."""
