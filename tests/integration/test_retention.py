@@ -21,10 +21,11 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 from test_ingest import Agent, Deckies, _live_topology
 
+from decnet_lib.cli import main
 from decnet_lib.db import AttackEvent, IngestCursor, init_db, make_engine, session_scope
 from decnet_lib.db.models import utcnow
 from decnet_lib.logs.journal import EventJournal
-from decnet_lib.master.ingest import Ingester, agent_clients
+from decnet_lib.master.ingest import Ingester, agent_clients, ingest_watch
 from decnet_lib.master.retention import prune_events
 from decnet_lib.pki import init_ca, issue
 from decnet_lib.settings import Settings
@@ -161,6 +162,72 @@ def test_the_agent_prunes_what_the_master_acknowledged(
         cursor = session.get(IngestCursor, agent.url)
         assert cursor is not None and (cursor.epoch, cursor.seq) == (epoch, 45)
     assert seqs == [*range(1, 41), 44, 45]
+
+
+def test_watch_prunes_every_so_often(master: Settings, engine: Engine) -> None:
+    ingester = Ingester(master, engine)
+    try:
+        ingester.store("agent", "e1", _page(1, 5, age_days=100))
+    finally:
+        ingester.close()
+    stop = threading.Event()
+    watcher = threading.Thread(target=ingest_watch, args=(master, engine, stop),
+                               kwargs={"refresh": 0.2, "prune_every": 0.5})
+    watcher.start()
+    try:
+        time.sleep(1.0)                           # the first pass, at start
+        ingester = Ingester(master, engine)       # older events arrive later (a slow agent)
+        try:
+            ingester.store("agent", "e1", _page(6, 4, age_days=100))
+            ingester.store("agent", "e1", _page(10, 1, age_days=0))
+        finally:
+            ingester.close()
+        deadline = time.monotonic() + 10
+        while True:
+            with session_scope(engine) as session:
+                seqs = list(session.scalars(select(AttackEvent.seq)))
+            if seqs == [10] or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert seqs == [10]
+    finally:
+        stop.set()
+        watcher.join(30)
+    assert not watcher.is_alive()
+
+
+def test_cli_prune_dry_run_then_prune(
+    master: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ingester = Ingester(master, engine)
+    try:
+        ingester.store("agent", "e1", _page(1, 12, age_days=10))
+        ingester.store("agent", "e1", _page(13, 3, age_days=1))
+    finally:
+        ingester.close()
+    for name, value in {"DECNET_STATE_DIR": master.state_dir, "DECNET_DB_URL": master.db_url,
+                        "DECNET_BUS": "null", "DECNET_EVENTS_RETENTION_DAYS": "7"}.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.delenv("DECNET_MODE", raising=False)
+    capsys.readouterr()
+    assert main(["ingest", "--prune", "--dry-run"]) == 0
+    assert "would delete 12 events older than" in capsys.readouterr().err
+    assert main(["ingest", "--prune"]) == 0
+    assert "deleted 12 events older than" in capsys.readouterr().err
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(AttackEvent)) == 3
+    assert main(["ingest", "--once", "--dry-run"]) == 2
+    assert "error[BAD_PARAMETER]: --dry-run goes with --prune" in capsys.readouterr().err
+    monkeypatch.setenv("DECNET_EVENTS_RETENTION_DAYS", "-1")
+    assert main(["ingest", "--prune"]) == 1
+    assert "error[BAD_SETTING]: DECNET_EVENTS_RETENTION_DAYS: must be 0" in \
+        capsys.readouterr().err
+    monkeypatch.setenv("DECNET_EVENTS_RETENTION_DAYS", "0")
+    assert main(["ingest", "--prune"]) == 0
+    assert "kept forever" in capsys.readouterr().err
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(AttackEvent)) == 3
 
 
 def _once(master: Settings, engine: Engine) -> int:
