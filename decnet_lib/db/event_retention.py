@@ -40,10 +40,11 @@ def delete_old_batch(engine: Engine, before: datetime, upto_id: int, limit: int 
         ids = list(session.scalars(
             select(AttackEvent.id).where(*_old(before, upto_id))
             .order_by(AttackEvent.ts, AttackEvent.id).limit(limit)))
-        if ids:
-            session.execute(delete(AttackEvent).where(AttackEvent.id.in_(ids)),
-                            execution_options={"synchronize_session": False})
-        return len(ids)
+        if not ids:
+            return 0
+        result = session.execute(delete(AttackEvent).where(AttackEvent.id.in_(ids)),
+                                 execution_options={"synchronize_session": False})
+        return int(result.rowcount)  # fewer when another pruner took some meanwhile
 
 
 def delete_old_events(engine: Engine, before: datetime, upto_id: int, limit: int = BATCH,
