@@ -125,7 +125,12 @@ def test_the_agent_prunes_what_the_master_acknowledged(
         topology_id = _live_topology(engine, agent.url)
         deckies = Deckies(agent.state, topology_id)
         deckies.emit(30)
-        assert _once(master, engine) == 30
+        assert _once(master, engine) == 30            # pages of 7: asked last after=28
+        client = agent_clients(master)(agent.url)
+        client.events(after=30, limit=1)              # no epoch: acknowledges nothing
+        client.events(after=30, limit=1, epoch="another")
+        with EventJournal(journal_file) as journal:
+            assert journal.acked() == 28
         assert _once(master, engine) == 0             # asks after=30: acknowledges 30
         deckies.emit(10)                              # 31..40: not ingested yet
         with EventJournal(journal_file) as journal:
