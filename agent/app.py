@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from agent.deployers import DeployerFactory, DeployerProvider, settings_factory
 from agent.deps import AgentRuntime
 from agent.errors import install_handlers
-from agent.events import close_journals
+from agent.events import close_journals, start_journal
 from agent.events import router as events_router
 from agent.openapi import install_openapi
 from agent.routes import router
@@ -26,9 +27,11 @@ from decnet_lib.settings import Settings, get_settings
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Nothing at startup (no Docker at boot); shutdown hooks, then close the Deployer."""
-    yield
+    """At startup only the event journal (no Docker at boot); at shutdown the hooks, the
+    Deployer and the journal."""
     runtime: AgentRuntime = app.state.runtime
+    await run_in_threadpool(start_journal, runtime.settings)
+    yield
     runtime.hooks.shutdown()
     runtime.deployers.close()
     close_journals()

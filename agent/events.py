@@ -7,11 +7,16 @@ Long-polled: with nothing newer than `after`, the answer waits up to `wait` seco
 the journal file, which the collector may write from another thread or process) and returns
 an empty list when nothing came. When `epoch` is given and is not the journal's (the file was
 made again), reading starts from the beginning: the master compares the epoch it receives.
+
+A request whose `epoch` is the journal's acknowledges every entry up to `after` (the master
+stored them): a pruner thread, started with the app, deletes those an hour later, and any entry
+older than DECNET_AGENT_EVENTS_MAX_DAYS (docs/events.md, "Retention").
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from pathlib import Path
@@ -26,6 +31,7 @@ from agent.deps import get_agent_settings
 from agent.errors import AgentProblem
 from agent.openapi import problem
 from decnet_lib.logs.journal import EventJournal
+from decnet_lib.logs.journal_pruner import JournalPruner
 from decnet_lib.settings import Settings
 
 MAX_LIMIT = 5000
@@ -35,11 +41,14 @@ POLL_S = 0.05
 
 router = APIRouter()
 _journals: dict[Path, EventJournal] = {}
+_pruners: dict[Path, JournalPruner] = {}
 _journals_lock = threading.Lock()
+log = logging.getLogger("decnet.agent.events")
 
 
 def journal_for(settings: Settings) -> EventJournal:
-    """The journal at DECNET_AGENT_EVENTS_FILE, opened once per process."""
+    """The journal at DECNET_AGENT_EVENTS_FILE, opened once per process (its pruner
+    started)."""
     path = Path(settings.agent_events_file or "")
     with _journals_lock:
         journal = _journals.get(path)
@@ -50,12 +59,25 @@ def journal_for(settings: Settings) -> EventJournal:
                 raise AgentProblem(503, "JOURNAL_UNAVAILABLE",
                                    f"cannot open the event journal {path}: {exc}") from None
             _journals[path] = journal
+            _pruners[path] = JournalPruner(journal, settings.agent_events_max_days).start()
         return journal
 
 
+def start_journal(settings: Settings) -> None:
+    """Open the journal and start its pruner at startup (a journal whose master never asks
+    still obeys the hard cap); a journal that cannot be opened waits for `GET /events`."""
+    try:
+        journal_for(settings)
+    except AgentProblem as exc:
+        log.warning("%s", exc)
+
+
 def close_journals() -> None:
-    """Close every journal this process opened (the app's shutdown)."""
+    """Stop the pruners and close every journal this process opened (the app's shutdown)."""
     with _journals_lock:
+        for pruner in _pruners.values():
+            pruner.stop()
+        _pruners.clear()
         for journal in _journals.values():
             journal.close()
         _journals.clear()
@@ -75,6 +97,8 @@ async def events(
     journal = await run_in_threadpool(journal_for, settings)
     if epoch is not None and epoch != journal.epoch:
         after = 0
+    elif epoch is not None and after:
+        await run_in_threadpool(journal.acknowledge, after)
     deadline = time.monotonic() + wait
     while True:
         entries = await run_in_threadpool(journal.read, after, limit)

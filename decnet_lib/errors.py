@@ -69,3 +69,9 @@ class SchemaOutdated(DecnetError):
     """The database's schema revision is not the one this release runs on."""
 
     code = "SCHEMA_OUTDATED"
+
+
+class InvalidSettings(DecnetError):
+    """A DECNET_* variable has a value MazeNET cannot use."""
+
+    code = "BAD_SETTING"

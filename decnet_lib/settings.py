@@ -53,9 +53,23 @@ def peek_mode() -> Mode:
 
 def get_settings(**overrides: Any) -> Settings:
     """Build the settings: `overrides` first, then DECNET_* variables, then the defaults."""
+    from pydantic import ValidationError
+
+    from decnet_lib.errors import InvalidSettings
     from decnet_lib.settings_model import Settings
 
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise InvalidSettings(_first_problem(exc)) from None
+
+
+def _first_problem(exc: Any) -> str:
+    """`DECNET_NAME: what is wrong` for the first error of a pydantic ValidationError."""
+    error = exc.errors()[0]
+    name = ENV_PREFIX + "_".join(str(part) for part in error.get("loc", ())).upper()
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{name}: {message}"
 
 
 def __getattr__(name: str) -> Any:

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     """Master-side ingest log; default `state_dir/ingest.log`."""
     agent_events_file: Path | None = None
     """Agent-side event journal the master ingests from; default `state_dir/agent-events.db`."""
+    events_retention_days: int = 90
+    """Master: stored attacker events older than this are deleted; 0 keeps them forever."""
+    agent_events_max_days: int = 30
+    """Agent: journal entries older than this go even unacknowledged; 0 keeps them until the
+    master acknowledges them (docs/events.md, "Retention")."""
     mode: Mode = "master"
     bus: str = "unix"
     """unix | fake | null (checked by `get_bus`)."""
@@ -105,6 +110,14 @@ class Settings(BaseSettings):
             return value
         text = str(value)
         return int(text) if text.isdigit() else DEFAULT_MAX_DOCUMENT_BYTES
+
+    @field_validator("events_retention_days", "agent_events_max_days", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> int:
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdigit():
+            raise ValueError(f"must be 0 (keep forever) or a whole number of days, not {text!r}")
+        return int(text)
 
     @field_validator("images_dir", "busybox", "docker_host", "cc", "debian_mirror",
                      mode="before")

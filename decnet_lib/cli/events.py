@@ -1,4 +1,5 @@
-"""`decnet ingest --once | --watch` and `decnet events` (master-only): attacker events."""
+"""`decnet ingest --once | --watch | --prune` and `decnet events` (master-only): attacker
+events."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import typer
@@ -15,6 +16,11 @@ from decnet_lib.cli.context import publishing_settings, settings_of
 from decnet_lib.cli.gating import add_master_command
 from decnet_lib.cli.output import echo, emit_json, fail, note
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from decnet_lib.settings import Settings
+
 FOLLOW_POLL_S = 1.0
 
 
@@ -22,21 +28,36 @@ def ingest(
     ctx: typer.Context,
     once: bool = typer.Option(False, "--once", help="Drain every agent once, then exit."),
     watch: bool = typer.Option(False, "--watch", help="Long-poll every agent until stopped."),
+    prune: bool = typer.Option(False, "--prune", help="Only delete the events older than "
+                                                      "DECNET_EVENTS_RETENTION_DAYS, then exit."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --prune: count, delete nothing."),
 ) -> None:
-    """Gather the events of every agent holding a deployed topology, exactly once."""
-    if once == watch:
-        fail("choose exactly one of --once and --watch", code="BAD_PARAMETER", exit_code=2)
+    """Gather the events of every agent holding a deployed topology, exactly once (events
+    older than DECNET_EVENTS_RETENTION_DAYS are pruned as it goes)."""
+    if once + watch + prune != 1:
+        fail("choose exactly one of --once, --watch and --prune", code="BAD_PARAMETER",
+             exit_code=2)
+    if dry_run and not prune:
+        fail("--dry-run goes with --prune", code="BAD_PARAMETER", exit_code=2)
     from decnet_lib.master.database import engine_scope
     from decnet_lib.master.ingest import ingest_once, ingest_watch
 
     settings = publishing_settings(ctx)
     with engine_scope(settings, sqlite_immediate=True) as engine:
+        if prune:
+            _prune(settings, engine, dry_run)
+            return
         if once:
             report = ingest_once(settings, engine)
             for result in report.sources:
                 if result.error:
                     note(f"{result.source}: {result.error}")
             note(f"ingested {report.stored} events from {len(report.sources)} agents")
+            if report.pruned:
+                note(f"pruned {report.pruned} events older than "
+                     f"{settings.events_retention_days} days")
+            if report.prune_error:
+                note(f"pruning old events failed (next run retries): {report.prune_error}")
             if not report.ok:
                 fail("some agents could not be read (their events wait for the next run)",
                      code="AGENT_UNREACHABLE")
@@ -46,6 +67,17 @@ def ingest(
             signal.signal(signum, lambda *_: stop.set())
         note("ingest watching every agent that holds a deployed topology")
         ingest_watch(settings, engine, stop)
+
+
+def _prune(settings: Settings, engine: Engine, dry_run: bool) -> None:
+    from decnet_lib.master.retention import prune_events
+
+    report = prune_events(settings, engine, dry_run=dry_run)
+    if report.before is None:
+        note("DECNET_EVENTS_RETENTION_DAYS is 0: events are kept forever")
+        return
+    verb = "would delete" if dry_run else "deleted"
+    note(f"{verb} {report.deleted} events older than {report.before.isoformat()}")
 
 
 def events(

@@ -8,7 +8,9 @@ lock: store the events after the cursor and move the cursor in one transaction
 Why a cursor of agent-side sequence numbers: docs/events.md.
 
 An agent that does not answer is retried with exponential backoff (1 s doubling to 60 s,
-with jitter); its events wait in its journal meanwhile.
+with jitter); its events wait in its journal meanwhile. Events older than
+DECNET_EVENTS_RETENTION_DAYS are pruned after each `once` and every 10 minutes in `watch`
+(`master/retention.py`, a thread of its own, outside the log lock).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from decnet_lib.events import publish
 from decnet_lib.master.agent_client import AgentClient
 from decnet_lib.master.attack_events import event_object
 from decnet_lib.master.ingest_log import IngestLog
+from decnet_lib.master.retention import PRUNE_EVERY_S, prune_events
 
 if TYPE_CHECKING:
     from decnet_lib.settings import Settings
@@ -87,6 +90,8 @@ class IngestReport:
 
     sources: list[SourceResult] = field(default_factory=list)
     caught_up: int = 0
+    pruned: int = 0
+    prune_error: str | None = None
 
     @property
     def stored(self) -> int:
@@ -102,6 +107,7 @@ class Ingester:
 
     def __init__(self, settings: Settings, engine: Engine,
                  clients: ClientFactory | None = None, page: int = PAGE) -> None:
+        self.settings = settings
         self.engine = engine
         self.clients = clients or agent_clients(settings)
         self.page = page
@@ -145,14 +151,19 @@ class Ingester:
             raise DecnetError(f"agent {source}: malformed /events answer", code="AGENT")
         if not entries:
             return 0, 0
+        return len(entries), self.store(source, new_epoch, entries)
+
+    def store(self, source: str, epoch: str, entries: list[dict[str, Any]]) -> int:
+        """Store a page under the log lock, write it to the log file, publish it; how many
+        events were new."""
         with self.log.locked():
             with session_scope(self.engine) as session:
-                rows = store_page(session, source, new_epoch, entries)
+                rows = store_page(session, source, epoch, entries)
                 objects = [event_object(row) for row in rows]
             self.log.sync(self.engine)
         for obj in objects:
             publish(attack_topic(obj), obj)
-        return len(entries), len(objects)
+        return len(objects)
 
     def drain(self, source: str) -> SourceResult:
         """Every page `source` has now (no waiting)."""
@@ -169,10 +180,29 @@ class Ingester:
             return result
 
     def once(self) -> IngestReport:
-        """Catch the log file up, then drain every live agent once."""
+        """Catch the log file up, drain every live agent once, then prune old events."""
         report = IngestReport(caught_up=self.catch_up())
         report.sources = [self.drain(source) for source in self.sources()]
+        try:
+            report.pruned = self.prune()
+        except DecnetError as exc:
+            report.prune_error = str(exc)
         return report
+
+    def prune(self) -> int:
+        """Delete the events older than the retention; how many went."""
+        return prune_events(self.settings, self.engine).deleted
+
+    def prune_every(self, stop: threading.Event, every: float = PRUNE_EVERY_S) -> None:
+        """Prune now and every `every` seconds until `stop` (errors are logged, retried)."""
+        while not stop.is_set():
+            try:
+                pruned = self.prune()
+                if pruned:
+                    log.info("ingest: pruned %d events older than the retention", pruned)
+            except Exception as exc:  # a database hiccup: the next pass catches up
+                log.warning("ingest: pruning old events failed: %s", exc)
+            stop.wait(every)
 
     # -- watch ------------------------------------------------------------------------------
     def follow(self, source: str, stop: threading.Event, live: Callable[[str], bool],
@@ -192,11 +222,15 @@ class Ingester:
                 delay = min(delay * 2, BACKOFF_MAX_S)
 
     def watch(self, stop: threading.Event, wait: float = WATCH_WAIT_S,
-              refresh: float = REFRESH_S) -> None:
-        """One long-polling thread per live agent, the set refreshed every `refresh` s."""
+              refresh: float = REFRESH_S, prune_every: float = PRUNE_EVERY_S) -> None:
+        """One long-polling thread per live agent, the set refreshed every `refresh` s, and
+        one pruning old events every `prune_every` s."""
         self.catch_up()
         current: frozenset[str] = frozenset()
         threads: dict[str, threading.Thread] = {}
+        pruner = threading.Thread(target=self.prune_every, args=(stop, prune_every),
+                                  name="ingest-prune", daemon=True)
+        pruner.start()
 
         def live(source: str) -> bool:  # the latest list, not the one a thread started with
             return source in current
@@ -215,7 +249,7 @@ class Ingester:
                     threads[source] = thread
                     thread.start()
             stop.wait(refresh)
-        for thread in threads.values():
+        for thread in [*threads.values(), pruner]:
             thread.join(wait + 5)
 
 
@@ -231,10 +265,11 @@ def ingest_once(settings: Settings, engine: Engine,
 
 def ingest_watch(settings: Settings, engine: Engine, stop: threading.Event,
                  clients: ClientFactory | None = None, wait: float = WATCH_WAIT_S,
-                 refresh: float = REFRESH_S) -> None:
-    """Long-poll every live agent until `stop` (`decnet ingest --watch`)."""
+                 refresh: float = REFRESH_S, prune_every: float = PRUNE_EVERY_S) -> None:
+    """Long-poll every live agent until `stop` (`decnet ingest --watch`), pruning old
+    events every `prune_every` seconds."""
     ingester = Ingester(settings, engine, clients)
     try:
-        ingester.watch(stop, wait, refresh)
+        ingester.watch(stop, wait, refresh, prune_every)
     finally:
         ingester.close()

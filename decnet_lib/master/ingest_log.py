@@ -75,6 +75,17 @@ def last_id_in(path: Path) -> int:
     return 0
 
 
+def logged_up_to(path: Path) -> int:
+    """The id of the last event written to the ingest log at `path` (0 when none): the
+    larger of its sidecar's and its last complete line's."""
+    pos_path = path.with_name(path.name + ".pos")
+    try:
+        stored = int(orjson.loads(pos_path.read_bytes()).get("last_id", 0))
+    except (FileNotFoundError, ValueError, TypeError, AttributeError):
+        stored = 0
+    return max(stored, last_id_in(path))
+
+
 class IngestLog:
     """The ingest log file, its position sidecar and its writer lock."""
 
@@ -88,11 +99,7 @@ class IngestLog:
         self.written = 0
 
     def _position(self) -> int:
-        try:
-            stored = int(orjson.loads(self.pos_path.read_bytes()).get("last_id", 0))
-        except (FileNotFoundError, ValueError, TypeError, AttributeError):
-            stored = 0
-        return max(stored, last_id_in(self.path))
+        return logged_up_to(self.path)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
