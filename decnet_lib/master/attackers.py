@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from decnet_lib.db import get_topology
 from decnet_lib.db.attack_events import decky_addresses, event_topologies, iter_events
-from decnet_lib.master.attack_events import event_object, events_engine, parse_since
+from decnet_lib.master.attack_events import (
+    event_object,
+    events_engine,
+    list_events,
+    parse_since,
+)
 from decnet_lib.master.attacker_records import attackers_of, maze_maps
 from decnet_lib.master.database import read_session
 
@@ -44,3 +49,15 @@ def list_attackers(settings: Settings, *, topology: str | None = None,
     if attacker is not None:
         records = [record for record in records if record["src_ip"] == attacker]
     return records
+
+
+def events_report(settings: Settings, *, topology: str | None = None,
+                  attacker: str | None = None, since: str | None = None,
+                  limit: int = 1000) -> dict[str, Any]:
+    """The events (oldest first, at most `limit`) and the attacker records under the same
+    filters, for playbooks: `{"events", "events_truncated", "attackers"}`."""
+    found = list_events(settings, topology=topology, attacker=attacker, since=since,
+                        limit=limit + 1)
+    return {"events": found[:limit], "events_truncated": len(found) > limit,
+            "attackers": list_attackers(settings, topology=topology, attacker=attacker,
+                                        since=since)}
