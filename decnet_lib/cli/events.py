@@ -1,9 +1,5 @@
-<<<<<<< HEAD
-"""`decnet ingest --once | --watch | --prune` and `decnet events` (master-only): attacker
-events."""
-=======
-"""`decnet ingest --once | --watch`, `decnet events` and `decnet attackers` (master-only)."""
->>>>>>> att
+"""`decnet ingest --once | --watch | --prune`, `decnet events` and `decnet attackers`
+(master-only): attacker events."""
 
 from __future__ import annotations
 
