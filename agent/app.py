@@ -27,10 +27,11 @@ from decnet_lib.settings import Settings, get_settings
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """At startup only the event journal (no Docker at boot); at shutdown the hooks, the
-    Deployer and the journal."""
+    """At startup the event journal, then the collector when the agent already holds a
+    topology (a restart); at shutdown the hooks, the Deployer and the journal."""
     runtime: AgentRuntime = app.state.runtime
     await run_in_threadpool(start_journal, runtime.settings)
+    await run_in_threadpool(runtime.hooks.boot)
     yield
     runtime.hooks.shutdown()
     runtime.deployers.close()

@@ -110,10 +110,12 @@ def serve(
 
 
 def attach_collector(app: FastAPI, settings: Settings) -> LogCollector:
-    """The log collector starts on the first successful apply and stops with the app; it
-    follows only the containers of the topologies this agent holds."""
+    """The log collector starts on the first successful apply, or at boot when the agent
+    already holds a topology (after a restart), and stops with the app; it follows only the
+    containers of the topologies this agent holds."""
     store = StateStore(settings.state_dir / STATE_SUBDIR)
     collector = LogCollector(settings, held_topologies=store.held_ids)
     app.state.hooks.on_first_successful_apply.append(collector.start)
+    app.state.hooks.resume_at_boot = lambda: bool(store.held_ids())
     app.state.hooks.on_shutdown.append(collector.stop)
     return collector

@@ -78,3 +78,21 @@ def test_first_apply_hooks_run_once_and_failures_are_contained() -> None:
     hooks.first_successful_apply()
     hooks.shutdown()
     assert seen == ["a", "b", "stop"] and hooks.fired
+
+
+def test_boot_resumes_the_first_apply_hooks_only_when_a_topology_is_held() -> None:
+    idle, seen = Hooks(), []
+    idle.on_first_successful_apply.append(lambda: seen.append("idle"))
+    idle.boot()  # holds nothing: the collector waits for an apply
+    assert seen == [] and not idle.fired
+
+    restarted = Hooks(resume_at_boot=lambda: True)
+    restarted.on_first_successful_apply.append(lambda: seen.append("resumed"))
+    restarted.boot()
+    restarted.first_successful_apply()  # the next apply does not start it twice
+    assert seen == ["resumed"]
+
+    broken = Hooks(resume_at_boot=lambda: 1 / 0)  # a state store that cannot be read
+    broken.on_first_successful_apply.append(lambda: seen.append("broken"))
+    broken.boot()
+    assert seen == ["resumed"] and not broken.fired
