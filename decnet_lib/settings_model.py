@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     """Master-side ingest log; default `state_dir/ingest.log`."""
     agent_events_file: Path | None = None
     """Agent-side event journal the master ingests from; default `state_dir/agent-events.db`."""
+    syslog_target: str | None = None
+    """Forward every ingested event to a SIEM: tcp+tls://host:6514, tcp://h:p or udp://h:p."""
+    syslog_ca: Path | None = None
+    """The CA that signed the SIEM's TLS certificate; default the system's CAs."""
+    syslog_cert: Path | None = None
+    syslog_key: Path | None = None
+    """A client certificate and key for a SIEM that asks for one (TLS)."""
     mode: Mode = "master"
     bus: str = "unix"
     """unix | fake | null (checked by `get_bus`)."""
@@ -107,7 +114,7 @@ class Settings(BaseSettings):
         return int(text) if text.isdigit() else DEFAULT_MAX_DOCUMENT_BYTES
 
     @field_validator("images_dir", "busybox", "docker_host", "cc", "debian_mirror",
-                     mode="before")
+                     "syslog_target", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str):

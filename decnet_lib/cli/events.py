@@ -37,9 +37,13 @@ def ingest(
                 if result.error:
                     note(f"{result.source}: {result.error}")
             note(f"ingested {report.stored} events from {len(report.sources)} agents")
+            if settings.syslog_target:
+                note(f"forwarded {report.forwarded} events to {settings.syslog_target}")
             if not report.ok:
                 fail("some agents could not be read (their events wait for the next run)",
                      code="AGENT_UNREACHABLE")
+            if report.forward_error:
+                fail(f"{report.forward_error}", code="SIEM_UNREACHABLE")
             return
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):

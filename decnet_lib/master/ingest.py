@@ -30,6 +30,7 @@ from decnet_lib.events import publish
 from decnet_lib.master.agent_client import AgentClient
 from decnet_lib.master.attack_events import event_object
 from decnet_lib.master.ingest_log import IngestLog
+from decnet_lib.master.siem_forward import SiemForwarder, SiemUnreachable, forwarding_target
 
 if TYPE_CHECKING:
     from decnet_lib.settings import Settings
@@ -87,6 +88,9 @@ class IngestReport:
 
     sources: list[SourceResult] = field(default_factory=list)
     caught_up: int = 0
+    forwarded: int = 0
+    """Events sent to DECNET_SYSLOG_TARGET (when set)."""
+    forward_error: str | None = None
 
     @property
     def stored(self) -> int:
@@ -107,6 +111,8 @@ class Ingester:
         self.page = page
         assert settings.ingest_log_file is not None
         self.log = IngestLog(settings.ingest_log_file)
+        self.after_commit: Callable[[], None] | None = None
+        """Called after each page is committed (the SIEM forwarder's wake-up)."""
 
     def close(self) -> None:
         self.log.close()
@@ -150,6 +156,8 @@ class Ingester:
                 rows = store_page(session, source, new_epoch, entries)
                 objects = [event_object(row) for row in rows]
             self.log.sync(self.engine)
+        if self.after_commit is not None:
+            self.after_commit()
         for obj in objects:
             publish(attack_topic(obj), obj)
         return len(entries), len(objects)
@@ -221,20 +229,45 @@ class Ingester:
 
 def ingest_once(settings: Settings, engine: Engine,
                 clients: ClientFactory | None = None) -> IngestReport:
-    """Drain every agent holding a deployed topology once (`decnet ingest --once`)."""
+    """Drain every agent holding a deployed topology once (`decnet ingest --once`), then
+    forward what is stored to DECNET_SYSLOG_TARGET when it is set."""
+    target = forwarding_target(settings)  # a malformed target fails before anything changes
+    forwarder = SiemForwarder(settings, engine, target) if target else None
     ingester = Ingester(settings, engine, clients)
     try:
-        return ingester.once()
+        report = ingester.once()
+        if forwarder is not None:
+            try:
+                forwarder.forward()
+            except SiemUnreachable as exc:
+                report.forward_error = str(exc)
+            report.forwarded = forwarder.sent
+        return report
     finally:
         ingester.close()
+        if forwarder is not None:
+            forwarder.close()
 
 
 def ingest_watch(settings: Settings, engine: Engine, stop: threading.Event,
                  clients: ClientFactory | None = None, wait: float = WATCH_WAIT_S,
                  refresh: float = REFRESH_S) -> None:
-    """Long-poll every live agent until `stop` (`decnet ingest --watch`)."""
+    """Long-poll every live agent until `stop` (`decnet ingest --watch`); with
+    DECNET_SYSLOG_TARGET, a thread forwards what is stored meanwhile."""
+    target = forwarding_target(settings)
+    forwarder = SiemForwarder(settings, engine, target) if target else None
     ingester = Ingester(settings, engine, clients)
+    thread: threading.Thread | None = None
+    if forwarder is not None:
+        ingester.after_commit = forwarder.wake.set
+        thread = threading.Thread(target=forwarder.run, args=(stop,), name="siem-forward",
+                                  daemon=True)
+        thread.start()
     try:
         ingester.watch(stop, wait, refresh)
     finally:
         ingester.close()
+        if forwarder is not None and thread is not None:
+            forwarder.wake.set()
+            thread.join(30)
+            forwarder.close()
