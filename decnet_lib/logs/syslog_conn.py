@@ -12,6 +12,7 @@ local stack reports the target unreachable (an ICMP error, immediate on the same
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import socket
@@ -58,11 +59,10 @@ class SyslogConnection:
         if target.stream:
             raw = socket.create_connection((target.host, target.port), timeout=timeout)
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.raw = raw
             self.sock: socket.socket = raw
             if target.tls:
                 assert context is not None, "a TLS target needs a TLS context"
-                try:
+                try:  # the TLS socket takes the descriptor over: TCP facts come from it
                     self.sock = context.wrap_socket(raw, server_hostname=target.host)
                 except BaseException:
                     raw.close()
@@ -70,14 +70,13 @@ class SyslogConnection:
         else:
             infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_DGRAM)
             family, kind, proto, _, address = infos[0]
-            self.raw = socket.socket(family, kind, proto)
-            self.raw.settimeout(timeout)
-            self.raw.connect(address)  # connected: ICMP errors come back to this socket
-            self.sock = self.raw
+            self.sock = socket.socket(family, kind, proto)
+            self.sock.settimeout(timeout)
+            self.sock.connect(address)  # connected: ICMP errors come back to this socket
 
     # -- TCP facts ---------------------------------------------------------------------------
     def _tcp_info(self) -> bytes:
-        return self.raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_LEN)
+        return self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_LEN)
 
     def _acked(self) -> int:
         return int(struct.unpack_from("=Q", self._tcp_info(), _BYTES_ACKED_AT)[0])
@@ -85,13 +84,13 @@ class SyslogConnection:
     def _offset(self) -> int:
         """Where the last byte written so far sits in the stream (never an underestimate:
         the queue is read before the acknowledged count)."""
-        queued = struct.unpack("i", fcntl.ioctl(self.raw.fileno(), termios.TIOCOUTQ,
+        queued = struct.unpack("i", fcntl.ioctl(self.sock.fileno(), termios.TIOCOUTQ,
                                                 b"\0\0\0\0"))[0]
         return queued + self._acked()
 
     def _broken(self) -> OSError | None:
         """The error of a connection that failed or that the peer closed, else None."""
-        code = self.raw.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if code:
             return OSError(code, f"syslog target {self.target}: {errno.errorcode.get(code)}")
         if self._tcp_info()[0] != TCP_ESTABLISHED:
@@ -150,8 +149,9 @@ class SyslogConnection:
         return len(frames), None
 
     def close(self) -> None:
-        try:
-            self.sock.close()
-        finally:
-            if self.raw is not self.sock:
-                self.raw.close()
+        """Close; over TLS say so first (close_notify), as RFC 5425 asks."""
+        if isinstance(self.sock, ssl.SSLSocket):
+            with contextlib.suppress(OSError, ValueError):
+                self.sock.settimeout(1.0)
+                self.sock.unwrap()
+        self.sock.close()
