@@ -82,11 +82,14 @@ class SyslogConnection:
         return int(struct.unpack_from("=Q", self._tcp_info(), _BYTES_ACKED_AT)[0])
 
     def _offset(self) -> int:
-        """Where the last byte written so far sits in the stream (never an underestimate:
-        the queue is read before the acknowledged count)."""
-        queued = struct.unpack("i", fcntl.ioctl(self.sock.fileno(), termios.TIOCOUTQ,
-                                                b"\0\0\0\0"))[0]
-        return queued + self._acked()
+        """Where the last byte written so far sits in the stream: acknowledged + still
+        queued, read again until no acknowledgement came in between (exact, never late)."""
+        while True:
+            acked = self._acked()
+            queued = struct.unpack("i", fcntl.ioctl(self.sock.fileno(), termios.TIOCOUTQ,
+                                                    b"\0\0\0\0"))[0]
+            if self._acked() == acked:
+                return acked + queued
 
     def _broken(self) -> OSError | None:
         """The error of a connection that failed or that the peer closed, else None."""

@@ -93,10 +93,12 @@ def test_tcp_delivery_counts_what_the_peer_received() -> None:
     thread = threading.Thread(target=receive, daemon=True)
     thread.start()
     target = SyslogTarget("tcp", "127.0.0.1", server.getsockname()[1])
-    lines = [f"<13>1 - - decnet - login - n{i} ü" for i in range(300)]
+    lines = [f"<13>1 - - decnet - login - n{i} ü " + "x" * 200 for i in range(20000)]
     connection = SyslogConnection(target)
-    try:
-        assert connection.deliver([frame(target, line) for line in lines]) == (300, None)
+    try:  # many batches: the end of each is counted exactly while ACKs come in
+        for start in range(0, len(lines), 500):
+            batch = [frame(target, line) for line in lines[start:start + 500]]
+            assert connection.deliver(batch) == (500, None)
     finally:
         connection.close()
         thread.join(5)
