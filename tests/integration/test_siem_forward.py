@@ -67,13 +67,12 @@ def _assert_each_once(received: list[str], expected: list[str]) -> None:
 
 
 @pytest.fixture
-def master_db(tmp_path: Path) -> Iterator[tuple[Path, Engine]]:
-    url = f"sqlite:///{tmp_path / 'master' / 'decnet.db'}"
-    (tmp_path / "master").mkdir()
-    engine = make_engine(url, sqlite_immediate=True)
+def master_db(tmp_path: Path, db_url: str) -> Iterator[tuple[Settings, Engine]]:
+    """The master's state directory and database (SQLite or MariaDB), schema made."""
+    engine = make_engine(db_url, sqlite_immediate=True)
     init_db(engine)
     try:
-        yield tmp_path / "master", engine
+        yield Settings(state_dir=tmp_path / "master", db_url=db_url, bus="null"), engine
     finally:
         engine.dispose()
 
@@ -88,16 +87,16 @@ def rsyslog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rsyslog]
         server.stop()
 
 
-def _settings(state: Path, engine: Engine, rsyslog: Rsyslog, **extra: object) -> Settings:
-    return Settings(state_dir=state, db_url=str(engine.url), bus="null",
-                    syslog_target=rsyslog.url, syslog_ca=rsyslog.ca, **extra)
+def _settings(master: Settings, rsyslog: Rsyslog, **extra: object) -> Settings:
+    return master.model_copy(update={"syslog_target": rsyslog.url, "syslog_ca": rsyslog.ca,
+                                     **extra})
 
 
 def test_ingest_once_forwards_every_stored_event_once(
-    master_db: tuple[Path, Engine], rsyslog: Rsyslog,
+    master_db: tuple[Settings, Engine], rsyslog: Rsyslog,
 ) -> None:
-    state, engine = master_db
-    settings = _settings(state, engine, rsyslog)
+    master, engine = master_db
+    settings = _settings(master, rsyslog)
     _store(engine, 1, 40)
     report = ingest_once(settings, engine)
     assert report.forward_error is None and report.forwarded == 40
@@ -114,12 +113,12 @@ def test_ingest_once_forwards_every_stored_event_once(
 
 
 def test_events_wait_while_rsyslog_is_down_and_arrive_once(
-    master_db: tuple[Path, Engine], rsyslog: Rsyslog,
+    master_db: tuple[Settings, Engine], rsyslog: Rsyslog,
 ) -> None:
     """`--once` with the target down stores, reports SIEM_UNREACHABLE and queues; the next
     run after rsyslogd is back sends each waiting event once."""
-    state, engine = master_db
-    settings = _settings(state, engine, rsyslog)
+    master, engine = master_db
+    settings = _settings(master, rsyslog)
     _store(engine, 1, 10)
     assert ingest_once(settings, engine).forwarded == 10
     assert len(_wait_for(rsyslog, 10)) == 10
@@ -132,17 +131,17 @@ def test_events_wait_while_rsyslog_is_down_and_arrive_once(
     report = ingest_once(settings, engine)
     assert report.forward_error is None and report.forwarded == 30
     _assert_each_once(_wait_for(rsyslog, 40), _ingest_lines(settings))
-    assert (state / POSITION_FILE).exists()
+    assert (settings.state_dir / POSITION_FILE).exists()
 
 
 def test_watch_forwards_from_a_real_agent_and_catches_up_after_an_outage(
-    tmp_path: Path, master_db: tuple[Path, Engine],
+    tmp_path: Path, master_db: tuple[Settings, Engine],
 ) -> None:
     """`ingest --watch` with a real agent: events flow to rsyslog over TLS; rsyslogd
     stopped, more events are ingested and wait; back, they arrive, each once."""
     from test_ingest import Agent, Deckies
 
-    state, engine = master_db
+    master, engine = master_db
     pki = tmp_path / "agent" / "pki"
     init_ca(pki)
     issue(pki, "agent", "server")
@@ -151,7 +150,7 @@ def test_watch_forwards_from_a_real_agent_and_catches_up_after_an_outage(
     rsyslog = Rsyslog(tmp_path / "rsyslog", "tcp+tls")
     rsyslog.start()
     agent.start()
-    settings = _settings(state, engine, rsyslog, master_cert=pki / "master.crt",
+    settings = _settings(master, rsyslog, master_cert=pki / "master.crt",
                          master_key=pki / "master.key", ca=pki / "ca.crt")
     with session_scope(engine) as session:
         row = store_live(session, sample_resolved())
