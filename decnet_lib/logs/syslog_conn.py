@@ -100,6 +100,10 @@ class SyslogConnection:
             return ConnectionResetError(f"syslog target {self.target} closed the connection")
         return None
 
+    def alive(self) -> bool:
+        """False when the peer closed the connection (an idle timeout) or it failed."""
+        return not self.target.stream or self._broken() is None
+
     # -- delivering ------------------------------------------------------------------------
     def deliver(self, frames: Sequence[bytes]) -> tuple[int, Exception | None]:
         """Send `frames` in order: how many of the first ones the peer received, and the

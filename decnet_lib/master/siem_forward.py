@@ -92,6 +92,8 @@ class SiemForwarder:
 
     # -- sending -----------------------------------------------------------------------------
     def _open(self) -> SyslogConnection:
+        if self._connection is not None and not self._connection.alive():
+            self._drop()  # closed by the receiver while idle: open a new one at once
         if self._connection is None:
             try:
                 self._connection = SyslogConnection(self.target, self.context)

@@ -122,8 +122,19 @@ class Rsyslog:
         finally:
             connection.close()
 
+    def _probes_received(self, after: int) -> bool:
+        """Whether a probe numbered above `after` (sent since this start) was written."""
+        if not self.probes.exists():
+            return False
+        for line in self.probes.read_text().splitlines():
+            number = line.rpartition(" p")[2]
+            if number.isdigit() and int(number) > after:
+                return True
+        return False
+
     def _wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
+        before = self._probes_sent
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
@@ -135,7 +146,7 @@ class Rsyslog:
                 continue
             wait_until = time.monotonic() + 1.0
             while time.monotonic() < wait_until:
-                if self.probes.exists() and self.probes.read_text().strip():
+                if self._probes_received(before):
                     return
                 time.sleep(0.05)
         raise AssertionError(f"rsyslogd did not become ready: {self.output()}")

@@ -95,6 +95,7 @@ def test_tcp_delivery_counts_what_the_peer_received() -> None:
     target = SyslogTarget("tcp", "127.0.0.1", server.getsockname()[1])
     lines = [f"<13>1 - - decnet - login - n{i} ü " + "x" * 200 for i in range(20000)]
     connection = SyslogConnection(target)
+    assert connection.alive()
     try:  # many batches: the end of each is counted exactly while ACKs come in
         for start in range(0, len(lines), 500):
             batch = [frame(target, line) for line in lines[start:start + 500]]
@@ -114,6 +115,7 @@ def test_a_peer_that_closed_gets_nothing_and_an_error() -> None:
         peer, _ = server.accept()
         peer.close()  # the SIEM went away: its FIN reaches us before our next batch
         threading.Event().wait(0.1)
+        assert not connection.alive()
         delivered, error = connection.deliver([octet_frame("<13>1 - - decnet - - - x")])
         assert delivered == 0 and isinstance(error, OSError)
     finally:
