@@ -9,6 +9,10 @@ is back.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -23,7 +27,7 @@ from sqlalchemy import Engine
 from decnet_lib.db import init_db, make_engine, session_scope
 from decnet_lib.db.attack_events import store_page
 from decnet_lib.master.ingest import ingest_once, ingest_watch
-from decnet_lib.master.siem_forward import POSITION_FILE
+from decnet_lib.master.siem_forward import BATCH, POSITION_FILE
 from decnet_lib.pki import init_ca, issue
 from decnet_lib.settings import Settings
 
@@ -179,3 +183,44 @@ def test_watch_forwards_from_a_real_agent_and_catches_up_after_an_outage(
         agent.stop()
         rsyslog.stop()
     assert not watch.is_alive()
+
+
+def test_a_forwarder_killed_midway_resends_at_most_one_batch(tmp_path: Path) -> None:
+    """`decnet ingest --watch` killed (SIGKILL) while forwarding over TCP, then `--once`:
+    every event arrives, and only the batch in flight at the kill may arrive twice."""
+    state = tmp_path / "master"
+    db_url = f"sqlite:///{state / 'decnet.db'}"
+    engine = make_engine(db_url, sqlite_immediate=True)
+    init_db(engine)
+    total = 4000
+    for first in range(1, total + 1, 1000):
+        _store(engine, first, 1000)
+    engine.dispose()
+    rsyslog = Rsyslog(tmp_path / "rsyslog", "tcp")
+    rsyslog.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECNET_")}
+    env.update(DECNET_STATE_DIR=str(state), DECNET_DB_URL=db_url, DECNET_BUS="null",
+               DECNET_MODE="master", DECNET_SYSLOG_TARGET=rsyslog.url)
+    command = [sys.executable, "-m", "decnet_lib.cli", "ingest"]
+    position = state / POSITION_FILE
+    try:
+        watch = subprocess.Popen([*command, "--watch"], env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not position.exists() and time.monotonic() < deadline:
+            time.sleep(0.002)
+        watch.kill()  # our own process, by its PID
+        watch.wait(10)
+        at_kill = int(json.loads(position.read_text())["last_id"])
+        assert 0 < at_kill < total, "the forwarder was not killed midway"
+        done = subprocess.run([*command, "--once"], env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        received = _wait_for(rsyslog, total, timeout=60)
+    finally:
+        rsyslog.stop()
+    expected = (state / "ingest.log").read_text(encoding="utf-8").splitlines()
+    assert len(expected) == total
+    assert set(received) == set(expected)  # nothing lost
+    twice = len(received) - total
+    assert 0 <= twice <= BATCH, twice  # at least once, across the crash only
