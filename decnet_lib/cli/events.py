@@ -23,7 +23,8 @@ def ingest(
     once: bool = typer.Option(False, "--once", help="Drain every agent once, then exit."),
     watch: bool = typer.Option(False, "--watch", help="Long-poll every agent until stopped."),
 ) -> None:
-    """Gather the events of every agent holding a deployed topology, exactly once."""
+    """Gather the events of every agent holding a deployed topology, exactly once (and
+    forward them to DECNET_SYSLOG_TARGET when it is set)."""
     if once == watch:
         fail("choose exactly one of --once and --watch", code="BAD_PARAMETER", exit_code=2)
     from decnet_lib.master.database import engine_scope

@@ -8,7 +8,9 @@ lock: store the events after the cursor and move the cursor in one transaction
 Why a cursor of agent-side sequence numbers: docs/events.md.
 
 An agent that does not answer is retried with exponential backoff (1 s doubling to 60 s,
-with jitter); its events wait in its journal meanwhile.
+with jitter); its events wait in its journal meanwhile. With DECNET_SYSLOG_TARGET, the stored
+events also go to a SIEM (`siem_forward.py`: a thread in `--watch`, after the drain in
+`--once`).
 """
 
 from __future__ import annotations
