@@ -137,8 +137,8 @@ class SyslogConnection:
                 return done, error
             error = self._broken()
             if error is None and time.monotonic() > deadline:
-                error = TimeoutError(f"syslog target {self.target} acknowledged nothing "
-                                     f"for {ACK_TIMEOUT_S:.0f}s")
+                error = TimeoutError(f"syslog target {self.target} did not acknowledge a batch "
+                                     f"in {ACK_TIMEOUT_S:.0f}s")
             if error is None:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.05)
