@@ -109,7 +109,11 @@ class Rsyslog:
             [RSYSLOGD, "-n", "-f", str(self.conf), "-i", str(self.workdir / "rsyslogd.pid")],
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()  # a start that failed leaves no rsyslogd behind
+            raise
 
     def _probe(self) -> None:
         """Send one probe message (APP-NAME `probe`) with the library's own sender."""
