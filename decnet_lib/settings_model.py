@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     agent_events_max_days: int = 30
     """Agent: journal entries older than this go even unacknowledged; 0 keeps them until the
     master acknowledges them (docs/events.md, "Retention")."""
+    syslog_target: str | None = None
+    """Forward every ingested event to a SIEM: tcp+tls://host:6514, tcp://h:p or udp://h:p."""
+    syslog_ca: Path | None = None
+    """The CA that signed the SIEM's TLS certificate; default the system's CAs."""
+    syslog_cert: Path | None = None
+    syslog_key: Path | None = None
+    """A client certificate and key for a SIEM that asks for one (TLS)."""
     mode: Mode = "master"
     bus: str = "unix"
     """unix | fake | null (checked by `get_bus`)."""
@@ -120,7 +127,7 @@ class Settings(BaseSettings):
         return int(text)
 
     @field_validator("images_dir", "busybox", "docker_host", "cc", "debian_mirror",
-                     mode="before")
+                     "syslog_target", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str):

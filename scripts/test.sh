@@ -11,8 +11,9 @@ cd "$REPO_ROOT"
 ensure_venv dev
 ensure_mariadb
 ensure_docker
-# the emulator tests: debootstrap builds their bookworm root; the real clients drive them
-apt_install bind9-dnsutils curl debootstrap default-mysql-client mosquitto-clients nmap openssh-client openssl postgresql-client redis-tools sipsak sipvicious snmp sshpass swaks telnet
+# the emulator tests: debootstrap builds their bookworm root; the real clients drive them;
+# rsyslog (with its gtls driver) receives the SIEM forwarding tests
+apt_install bind9-dnsutils curl debootstrap default-mysql-client mosquitto-clients nmap openssh-client openssl postgresql-client redis-tools rsyslog rsyslog-gnutls sipsak sipvicious snmp sshpass swaks telnet
 
 log "ruff"
 ruff check .

@@ -33,7 +33,8 @@ def ingest(
     dry_run: bool = typer.Option(False, "--dry-run", help="With --prune: count, delete nothing."),
 ) -> None:
     """Gather the events of every agent holding a deployed topology, exactly once (events
-    older than DECNET_EVENTS_RETENTION_DAYS are pruned as it goes)."""
+    older than DECNET_EVENTS_RETENTION_DAYS are pruned as it goes, and stored events are
+    forwarded to DECNET_SYSLOG_TARGET when it is set)."""
     if once + watch + prune != 1:
         fail("choose exactly one of --once, --watch and --prune", code="BAD_PARAMETER",
              exit_code=2)
@@ -58,9 +59,13 @@ def ingest(
                      f"{settings.events_retention_days} days")
             if report.prune_error:
                 note(f"pruning old events failed (next run retries): {report.prune_error}")
+            if settings.syslog_target:
+                note(f"forwarded {report.forwarded} events to {settings.syslog_target}")
             if not report.ok:
                 fail("some agents could not be read (their events wait for the next run)",
                      code="AGENT_UNREACHABLE")
+            if report.forward_error:
+                fail(f"{report.forward_error}", code="SIEM_UNREACHABLE")
             return
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):

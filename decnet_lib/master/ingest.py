@@ -10,7 +10,9 @@ Why a cursor of agent-side sequence numbers: docs/events.md.
 An agent that does not answer is retried with exponential backoff (1 s doubling to 60 s,
 with jitter); its events wait in its journal meanwhile. Events older than
 DECNET_EVENTS_RETENTION_DAYS are pruned after each `once` and every 10 minutes in `watch`
-(`master/retention.py`, a thread of its own, outside the log lock).
+(`master/retention.py`, a thread of its own, outside the log lock). With DECNET_SYSLOG_TARGET,
+the stored events also go to a SIEM (`siem_forward.py`: a thread in `--watch`, after the drain
+in `--once`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from decnet_lib.master.agent_client import AgentClient
 from decnet_lib.master.attack_events import event_object
 from decnet_lib.master.ingest_log import IngestLog
 from decnet_lib.master.retention import PRUNE_EVERY_S, prune_events
+from decnet_lib.master.siem_forward import SiemForwarder, SiemUnreachable, forwarding_target
 
 if TYPE_CHECKING:
     from decnet_lib.settings import Settings
@@ -92,6 +95,9 @@ class IngestReport:
     caught_up: int = 0
     pruned: int = 0
     prune_error: str | None = None
+    forwarded: int = 0
+    """Events sent to DECNET_SYSLOG_TARGET (when set)."""
+    forward_error: str | None = None
 
     @property
     def stored(self) -> int:
@@ -113,6 +119,8 @@ class Ingester:
         self.page = page
         assert settings.ingest_log_file is not None
         self.log = IngestLog(settings.ingest_log_file)
+        self.after_commit: Callable[[], None] | None = None
+        """Called after each page is committed (the SIEM forwarder's wake-up)."""
 
     def close(self) -> None:
         self.log.close()
@@ -161,6 +169,8 @@ class Ingester:
                 rows = store_page(session, source, epoch, entries)
                 objects = [event_object(row) for row in rows]
             self.log.sync(self.engine)
+        if self.after_commit is not None:
+            self.after_commit()
         for obj in objects:
             publish(attack_topic(obj), obj)
         return len(objects)
@@ -255,21 +265,46 @@ class Ingester:
 
 def ingest_once(settings: Settings, engine: Engine,
                 clients: ClientFactory | None = None) -> IngestReport:
-    """Drain every agent holding a deployed topology once (`decnet ingest --once`)."""
+    """Drain every agent holding a deployed topology once (`decnet ingest --once`), then
+    forward what is stored to DECNET_SYSLOG_TARGET when it is set."""
+    target = forwarding_target(settings)  # a malformed target fails before anything changes
+    forwarder = SiemForwarder(settings, engine, target) if target else None
     ingester = Ingester(settings, engine, clients)
     try:
-        return ingester.once()
+        report = ingester.once()
+        if forwarder is not None:
+            try:
+                forwarder.forward()
+            except SiemUnreachable as exc:
+                report.forward_error = str(exc)
+            report.forwarded = forwarder.sent
+        return report
     finally:
         ingester.close()
+        if forwarder is not None:
+            forwarder.close()
 
 
 def ingest_watch(settings: Settings, engine: Engine, stop: threading.Event,
                  clients: ClientFactory | None = None, wait: float = WATCH_WAIT_S,
                  refresh: float = REFRESH_S, prune_every: float = PRUNE_EVERY_S) -> None:
     """Long-poll every live agent until `stop` (`decnet ingest --watch`), pruning old
-    events every `prune_every` seconds."""
+    events every `prune_every` seconds; with DECNET_SYSLOG_TARGET, a thread forwards what is
+    stored meanwhile."""
+    target = forwarding_target(settings)
+    forwarder = SiemForwarder(settings, engine, target) if target else None
     ingester = Ingester(settings, engine, clients)
+    thread: threading.Thread | None = None
+    if forwarder is not None:
+        ingester.after_commit = forwarder.wake.set
+        thread = threading.Thread(target=forwarder.run, args=(stop,), name="siem-forward",
+                                  daemon=True)
+        thread.start()
     try:
         ingester.watch(stop, wait, refresh, prune_every)
     finally:
         ingester.close()
+        if forwarder is not None and thread is not None:
+            forwarder.wake.set()
+            thread.join(30)
+            forwarder.close()

@@ -11,11 +11,8 @@ ingester committed but did not write (it crashed) is written by the next `sync`.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +23,7 @@ from decnet_lib.atomic_files import write_json_atomic
 from decnet_lib.db import new_session
 from decnet_lib.db.attack_events import events_after
 from decnet_lib.db.models import AttackEvent
+from decnet_lib.file_lock import FileLock
 from decnet_lib.logs.rfc5424 import SD_ID, format_line, severity_for
 from decnet_lib.logs.sink import LineSink
 
@@ -95,23 +93,15 @@ class IngestLog:
         self.pos_path = self.path.with_name(self.path.name + ".pos")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._sink = LineSink(self.path)
-        self._thread_lock = threading.Lock()
+        self._lock = FileLock(self.lock_path)
         self.written = 0
 
     def _position(self) -> int:
         return logged_up_to(self.path)
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self) -> contextlib.AbstractContextManager[None]:
         """Exclusive across threads and processes: store, commit and sync under it."""
-        with self._thread_lock:
-            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield
-            finally:
-                os.close(fd)
+        return self._lock.held()
 
     def sync(self, engine: Engine) -> int:
         """Append every stored event not in the file yet (call under `locked`); how many."""

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from decnet_lib.db.event_retention import BATCH, count_old_events, delete_old_events
 from decnet_lib.db.models import utcnow
 from decnet_lib.master.ingest_log import logged_up_to
+from decnet_lib.master.siem_forward import forwarded_up_to
 
 if TYPE_CHECKING:
     from decnet_lib.settings import Settings
@@ -36,9 +37,13 @@ class PruneReport:
 
 
 def readers_position(settings: Settings) -> int:
-    """The highest event id every reader by id has passed (the ingest log file's)."""
+    """The highest event id every reader by id has passed: the ingest log file's and, with
+    DECNET_SYSLOG_TARGET, the SIEM forwarder's (events wait for a SIEM that is down)."""
     assert settings.ingest_log_file is not None
-    return logged_up_to(settings.ingest_log_file)
+    position = logged_up_to(settings.ingest_log_file)
+    if settings.syslog_target:
+        position = min(position, forwarded_up_to(settings))
+    return position
 
 
 def retention_cutoff(settings: Settings, now: datetime | None = None) -> datetime | None:

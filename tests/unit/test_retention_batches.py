@@ -87,6 +87,18 @@ def test_prune_follows_the_setting_and_the_ingest_log(sqlite_engine: Engine,
         assert session.scalar(select(func.count()).select_from(AttackEvent)) == 2
 
 
+def test_events_a_down_siem_has_not_received_stay(sqlite_engine: Engine, tmp_path: Path) -> None:
+    _store(sqlite_engine, "a", range(1, 7), NOW - timedelta(days=10))
+    log = tmp_path / "ingest.log"
+    (tmp_path / "ingest.log.pos").write_text('{"last_id": 6}')
+    week = get_settings(state_dir=tmp_path, events_retention_days=7, ingest_log_file=log,
+                        syslog_target="tcp://127.0.0.1:6514")
+    assert prune_events(week, sqlite_engine, now=NOW).deleted == 0  # nothing forwarded yet
+    (tmp_path / "syslog-forward.json").write_text('{"last_id": 2}')
+    assert prune_events(week, sqlite_engine, now=NOW).deleted == 2
+    assert _ids(sqlite_engine) == [3, 4, 5, 6]
+
+
 @pytest.mark.parametrize("name", ["events_retention_days", "agent_events_max_days"])
 @pytest.mark.parametrize("bad", ["-1", "ninety", "1.5", ""])
 def test_a_bad_number_of_days_is_a_clear_error(name: str, bad: str) -> None:
