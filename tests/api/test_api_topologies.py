@@ -3,23 +3,8 @@
 from __future__ import annotations
 
 import httpx
+from api_mazes import maze, store_live_maze
 from api_server import Api
-from helpers import store_live
-from sqlalchemy.orm import Session
-
-from decnet_lib.db import make_engine
-from decnet_lib.topology.resolve import resolve
-from decnet_lib.validation.validate import validate_data
-
-
-def maze(name: str, third: int) -> dict:
-    return {"name": name,
-            "lans": [{"name": "dmz", "subnet": f"10.231.{third}.0/24", "dmz": True},
-                     {"name": "office", "subnet": f"10.231.{third + 1}.0/24"}],
-            "deckies": [{"name": "gw01", "services": ["ssh"], "forwards_l3": True,
-                         "lans": {"dmz": None, "office": None}},
-                        {"name": "web01", "services": ["http"], "lans": {"dmz": None}},
-                        {"name": "db01", "services": ["mysql"], "lans": {"office": None}}]}
 
 
 def error_of(response: httpx.Response, status: int, code: str) -> dict:
@@ -108,21 +93,8 @@ def test_create_list_show_edit_delete(api: Api) -> None:
         error_of(client.put("/api/v1/topologies"), 405, "METHOD_NOT_ALLOWED")
 
 
-def store_live_maze(api: Api, name: str, third: int) -> None:
-    """Store `name` as an active topology (as a deploy would leave it), without Docker."""
-    doc, issues = validate_data(maze(name, third))
-    assert doc is not None, issues
-    engine = make_engine(api.settings.db_url)
-    try:
-        with Session(engine) as session:
-            store_live(session, resolve(doc))
-            session.commit()
-    finally:
-        engine.dispose()
-
-
 def test_live_edits_and_mutations_go_through_the_queue(api: Api) -> None:
-    store_live_maze(api, "livemaze", 80)
+    store_live_maze(api.settings.db_url, "livemaze", 80)
     with api.client() as client:
         edit = client.patch("/api/v1/topologies/livemaze/deckies/web01",
                             json={"services": ["http", "ssh"]})
