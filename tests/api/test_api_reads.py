@@ -115,3 +115,30 @@ def test_openapi_declares_every_body_and_error(sqlite_api: Api) -> None:
                 assert body, where
             checked += 1
     assert checked == 15
+
+
+def test_bad_input_is_a_4xx_never_a_500(sqlite_api: Api) -> None:
+    nested: object = 1
+    for _ in range(40):
+        nested = [nested]
+    deep = {"patch": {"meta": {"a": nested}}}
+    cases = [
+        ("POST", "/api/v1/topologies", {"content": b"[" * 100_000}),
+        ("POST", "/api/v1/topologies", {"content": b"\xff\xfe"}),
+        ("POST", "/api/v1/topologies", {"json": {"name": "a" * 10_000, "lans": "x"}}),
+        ("GET", "/api/v1/events?since=99999999999d", {}),
+        ("GET", "/api/v1/events?after_id=99999999999999999999999", {}),
+        ("GET", "/api/v1/events?limit=-1", {}),
+        ("GET", "/api/v1/attackers?since=99999999999d", {}),
+        ("GET", "/api/v1/topologies/%00", {}),
+        ("PATCH", "/api/v1/topologies/x/deckies/y", {"json": deep}),
+        ("POST", "/api/v1/topologies/x/mutations", {"json": {"op": 5, "payload": []}}),
+        ("POST", "/api/v1/topologies/x/deploy", {"json": {"agent": 5}}),
+        ("DELETE", "/api/v1/topologies/x?force=perhaps", {}),
+    ]
+    with sqlite_api.client() as client:
+        for method, url, extra in cases:
+            headers = {"Content-Type": "application/json"} if "content" in extra else {}
+            answer = client.request(method, url, headers=headers, **extra)
+            assert 400 <= answer.status_code < 500, (method, url, answer.text)
+            assert answer.json()["error"]["code"], (method, url)
