@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 
 import httpx
 from api_server import DECNET, REPO, Api
+from sqlalchemy import text
 
+from decnet_lib.db import make_engine
 from decnet_lib.master.api_tokens import list_tokens, revoke_token
 
 DOC = {"name": "authmaze", "lans": [{"name": "dmz", "subnet": "10.231.40.0/24", "dmz": True}],
@@ -19,6 +22,22 @@ def _error(response: httpx.Response, status: int, code: str) -> dict:
     assert set(body) == {"error"} and body["error"]["code"] == code, body
     assert body["error"]["message"]
     return body["error"]
+
+
+def stored_only_hashes(api: Api) -> None:
+    """The database holds each token's lookup key and the SHA-256 of its secret, no more."""
+    engine = make_engine(api.settings.db_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT * FROM api_tokens")).mappings().all()
+    finally:
+        engine.dispose()
+    dump = repr([dict(row) for row in rows])
+    for token in api.tokens.values():
+        _, lookup, secret = token.split("_")
+        assert secret not in dump and token not in dump
+        row = next(row for row in rows if row["lookup"] == lookup)
+        assert row["secret_hash"] == hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _altered(token: str) -> str:
@@ -57,6 +76,7 @@ def test_tokens_and_roles(api: Api) -> None:
     with api.client("viewer") as viewer:
         assert [t["name"] for t in viewer.get("/api/v1/topologies").json()] == ["authmaze"]
 
+    stored_only_hashes(api)
     listed = {row["name"]: row for row in list_tokens(api.settings)}
     assert listed["test-viewer"]["role"] == "viewer"
     assert listed["test-viewer"]["last_used_at"] is not None

@@ -113,6 +113,7 @@ def test_openapi_declares_every_body_and_error(sqlite_api: Api) -> None:
             if "requestBody" in operation:
                 body = operation["requestBody"]["content"]["application/json"]["schema"]
                 assert body, where
+                assert 413 in declared, where
             checked += 1
     assert checked == 15
 
@@ -142,3 +143,14 @@ def test_bad_input_is_a_4xx_never_a_500(sqlite_api: Api) -> None:
             answer = client.request(method, url, headers=headers, **extra)
             assert 400 <= answer.status_code < 500, (method, url, answer.text)
             assert answer.json()["error"]["code"], (method, url)
+        # over DECNET_MAX_DOCUMENT_BYTES (200000 here): refused before it is read
+        big = client.post("/api/v1/topologies", json={"name": "x" * 300_000})
+        assert big.status_code == 413 and big.json()["error"]["code"] == "TOO_LARGE"
+
+        def chunks():  # no Content-Length: counted as it arrives
+            for _ in range(30):
+                yield b" " * 10_000
+        chunked = client.post("/api/v1/topologies", content=chunks(),
+                              headers={"Content-Type": "application/json"})
+        assert chunked.status_code in (400, 413), chunked.text
+        assert client.get("/api/v1/topologies").json() == []
