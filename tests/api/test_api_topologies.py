@@ -74,6 +74,10 @@ def test_create_list_show_edit_delete(api: Api) -> None:
                               json={"patch": {"name": "x"}}), 422, "BAD_PAYLOAD")
         error_of(client.patch("/api/v1/topologies/apimaze/lans/office", json={}),
                  422, "BAD_REQUEST")
+        frozen = error_of(client.patch("/api/v1/topologies/apimaze/lans/office",
+                                       json={"patch": {"subnet": "10.231.99.0/24"}}),
+                          409, "LAN_FROZEN")
+        assert "fixed once stored" in frozen["message"]
 
         # mutations are for live topologies only
         error_of(client.post("/api/v1/topologies/apimaze/mutations",
