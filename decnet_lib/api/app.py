@@ -28,7 +28,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = await run_in_threadpool(open_engine, settings)
+        # SQLite: each transaction takes the write lock at BEGIN, so concurrent requests
+        # wait for each other instead of failing "database is locked"
+        app.state.engine = await run_in_threadpool(
+            lambda: open_engine(settings, sqlite_immediate=True))
         unwire = wire_events(settings)  # status and mutation events go to the bus
         try:
             yield

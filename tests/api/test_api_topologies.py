@@ -138,3 +138,25 @@ def test_live_edits_and_mutations_go_through_the_queue(api: Api) -> None:
         pending = client.get("/api/v1/topologies/livemaze/mutations?state=pending").json()
         assert len(pending) == 3
         error_of(client.delete("/api/v1/topologies/livemaze"), 409, "REFUSED")
+
+
+def test_concurrent_requests_get_answers_not_errors(api: Api) -> None:
+    """Eight clients create the same topology at once: one 201, seven 409, never a 5xx;
+    reads running beside them all succeed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(_: int) -> int:
+        with api.client() as client:
+            return client.post("/api/v1/topologies", json=maze("racemaze", 90)).status_code
+
+    def read(_: int) -> int:
+        with api.client("viewer") as client:
+            return client.get("/api/v1/topologies").status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        creating = [pool.submit(create, i) for i in range(8)]
+        reading = [pool.submit(read, i) for i in range(8)]
+        created = [future.result() for future in creating]
+        reads = [future.result() for future in reading]
+    assert sorted(created) == [201] + [409] * 7
+    assert reads == [200] * 8
