@@ -115,7 +115,7 @@ def test_openapi_declares_every_body_and_error(sqlite_api: Api) -> None:
                 assert body, where
                 assert 413 in declared, where
             checked += 1
-    assert checked == 15
+    assert checked == 17
 
 
 def test_bad_input_is_a_4xx_never_a_500(sqlite_api: Api) -> None:
