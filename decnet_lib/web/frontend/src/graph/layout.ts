@@ -1,4 +1,4 @@
-/** Positions from ELK: each LAN packs its own deckies; LANs and bridges layer down from the DMZ. */
+/** Positions from ELK: each LAN packs its own deckies; LANs (ELK box packing) and bridges layer down from the DMZ. */
 import ELK from "elkjs/lib/elk.bundled.js";
 import type { ElkExtendedEdge, ElkNode } from "elkjs/lib/elk-api";
 import type { Topology } from "../api/types";
@@ -52,7 +52,7 @@ export function elkGraph(topology: Topology): ElkNode {
       id: lanNodeId(lan.name),
       ...(children.length === 0 ? EMPTY_LAN : {}),
       layoutOptions: {
-        "elk.algorithm": "rectpacking",
+        "elk.algorithm": "box",
         "elk.padding": LAN_PADDING,
         "elk.spacing.nodeNode": "12",
         "elk.aspectRatio": "2.2",

@@ -1,0 +1,77 @@
+import { act, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ApiClient } from "../src/api/client";
+import type { Topology } from "../src/api/types";
+import { ARCHETYPE_MIME } from "../src/components/MazeCanvas";
+import { MazeView } from "../src/components/MazeView";
+import { Palette } from "../src/components/Palette";
+import { layoutMaze } from "../src/graph/layout";
+import { fakeFetch } from "./fetch";
+import { labTopology } from "./fixtures";
+
+afterEach(() => vi.unstubAllGlobals());
+
+/** A DataTransfer good enough for HTML5 drag and drop in jsdom. */
+function dataTransfer() {
+  const store = new Map<string, string>();
+  return {
+    setData: (type: string, value: string) => store.set(type, value),
+    getData: (type: string) => store.get(type) ?? "",
+    get types() { return [...store.keys()]; },
+    dropEffect: "none", effectAllowed: "all",
+  };
+}
+
+async function dropOn(topology: Topology, lan: string | null) {
+  const calls = fakeFetch({
+    [`GET /api/v1/topologies/${topology.name}`]: () => [200, topology],
+    "GET /api/v1/attackers": () => [200, []],
+    "GET /api/v1/events": () => [200, []],
+    [`POST /api/v1/topologies/${topology.name}/mutations`]: () => [202, { state: "pending" }],
+  });
+  const client = new ApiClient("tok");
+  render(
+    <>
+      <Palette archetypes={[{ name: "web-server", services: ["http"], description: "" }]} />
+      <MazeView client={client} name={topology.name} services={[]} />
+    </>,
+  );
+  const canvas = await screen.findByTestId("maze-canvas");
+  const layout = await layoutMaze(topology);
+  const box = lan ? layout.lans.get(lan)! : { x: -5000, y: -5000, width: 0, height: 0 };
+  const transfer = dataTransfer();
+  fireEvent.dragStart(screen.getByTestId("archetype-web-server"), { dataTransfer: transfer });
+  // the viewport starts untransformed in jsdom: screen and flow coordinates agree
+  await act(async () => {
+    fireEvent.dragOver(canvas, { dataTransfer: transfer });
+    // jsdom has no DragEvent: a MouseEvent named "drop" carries the coordinates
+    const drop = new MouseEvent("drop", {
+      bubbles: true, cancelable: true,
+      clientX: box.x + box.width / 2, clientY: box.y + box.height - 4,
+    });
+    Object.defineProperty(drop, "dataTransfer", { value: transfer });
+    canvas.dispatchEvent(drop);
+  });
+  return calls;
+}
+
+describe("palette drop", () => {
+  it("adds the archetype on the LAN it lands on, with one add_decky mutation", async () => {
+    const calls = await dropOn(labTopology("active"), "office");
+    await waitFor(() => expect(calls.some((c) => c.method === "POST")).toBe(true));
+    const posts = calls.filter((c) => c.method === "POST");
+    expect(posts).toHaveLength(1);
+    expect(posts[0].url).toBe("/api/v1/topologies/lab/mutations");
+    expect(posts[0].body).toEqual({
+      op: "add_decky", payload: { name: "web-server-1", lan: "office", archetype: "web-server" },
+    });
+    expect(posts[0].auth).toBe("Bearer tok");
+  });
+
+  it("sends nothing when dropped outside every LAN", async () => {
+    const calls = await dropOn(labTopology("active"), null);
+    expect(await screen.findByRole("status")).toHaveProperty("textContent",
+      "Drop the archetype onto a LAN.");
+    expect(calls.filter((c) => c.method === "POST")).toEqual([]);
+  });
+});
