@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/venv.sh"
 source "$REPO_ROOT/scripts/lib/mariadb.sh"
 source "$REPO_ROOT/scripts/lib/docker.sh"
+source "$REPO_ROOT/scripts/lib/web.sh"
 
 cd "$REPO_ROOT"
 ensure_venv dev
@@ -13,9 +14,13 @@ ensure_mariadb
 ensure_docker
 # the emulator tests: debootstrap builds their bookworm root; the real clients drive them
 apt_install bind9-dnsutils curl debootstrap default-mysql-client mosquitto-clients nmap openssh-client openssl postgresql-client redis-tools sipsak sipvicious snmp sshpass swaks telnet
+# the dashboard's browser tests: Debian's chromium, driven by Playwright (no browser download)
+apt_install chromium
+ensure_web_bundle
 
 log "ruff"
 ruff check .
+run_web_tests
 
 log "building the decky images (offline)"
 decnet images build

@@ -2,7 +2,6 @@ import { act, fireEvent, render, screen, waitFor } from "@testing-library/react"
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiClient } from "../src/api/client";
 import type { Topology } from "../src/api/types";
-import { ARCHETYPE_MIME } from "../src/components/MazeCanvas";
 import { MazeView } from "../src/components/MazeView";
 import { Palette } from "../src/components/Palette";
 import { layoutMaze } from "../src/graph/layout";
