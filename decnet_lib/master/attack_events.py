@@ -8,8 +8,12 @@ The event object (DESIGN.md "Attacker events on the master") is `event_object(ro
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, inspect
 
 from decnet_lib.db import get_topology
 from decnet_lib.db.attack_events import query_events
@@ -72,13 +76,22 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+@contextmanager
+def events_engine(settings: Settings) -> Iterator[Engine | None]:
+    """An engine for reading events, creating nothing: None while the database or its
+    events table does not exist yet (no events, then)."""
+    with existing_engine(settings, check_mode=True) as engine:
+        yield engine if engine is not None and inspect(engine).has_table("events") else None
+
+
 def list_events(settings: Settings, *, topology: str | None = None,
                 attacker: str | None = None, since: str | None = None,
                 after_id: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
     """Stored events, oldest first (filters: topology name, attacker address, since)."""
     moment = parse_since(since)
-    with existing_engine(settings) as engine, read_session(engine) as session:
-        assert session is not None
+    with events_engine(settings) as engine, read_session(engine) as session:
+        if session is None:
+            return []
         stored = get_topology(session, topology) if topology else None
         rows = query_events(session, topology_id=stored.id if stored else None,
                             topology=topology if topology and stored is None else None,
