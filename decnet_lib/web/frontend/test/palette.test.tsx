@@ -40,13 +40,17 @@ async function dropOn(topology: Topology, lan: string | null) {
   const box = lan ? layout.lans.get(lan)! : { x: -5000, y: -5000, width: 0, height: 0 };
   const transfer = dataTransfer();
   fireEvent.dragStart(screen.getByTestId("archetype-web-server"), { dataTransfer: transfer });
-  // the viewport starts untransformed in jsdom: screen and flow coordinates agree
+  // flow to screen coordinates through the viewport's transform (the canvas sits at 0,0)
+  const transform = document.querySelector<HTMLElement>(".react-flow__viewport")!.style.transform;
+  const [, tx, ty, zoom] = /translate\(([-\d.]+)px, ?([-\d.]+)px\) scale\(([\d.]+)\)/
+    .exec(transform)!.map(Number);
+  const point = { x: box.x + box.width / 2, y: box.y + box.height - 4 };
   await act(async () => {
     fireEvent.dragOver(canvas, { dataTransfer: transfer });
     // jsdom has no DragEvent: a MouseEvent named "drop" carries the coordinates
     const drop = new MouseEvent("drop", {
       bubbles: true, cancelable: true,
-      clientX: box.x + box.width / 2, clientY: box.y + box.height - 4,
+      clientX: point.x * zoom + tx, clientY: point.y * zoom + ty,
     });
     Object.defineProperty(drop, "dataTransfer", { value: transfer });
     canvas.dispatchEvent(drop);

@@ -1,17 +1,37 @@
 /** The maze graph: React Flow over precomputed positions; drops archetypes onto LANs. */
 import {
-  Background, Controls, MiniMap, ReactFlow, type ReactFlowInstance,
+  Background, Controls, MiniMap, ReactFlow, type ReactFlowInstance, type Viewport,
+  getViewportForBounds,
 } from "@xyflow/react";
-import { type DragEvent, useCallback, useMemo, useRef } from "react";
+import { type DragEvent, useCallback, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { Topology } from "../api/types";
 import {
   type MazeNode, type Overlay, attackEdges, buildNodes, linkEdges, nodeKey, reuseUnchanged,
 } from "../graph/flow";
-import { type MazeLayout, lanAt } from "../graph/layout";
+import { type MazeLayout, boundsOf, lanAt } from "../graph/layout";
 import { NODE_TYPES } from "./nodes";
 
 export const ARCHETYPE_MIME = "application/x-mazenet-archetype";
 const MINIMAP_LIMIT = 300;
+const MIN_ZOOM = 0.05;
+/** A maze bigger than this opens on its DMZ and the LANs next to it (zoom out for the rest). */
+export const FOCUS_LIMIT = 200;
+
+const FALLBACK_SIZE = { width: 1000, height: 700 };
+
+/** What the first view shows: all of a small maze; the DMZ of a big one (zoom out for the
+ * rest: a thousand cards at once can't be read anyway). */
+export function entryFocus(topology: Topology): { lans: string[]; deckies: string[] } | undefined {
+  if (topology.deckies.length <= FOCUS_LIMIT) return undefined;
+  return { lans: topology.lans.filter((lan) => lan.dmz).map((lan) => lan.name), deckies: [] };
+}
+
+/** The first viewport, computed from the layout: nodes render once, already in place. */
+function firstViewport(topology: Topology, layout: MazeLayout, size: { width: number;
+  height: number }): Viewport {
+  const bounds = boundsOf(layout, entryFocus(topology));
+  return getViewportForBounds(bounds, size.width, size.height, MIN_ZOOM, 1, 0.08);
+}
 
 interface Props {
   topology: Topology;
@@ -41,6 +61,17 @@ export function MazeCanvas(props: Props) {
     cache.current = built.cache;
     return built.items;
   }, [topology, layout, overlay]);
+  const wrapper = useRef<HTMLDivElement | null>(null);
+  const [viewport, setViewport] = useState<Viewport | null>(null);
+  useLayoutEffect(() => {
+    const element = wrapper.current;
+    const size = element && element.clientWidth > 0
+      ? { width: element.clientWidth, height: element.clientHeight }
+      : FALLBACK_SIZE;
+    setViewport(firstViewport(topology, layout, size));
+    // the first view only, when the canvas opens
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
   const links = useMemo(() => linkEdges(topology), [topology]);
   const edges = useMemo(
     () => [...links, ...attackEdges(topology, overlay.attacker)],
@@ -66,8 +97,11 @@ export function MazeCanvas(props: Props) {
   }, [layout, onDropArchetype, onDropMiss]);
 
   return (
-    <div className="maze-canvas" data-testid="maze-canvas" onDragOver={onDragOver} onDrop={onDrop}>
-      <ReactFlow
+    <div
+      className="maze-canvas" data-testid="maze-canvas" ref={wrapper}
+      onDragOver={onDragOver} onDrop={onDrop}
+    >
+      {viewport ? <ReactFlow
         nodes={nodes}
         edges={edges}
         nodeTypes={NODE_TYPES}
@@ -81,14 +115,14 @@ export function MazeCanvas(props: Props) {
         nodesConnectable={false}
         elementsSelectable
         onlyRenderVisibleElements
-        fitView
-        minZoom={0.05}
+        defaultViewport={viewport}
+        minZoom={MIN_ZOOM}
         proOptions={{ hideAttribution: true }}
       >
         <Background />
         <Controls showInteractive={false} />
         {nodes.length <= MINIMAP_LIMIT ? <MiniMap pannable zoomable /> : null}
-      </ReactFlow>
+      </ReactFlow> : null}
     </div>
   );
 }

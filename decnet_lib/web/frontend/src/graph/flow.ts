@@ -83,11 +83,13 @@ export function buildNodes(topology: Topology, layout: MazeLayout, overlay: Over
   }
   const first = overlay.attacker?.deckies[0];
   if (overlay.attacker && first && layout.deckies.has(first)) {
-    const top = Math.min(...[...layout.lans.values()].map((box) => box.y), 0);
+    // above the DMZ, where the attacker comes in from
+    const dmz = topology.lans.find((lan) => lan.dmz);
+    const entry = (dmz && layout.lans.get(dmz.name)) ?? { x: 0, y: 0, width: 0, height: 0 };
     nodes.push({
       id: ATTACKER_NODE_ID,
       type: "attacker",
-      position: { x: -260, y: top - 40 },
+      position: { x: entry.x + entry.width / 2 - 70, y: entry.y - 110 },
       draggable: false,
       zIndex: 2,
       data: { attacker: overlay.attacker },

@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 import type { ApiClient } from "../api/client";
 import type { Attacker, AttackEvent, Topology } from "../api/types";
-import { type MazeLayout, layoutMaze } from "../graph/layout";
+import { type MazeLayout, layoutMaze, warmUpLayout } from "../graph/layout";
 import { structureKey } from "../graph/maze";
 import { useBusEvents } from "./bus";
 import { useDebounced } from "./stream";
@@ -36,7 +36,11 @@ export function useMaze(client: ApiClient, name: string): MazeState {
   const [error, setError] = useState<string | null>(null);
 
   const loadTopology = useCallback(() => {
-    client.topology(name).then((t) => { setTopology(t); setError(null); })
+    client.topology(name).then((t) => {
+      performance.mark("maze-fetched");
+      setTopology(t);
+      setError(null);
+    })
       .catch((e: Error) => setError(e.message));
   }, [client, name]);
   const loadAttackers = useCallback(() => {
@@ -44,6 +48,7 @@ export function useMaze(client: ApiClient, name: string): MazeState {
   }, [client, name]);
 
   useEffect(() => {
+    warmUpLayout();
     setTopology(null);
     setLayout(null);
     setAttackers([]);
@@ -57,7 +62,10 @@ export function useMaze(client: ApiClient, name: string): MazeState {
   useEffect(() => {
     if (!topology) return;
     let current = true;
-    layoutMaze(topology).then((l) => current && setLayout(l));
+    layoutMaze(topology).then((l) => {
+      performance.mark("maze-laid-out");
+      if (current) setLayout(l);
+    });
     return () => { current = false; };
     // relayout only when the structure changes, never for a status or an attack
     // eslint-disable-next-line react-hooks/exhaustive-deps

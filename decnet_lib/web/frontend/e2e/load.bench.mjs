@@ -1,0 +1,38 @@
+// Page load to an interactive maze, in headless chromium (bench/bench_dashboard.py runs it).
+// Usage: node e2e/load.bench.mjs CONFIG.json  with {url, token, mazes: [name...], runs}
+// Each run is a fresh page: navigation start → the maze drawn (the app marks
+// `body[data-maze-ready]` once React Flow shows it) → a click on a decky answered (its panel
+// open). Prints one JSON line: {name: [{ready_ms, interactive_ms, nodes}, ...]}.
+import { readFileSync } from "node:fs";
+import { launch } from "./browser.mjs";
+
+const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const browser = await launch();
+const results = {};
+try {
+  for (let run = 0; run < config.runs; run++) {
+    for (const name of config.mazes) {
+      const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+      await context.addInitScript((token) => sessionStorage.setItem("mazenet.token", token),
+        config.token);
+      const page = await context.newPage();
+      await page.goto(`${config.url}/#/maze/${encodeURIComponent(name)}`);
+      await page.waitForFunction(() => document.body.dataset.mazeReady, null,
+        { timeout: 60000, polling: 10 });
+      const ready = Number(await page.evaluate(() => document.body.dataset.mazeReady));
+      const decky = page.locator(".react-flow__node-decky").first();
+      await decky.click();
+      await page.getByTestId("decky-panel").waitFor({ timeout: 30000 });
+      const interactive = await page.evaluate(() => performance.now());
+      const nodes = await page.locator(".react-flow__node").count();
+      const marks = await page.evaluate(() => Object.fromEntries(
+        performance.getEntriesByType("mark").map((m) => [m.name, Math.round(m.startTime)])));
+      (results[name] ??= []).push({ ready_ms: ready, interactive_ms: Math.round(interactive),
+        nodes, marks });
+      await context.close();
+    }
+  }
+  console.log(JSON.stringify(results));
+} finally {
+  await browser.close();
+}
