@@ -62,13 +62,15 @@ export function MazeCanvas(props: Props) {
     return built.items;
   }, [topology, layout, overlay]);
   const wrapper = useRef<HTMLDivElement | null>(null);
-  const [viewport, setViewport] = useState<Viewport | null>(null);
+  const [first, setFirst] = useState<{ viewport: Viewport; width: number; height: number } | null>(
+    null,
+  );
   useLayoutEffect(() => {
     const element = wrapper.current;
     const size = element && element.clientWidth > 0
       ? { width: element.clientWidth, height: element.clientHeight }
       : FALLBACK_SIZE;
-    setViewport(firstViewport(topology, layout, size));
+    setFirst({ viewport: firstViewport(topology, layout, size), ...size });
     // the first view only, when the canvas opens
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
@@ -101,12 +103,13 @@ export function MazeCanvas(props: Props) {
       className="maze-canvas" data-testid="maze-canvas" ref={wrapper}
       onDragOver={onDragOver} onDrop={onDrop}
     >
-      {viewport ? <ReactFlow
+      {first ? <ReactFlow
         nodes={nodes}
         edges={edges}
         nodeTypes={NODE_TYPES}
         onInit={(flow) => {
           instance.current = flow as unknown as ReactFlowInstance;
+          performance.mark("flow-init");
           markReady();
         }}
         onNodeClick={(_, node) => onSelectDecky(node.type === "decky" ? node.id.slice(6) : null)}
@@ -115,7 +118,10 @@ export function MazeCanvas(props: Props) {
         nodesConnectable={false}
         elementsSelectable
         onlyRenderVisibleElements
-        defaultViewport={viewport}
+        defaultViewport={first.viewport}
+        // the pane's size from the start: the first render already keeps to the visible nodes
+        width={first.width}
+        height={first.height}
         minZoom={MIN_ZOOM}
         proOptions={{ hideAttribution: true }}
       >

@@ -1,10 +1,21 @@
 /** React Flow nodes and edges for a maze: LAN areas, deckies inside, bridges between. */
-import type { Edge, Node } from "@xyflow/react";
+import { type Edge, type Node, type NodeHandle, Position } from "@xyflow/react";
 import type { Attacker, Decky, Lan, Topology } from "../api/types";
 import { type MazeLayout, bridgeLinks } from "./layout";
 import { deckyLans, deckyNodeId, isBridge, lanDepths, lanNodeId } from "./maze";
 
 export const ATTACKER_NODE_ID = "attacker";
+
+/** Where a node's handles sit (top: in, bottom: out), declared up front as for server-side
+ * rendering: React Flow then needs not render every node once to measure them, and a big maze
+ * draws only what is on screen from the first frame. */
+export function handlesOf(width: number, height: number, linked = true): NodeHandle[] {
+  if (!linked) return [];
+  return [
+    { type: "target", position: Position.Top, x: width / 2, y: 0, width: 1, height: 1 },
+    { type: "source", position: Position.Bottom, x: width / 2, y: height, width: 1, height: 1 },
+  ];
+}
 
 export interface DeckyData extends Record<string, unknown> {
   decky: Decky;
@@ -54,6 +65,7 @@ export function buildNodes(topology: Topology, layout: MazeLayout, overlay: Over
       position: { x: box.x, y: box.y },
       width: box.width,
       height: box.height,
+      handles: handlesOf(box.width, box.height),
       style: { width: box.width, height: box.height },
       draggable: false,
       selectable: false,
@@ -72,7 +84,11 @@ export function buildNodes(topology: Topology, layout: MazeLayout, overlay: Over
       id: deckyNodeId(decky.name),
       type: "decky",
       position: { x: box.x, y: box.y },
-      ...(bridge ? {} : { parentId: lanNodeId(deckyLans(decky)[0]), extent: "parent" as const }),
+      ...(bridge ? {} : { parentId: lanNodeId(deckyLans(decky)[0]) }),
+      // known sizes: React Flow can skip off-screen nodes before it has measured them
+      width: box.width,
+      height: box.height,
+      handles: handlesOf(box.width, box.height, bridge || touched.has(decky.name)),
       draggable: false,
       zIndex: 1,
       data: {
@@ -90,6 +106,9 @@ export function buildNodes(topology: Topology, layout: MazeLayout, overlay: Over
       id: ATTACKER_NODE_ID,
       type: "attacker",
       position: { x: entry.x + entry.width / 2 - 70, y: entry.y - 110 },
+      width: 140,
+      height: 48,
+      handles: handlesOf(140, 48),
       draggable: false,
       zIndex: 2,
       data: { attacker: overlay.attacker },

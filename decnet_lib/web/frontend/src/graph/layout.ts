@@ -89,10 +89,21 @@ export function elkEngine(): Promise<ElkApi> {
   return engine;
 }
 
-/** Starts ELK and runs it once on a tiny graph, while the topology is still on its way. */
+/** A two-LAN maze shaped like the real ones, to run every algorithm once. */
+const WARM_UP: Topology = {
+  id: "warm-up", name: "warm-up", status: "pending", hash: "",
+  lans: [{ name: "a", subnet: "", dmz: true }, { name: "b", subnet: "", dmz: false }],
+  deckies: [
+    { name: "x", services: [], lans: { a: null } },
+    { name: "y", services: [], lans: { a: null, b: null } },
+    { name: "z", services: [], lans: { b: null } },
+  ],
+};
+
+/** Starts ELK and runs it once on a small maze while the topology is still on its way (the
+ * first run of its compiled code is the slow one). */
 export function warmUpLayout(): void {
-  const tiny = { id: "warm-up", children: [{ id: "a", width: 1, height: 1 }] };
-  elkEngine().then((elk) => elk.layout(tiny)).catch(() => undefined);
+  elkEngine().then((elk) => elk.layout(elkGraph(WARM_UP))).catch(() => undefined);
 }
 
 export async function layoutMaze(topology: Topology): Promise<MazeLayout> {
