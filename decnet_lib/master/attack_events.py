@@ -67,7 +67,10 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
     match = _AGO.fullmatch(value)
     if match:
         amount, unit = int(match.group(1)), match.group(2)
-        return (now or datetime.now(UTC)) - timedelta(seconds=amount * _UNITS[unit])
+        try:
+            return (now or datetime.now(UTC)) - timedelta(seconds=amount * _UNITS[unit])
+        except (OverflowError, ValueError):
+            raise BadSince(f"--since {text!r}: too far back") from None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -37,7 +37,7 @@ def list_topologies(engine: EngineDep) -> list[dict[str, Any]]:
 
 
 @router.post("", status_code=201, response_model=Created,
-             responses=responses(401, 403, 409, 422))
+             responses=responses(401, 403, 409, 413, 422))
 def create_topology(engine: EngineDep,
                     document: Annotated[dict[str, Any], DOCUMENT]) -> dict[str, Any]:
     """Validate, resolve and store a topology (all or nothing)."""
@@ -55,7 +55,7 @@ def show_topology(name: str, engine: EngineDep) -> dict[str, Any]:
     return {**found.resolved.model_dump(), "target": found.target, "events": found.events}
 
 
-@router.delete("/{name}", status_code=204, responses=responses(401, 403, 404, 409, 422))
+@router.delete("/{name}", status_code=204, responses=responses(401, 403, 404, 409, 413, 422))
 def delete_topology(name: str, engine: EngineDep, settings: SettingsDep,
                     force: Annotated[bool, Query(description="In any status (never while "
                                                  "containers run).")] = False) -> None:
@@ -64,7 +64,7 @@ def delete_topology(name: str, engine: EngineDep, settings: SettingsDep,
 
 
 @router.post("/{name}/deploy", response_model=LifecycleOutcome,
-             responses=responses(401, 403, 404, 409, 422, 503))
+             responses=responses(401, 403, 404, 409, 413, 422, 503))
 def deploy_topology(name: str, engine: EngineDep, settings: SettingsDep,
                     request: Annotated[DeployRequest | None, Body()] = None
                     ) -> dict[str, Any]:
