@@ -27,6 +27,8 @@ try {
       const nodes = await page.locator(".react-flow__node").count();
       const marks = await page.evaluate(() => Object.fromEntries(
         performance.getEntriesByType("mark").map((m) => [m.name, Math.round(m.startTime)])));
+      const shot = run === 0 && config.screenshots?.[name];
+      if (shot) await page.screenshot({ path: shot });
       (results[name] ??= []).push({ ready_ms: ready, interactive_ms: Math.round(interactive),
         nodes, marks });
       await context.close();

@@ -71,6 +71,12 @@ describe("palette drop", () => {
     expect(posts[0].auth).toBe("Bearer tok");
   });
 
+  it("sends nothing for a pending maze and says why", async () => {
+    const calls = await dropOn(labTopology("pending"), "office");
+    expect((await screen.findByRole("status")).textContent).toMatch(/^This maze is pending: to add/);
+    expect(calls.filter((c) => c.method === "POST")).toEqual([]);
+  });
+
   it("sends nothing when dropped outside every LAN", async () => {
     const calls = await dropOn(labTopology("active"), null);
     expect(await screen.findByRole("status")).toHaveProperty("textContent",

@@ -37,7 +37,6 @@ export function useMaze(client: ApiClient, name: string): MazeState {
 
   const loadTopology = useCallback(() => {
     client.topology(name).then((t) => {
-      performance.mark("maze-fetched");
       setTopology(t);
       setError(null);
     })
@@ -53,10 +52,14 @@ export function useMaze(client: ApiClient, name: string): MazeState {
     setLayout(null);
     setAttackers([]);
     setEvents([]);
-    loadTopology();
-    loadAttackers();
-    client.events(name).then((list) => setEvents(mergeEvents([], list))).catch(() => undefined);
-  }, [client, name, loadTopology, loadAttackers]);
+    // the topology first: the attack overlay can come a moment after the maze is drawn
+    client.topology(name).then((t) => {
+      performance.mark("maze-fetched");
+      setTopology(t);
+      loadAttackers();
+      client.events(name).then((list) => setEvents(mergeEvents([], list))).catch(() => undefined);
+    }).catch((e: Error) => setError(e.message));
+  }, [client, name, loadAttackers]);
 
   const key = topology ? structureKey(topology) : "";
   useEffect(() => {
