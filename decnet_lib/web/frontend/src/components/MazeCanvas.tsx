@@ -13,7 +13,9 @@ import { NODE_TYPES } from "./nodes";
 
 export const ARCHETYPE_MIME = "application/x-mazenet-archetype";
 const MINIMAP_LIMIT = 300;
-const MIN_ZOOM = 0.05;
+const MIN_ZOOM = 0.02;
+/** Off-screen nodes were never measured: fit on their declared sizes too. */
+const FIT_ALL = { includeHiddenNodes: true, padding: 0.05 };
 /** A maze bigger than this opens on its DMZ and the LANs next to it (zoom out for the rest). */
 export const FOCUS_LIMIT = 200;
 
@@ -126,7 +128,7 @@ export function MazeCanvas(props: Props) {
         proOptions={{ hideAttribution: true }}
       >
         <Background />
-        <Controls showInteractive={false} />
+        <Controls showInteractive={false} fitViewOptions={FIT_ALL} />
         {nodes.length <= MINIMAP_LIMIT ? <MiniMap pannable zoomable /> : null}
       </ReactFlow> : null}
     </div>

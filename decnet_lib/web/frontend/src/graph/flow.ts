@@ -6,9 +6,10 @@ import { deckyLans, deckyNodeId, isBridge, lanDepths, lanNodeId } from "./maze";
 
 export const ATTACKER_NODE_ID = "attacker";
 
-/** Where a node's handles sit (top: in, bottom: out), declared up front as for server-side
- * rendering: React Flow then needs not render every node once to measure them, and a big maze
- * draws only what is on screen from the first frame. */
+/** Where a node's handles sit (top: in, bottom: out), declared up front with the node's size
+ * (`measured`), as for server-side rendering: React Flow then needs not render every node once
+ * to measure it, a big maze draws only what is on screen from the first frame, and fit-view
+ * knows every node. */
 export function handlesOf(width: number, height: number, linked = true): NodeHandle[] {
   if (!linked) return [];
   return [
@@ -66,6 +67,7 @@ export function buildNodes(topology: Topology, layout: MazeLayout, overlay: Over
       width: box.width,
       height: box.height,
       handles: handlesOf(box.width, box.height),
+      measured: { width: box.width, height: box.height },
       style: { width: box.width, height: box.height },
       draggable: false,
       selectable: false,
@@ -89,6 +91,7 @@ export function buildNodes(topology: Topology, layout: MazeLayout, overlay: Over
       width: box.width,
       height: box.height,
       handles: handlesOf(box.width, box.height, bridge || touched.has(decky.name)),
+      measured: { width: box.width, height: box.height },
       draggable: false,
       zIndex: 1,
       data: {
@@ -109,6 +112,7 @@ export function buildNodes(topology: Topology, layout: MazeLayout, overlay: Over
       width: 140,
       height: 48,
       handles: handlesOf(140, 48),
+      measured: { width: 140, height: 48 },
       draggable: false,
       zIndex: 2,
       data: { attacker: overlay.attacker },

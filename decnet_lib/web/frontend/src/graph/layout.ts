@@ -54,7 +54,7 @@ export function elkGraph(topology: Topology): ElkNode {
         "elk.algorithm": "box",
         "elk.padding": LAN_PADDING,
         "elk.spacing.nodeNode": "12",
-        "elk.aspectRatio": "2.2",
+        "elk.aspectRatio": "1.3",
         // room for the LAN's title line
         "elk.nodeSize.constraints": "MINIMUM_SIZE",
         "elk.nodeSize.minimum": `(${EMPTY_LAN.width + 80}, ${EMPTY_LAN.height})`,
