@@ -21,9 +21,13 @@ class DOMMatrixStub {
 
 globalThis.ResizeObserver = ResizeObserverStub as unknown as typeof ResizeObserver;
 (globalThis as unknown as { DOMMatrixReadOnly: unknown }).DOMMatrixReadOnly = DOMMatrixStub;
+/** The flow and its pane are a 1000x700 screen; any other element is as big as its style says. */
+const sized = (element: HTMLElement, axis: "width" | "height", screen: number) =>
+  element.classList.contains("react-flow") || element.classList.contains("react-flow__renderer")
+    ? screen : parseFloat(element.style[axis]) || 1;
 Object.defineProperties(HTMLElement.prototype, {
-  offsetHeight: { get() { return parseFloat(this.style.height) || 1; } },
-  offsetWidth: { get() { return parseFloat(this.style.width) || 1; } },
+  offsetHeight: { get() { return sized(this, "height", 700); } },
+  offsetWidth: { get() { return sized(this, "width", 1000); } },
 });
 (SVGElement.prototype as unknown as { getBBox: () => DOMRect }).getBBox = () =>
   ({ x: 0, y: 0, width: 0, height: 0 }) as DOMRect;
