@@ -1,6 +1,7 @@
 /** The dashboard: sign in, the topologies, the open maze, the archetype palette. */
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { ApiClient, ApiError } from "./api/client";
+import { RECONNECTED_TOPIC } from "./api/stream";
 import { clearToken, loadToken, saveToken } from "./api/token";
 import type { Archetype, ServiceInfo, TopologySummary } from "./api/types";
 import { Login } from "./components/Login";
@@ -45,7 +46,7 @@ function Dashboard({ token, onLogout }: { token: string; onLogout: () => void })
 
   const refreshList = useDebounced(loadList, 300);
   useBusEvents(({ topic }) => {
-    if (topic.startsWith("topology.")) refreshList();
+    if (topic.startsWith("topology.") || topic === RECONNECTED_TOPIC) refreshList();
   });
 
   return (

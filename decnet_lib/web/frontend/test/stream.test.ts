@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { splitSse } from "../src/api/stream";
 import { mergeEvents } from "../src/state/useMaze";
 import type { AttackEvent } from "../src/api/types";
@@ -17,5 +17,40 @@ describe("the SSE reader", () => {
   it("keeps the newest events first, once each", () => {
     const e = (id: number) => ({ id, decky: "d" }) as unknown as AttackEvent;
     expect(mergeEvents([e(2), e(1)], [e(2), e(3)]).map((x) => x.id)).toEqual([3, 2, 1]);
+  });
+});
+
+describe("following the stream", () => {
+  it("says when it is open, reconnects after a drop and announces it", async () => {
+    const { followStream, RECONNECTED_TOPIC } = await import("../src/api/stream");
+    const bodies = [
+      'event: status\ndata: {"topic":"topology.t1.status","payload":{"to":"active"}}\n\n',
+      'event: attack\ndata: {"topic":"attack.t1.gw.http","payload":{"decky":"gw"}}\n\n',
+    ];
+    const seen: string[] = [];
+    const states: boolean[] = [];
+    const abort = new AbortController();
+    const fetcher = vi.fn(async (_url: string, init: RequestInit) => {
+      expect(new Headers(init.headers).get("Authorization")).toBe("Bearer tok");
+      const body = bodies.shift();
+      if (body === undefined) {
+        abort.abort();
+        throw new DOMException("aborted", "AbortError");
+      }
+      return new Response(body, { status: 200 });
+    });
+    vi.stubGlobal("fetch", fetcher);
+    vi.useFakeTimers({ toFake: ["setTimeout"] });
+    try {
+      const done = followStream("tok", (e) => seen.push(e.topic), abort.signal,
+        (open) => states.push(open));
+      await vi.runAllTimersAsync();
+      await done;
+    } finally {
+      vi.useRealTimers();
+      vi.unstubAllGlobals();
+    }
+    expect(seen).toEqual(["topology.t1.status", RECONNECTED_TOPIC, "attack.t1.gw.http"]);
+    expect(states).toEqual([true, false, true, false]);
   });
 });

@@ -47,13 +47,18 @@ function toBusEvent(name: string, data: string): BusEvent | null {
   return { topic, payload };
 }
 
-/** Reads /api/v1/stream until `signal` aborts; reconnects after a drop. */
+/** Topic of the event the reader emits itself when a dropped stream is back: what happened
+ * meanwhile was not sent (the bus is notification only), so listeners read the state again. */
+export const RECONNECTED_TOPIC = "stream.reconnected";
+
+/** Reads /api/v1/stream until `signal` aborts; reconnects a second after a drop. */
 export async function followStream(
   token: string,
   onEvent: (event: BusEvent) => void,
   signal: AbortSignal,
-  onOpen: () => void = () => undefined,
+  onState: (open: boolean) => void = () => undefined,
 ): Promise<void> {
+  let opened = false;
   while (!signal.aborted) {
     try {
       const response = await fetch(`${API_PREFIX}/stream`, {
@@ -61,7 +66,9 @@ export async function followStream(
         signal,
       });
       if (!response.ok || !response.body) throw new Error(`stream: HTTP ${response.status}`);
-      onOpen();
+      onState(true);
+      if (opened) onEvent({ topic: RECONNECTED_TOPIC, payload: {} });
+      opened = true;
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
@@ -74,6 +81,7 @@ export async function followStream(
     } catch {
       if (signal.aborted) return;
     }
+    onState(false);
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }

@@ -8,7 +8,7 @@ export function useBusStream(token: string, onEvent: (event: BusEvent) => void):
   const [connected, setConnected] = useState(false);
   useEffect(() => {
     const abort = new AbortController();
-    followStream(token, (event) => handler.current(event), abort.signal, () => setConnected(true))
+    followStream(token, (event) => handler.current(event), abort.signal, setConnected)
       .finally(() => setConnected(false));
     return () => abort.abort();
   }, [token]);

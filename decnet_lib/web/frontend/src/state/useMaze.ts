@@ -1,6 +1,7 @@
 /** One maze's data: the topology, its layout, its attackers and events, live from the stream. */
 import { useCallback, useEffect, useMemo, useState } from "react";
 import type { ApiClient } from "../api/client";
+import { RECONNECTED_TOPIC } from "../api/stream";
 import type { Attacker, AttackEvent, Topology } from "../api/types";
 import { type MazeLayout, layoutMaze, warmUpLayout } from "../graph/layout";
 import { structureKey } from "../graph/maze";
@@ -79,7 +80,10 @@ export function useMaze(client: ApiClient, name: string): MazeState {
   useBusEvents(({ topic, payload }) => {
     if (!topology) return;
     const [kind, id] = topic.split(".");
-    if (kind === "topology" && id === topology.id) refetchTopology();
+    if (topic === RECONNECTED_TOPIC) {
+      refetchTopology();
+      refetchAttackers();
+    } else if (kind === "topology" && id === topology.id) refetchTopology();
     else if (kind === "decky") refetchTopology();
     else if (kind === "attack" && id === topology.id) {
       const event = payload as unknown as AttackEvent;
