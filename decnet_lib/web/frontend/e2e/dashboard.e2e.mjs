@@ -1,7 +1,8 @@
 // The dashboard in a real browser against a real API and a real deployed maze.
 // Usage: node e2e/dashboard.e2e.mjs CONFIG.json   (written by tests/integration/test_dashboard_e2e.py)
 // Steps: log in through the form, see the maze, drag an archetype onto the office LAN and
-// wait until its container runs in Docker, attack a decky with a real client and see it
+// wait until its container runs in Docker, add a service to a decky in its panel and wait for
+// that container too, attack a decky with a real client and see it
 // light up within 2 s. Prints one JSON line of results; exits non-zero on any failure.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -56,6 +57,17 @@ try {
     return names.trim().length > 0;
   }, 60000, 500);
   result.added = added;
+
+  // change a decky's services in its panel (PATCH: an update_decky mutation on a live maze)
+  await page.getByTestId("decky-ws").click();
+  const panel = page.getByTestId("decky-panel");
+  await panel.getByLabel("ftp", { exact: true }).check();
+  await panel.getByRole("button", { name: "Save services" }).click();
+  await page.locator('[data-testid="decky-ws"] .svc', { hasText: "ftp" }).waitFor({ timeout: 60000 });
+  await until("ws's ftp running in Docker", () => sh([...config.docker_ps,
+    "--filter", "label=decnet.decky=ws", "--filter", "label=decnet.service=ftp",
+    "--filter", "status=running", "--format", "{{.Names}}"]).trim().length > 0, 60000, 500);
+  result.services_changed = true;
 
   // an attack by a real client: the decky lights up within 2 s
   const hot = page.locator(`[data-testid="decky-${config.attack_decky}"][data-hot="true"]`);
