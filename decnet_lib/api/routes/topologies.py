@@ -55,7 +55,7 @@ def show_topology(name: str, engine: EngineDep) -> dict[str, Any]:
     return {**found.resolved.model_dump(), "target": found.target, "events": found.events}
 
 
-@router.delete("/{name}", status_code=204, responses=responses(401, 403, 404, 409, 413, 422))
+@router.delete("/{name}", status_code=204, responses=responses(401, 403, 404, 409, 422))
 def delete_topology(name: str, engine: EngineDep, settings: SettingsDep,
                     force: Annotated[bool, Query(description="In any status (never while "
                                                  "containers run).")] = False) -> None:
