@@ -4,10 +4,10 @@ real deployed maze on the real Docker Engine (issue 16.5).
 A 2-LAN maze of light deckies is deployed through a real agent with the CLI; `decnet api
 serve`, a bus server, `decnet reconcile --watch` and `decnet ingest --watch` run beside it.
 The browser logs in through the form, sees the maze, drags an archetype onto the office LAN
-(one `add_decky` mutation) until its container runs, adds ftp to a decky in its panel (PATCH,
-an `update_decky` mutation) until that container runs, then sees an attack made with `curl`
-light the decky up within 2 s. Screenshots of the maze go to docs/ with
-DECNET_UPDATE_SCREENSHOTS=1. Torn down in a finally.
+(`POST .../deckies`: one `add_decky` mutation on a live maze) until its container runs, adds
+ftp to a decky in its panel (PATCH, an `update_decky` mutation) until that container runs,
+then sees an attack made with `curl` light the decky up within 2 s. Screenshots of the maze
+go to docs/ with DECNET_UPDATE_SCREENSHOTS=1. Torn down in a finally.
 """
 
 from __future__ import annotations

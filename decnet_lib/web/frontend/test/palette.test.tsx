@@ -26,7 +26,8 @@ async function dropOn(topology: Topology, lan: string | null) {
     [`GET /api/v1/topologies/${topology.name}`]: () => [200, topology],
     "GET /api/v1/attackers": () => [200, []],
     "GET /api/v1/events": () => [200, []],
-    [`POST /api/v1/topologies/${topology.name}/mutations`]: () => [202, { state: "pending" }],
+    [`POST /api/v1/topologies/${topology.name}/deckies`]: () => [
+      topology.status === "active" ? 202 : 200, { mode: "direct" }],
   });
   const client = new ApiClient("tok");
   render(
@@ -59,23 +60,17 @@ async function dropOn(topology: Topology, lan: string | null) {
 }
 
 describe("palette drop", () => {
-  it("adds the archetype on the LAN it lands on, with one add_decky mutation", async () => {
-    const calls = await dropOn(labTopology("active"), "office");
-    await waitFor(() => expect(calls.some((c) => c.method === "POST")).toBe(true));
-    const posts = calls.filter((c) => c.method === "POST");
-    expect(posts).toHaveLength(1);
-    expect(posts[0].url).toBe("/api/v1/topologies/lab/mutations");
-    expect(posts[0].body).toEqual({
-      op: "add_decky", payload: { name: "web-server-1", lan: "office", archetype: "web-server" },
+  it.each(["active", "pending"] as const)(
+    "adds the archetype on the LAN it lands on with one POST (%s maze)", async (status) => {
+      // the API makes it one add_decky mutation on a live maze, a direct edit on a pending one
+      const calls = await dropOn(labTopology(status), "office");
+      await waitFor(() => expect(calls.some((c) => c.method === "POST")).toBe(true));
+      const posts = calls.filter((c) => c.method === "POST");
+      expect(posts).toHaveLength(1);
+      expect(posts[0].url).toBe("/api/v1/topologies/lab/deckies");
+      expect(posts[0].body).toEqual({ name: "web-server-1", lan: "office", archetype: "web-server" });
+      expect(posts[0].auth).toBe("Bearer tok");
     });
-    expect(posts[0].auth).toBe("Bearer tok");
-  });
-
-  it("sends nothing for a pending maze and says why", async () => {
-    const calls = await dropOn(labTopology("pending"), "office");
-    expect((await screen.findByRole("status")).textContent).toMatch(/^This maze is pending: to add/);
-    expect(calls.filter((c) => c.method === "POST")).toEqual([]);
-  });
 
   it("sends nothing when dropped outside every LAN", async () => {
     const calls = await dropOn(labTopology("active"), null);

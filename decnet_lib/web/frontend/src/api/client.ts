@@ -1,6 +1,6 @@
 /** The master API over fetch: every call carries the bearer token; errors become ApiError. */
 import type {
-  Archetype, Attacker, AttackEvent, Mutation, ServiceInfo, Topology, TopologySummary,
+  Archetype, Attacker, AttackEvent, ServiceInfo, Topology, TopologySummary,
 } from "./types";
 
 export const API_PREFIX = "/api/v1";
@@ -74,8 +74,15 @@ export class ApiClient {
     return this.request("POST", `/topologies/${encodeURIComponent(name)}/teardown`);
   }
 
-  mutate(name: string, mutation: Mutation): Promise<unknown> {
-    return this.request("POST", `/topologies/${encodeURIComponent(name)}/mutations`, mutation);
+  /** Direct while the maze is pending or torn down; one `add_decky` mutation while live. */
+  addDecky(name: string, payload: Record<string, unknown>): Promise<unknown> {
+    return this.request("POST", `/topologies/${encodeURIComponent(name)}/deckies`, payload);
+  }
+
+  /** Direct while the maze is pending or torn down; one `remove_decky` mutation while live. */
+  removeDecky(name: string, decky: string): Promise<unknown> {
+    const path = `/topologies/${encodeURIComponent(name)}/deckies/${encodeURIComponent(decky)}`;
+    return this.request("DELETE", path);
   }
 
   patchDecky(name: string, decky: string, patch: Record<string, unknown>): Promise<unknown> {

@@ -90,9 +90,4 @@ export interface Attacker {
   commands: string[];
 }
 
-export interface Mutation {
-  op: string;
-  payload: Record<string, unknown>;
-}
-
 export const LIVE_STATUSES: ReadonlySet<TopologyStatus> = new Set(["active", "degraded"]);

@@ -9,13 +9,6 @@ import { AttackPanel } from "./AttackPanel";
 import { DeckyPanel } from "./DeckyPanel";
 import { MazeCanvas } from "./MazeCanvas";
 
-/** Adding or removing a decky goes through the mutation queue, which takes live mazes only
- * (the API has no direct add/remove for an undeployed topology; services are a PATCH). */
-export function notLive(status: string, what: string): string {
-  return `This maze is ${status}: to ${what}, deploy it first (edits of a pending maze: `
-    + "its services here, the rest in its document).";
-}
-
 interface Props {
   client: ApiClient;
   name: string;
@@ -46,10 +39,6 @@ export function MazeView({ client, name, services }: Props) {
 
   const onDropArchetype = useCallback((lan: string, archetype: string) => {
     if (!topology) return;
-    if (!isLive(topology)) {
-      setMessage(notLive(topology.status, "add a decky"));
-      return;
-    }
     run(`adding a ${archetype} on ${lan}`, () => addDecky(client, topology, lan, archetype));
   }, [client, topology, run]);
   const onDropMiss = useCallback(() => setMessage("Drop the archetype onto a LAN."), []);
@@ -70,7 +59,7 @@ export function MazeView({ client, name, services }: Props) {
         </span>
         <span className="muted">
           {topology.lans.length} LANs · {topology.deckies.length} deckies
-          {live ? " · edits go through the mutation queue" : ""}
+          {live ? " · edits go through the mutation queue" : " · edits apply at once"}
         </span>
         <button type="button" disabled={!tornDown}
           onClick={() => run("deploy", () => client.deploy(topology.name))}>Deploy</button>
@@ -96,10 +85,6 @@ export function MazeView({ client, name, services }: Props) {
               onSetServices={(list) => run(`services of ${decky.name}`,
                 () => setServices(client, topology, decky.name, list))}
               onRemove={() => {
-                if (!live) {
-                  setMessage(notLive(topology.status, "remove a decky"));
-                  return;
-                }
                 setSelected(null);
                 run(`removing ${decky.name}`, () => removeDecky(client, topology, decky.name));
               }}

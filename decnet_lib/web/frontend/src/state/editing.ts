@@ -1,4 +1,5 @@
-/** Maze edits as API calls: live topologies go through the mutation queue (one op each). */
+/** Maze edits as API calls. The API decides how: a direct change while the maze is pending or
+ * torn down, one mutation (`add_decky`, `update_decky`, `remove_decky`) while it is live. */
 import type { ApiClient } from "../api/client";
 import { LIVE_STATUSES, type Topology } from "../api/types";
 
@@ -24,7 +25,7 @@ export async function addDecky(
   client: ApiClient, topology: Topology, lan: string, archetype: string,
 ): Promise<string> {
   const name = freeDeckyName(topology, archetype);
-  await client.mutate(topology.name, { op: "add_decky", payload: { name, lan, archetype } });
+  await client.addDecky(topology.name, { name, lan, archetype });
   return name;
 }
 
@@ -36,5 +37,5 @@ export function setServices(
 }
 
 export function removeDecky(client: ApiClient, topology: Topology, decky: string): Promise<unknown> {
-  return client.mutate(topology.name, { op: "remove_decky", payload: { decky } });
+  return client.removeDecky(topology.name, decky);
 }
