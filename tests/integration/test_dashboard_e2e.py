@@ -99,10 +99,14 @@ def test_dashboard_live_maze(docker_env: DockerEnv, agent_url: str, tmp_path: Pa
                     "screenshots": {"maze": str(shots / "dashboard.png"),
                                     "attack": str(shots / "dashboard-attack.png")},
                 }, tmp_path / "e2e.json")
+            mutations = json.loads(cli(api, "topology", "mutations", name, "--json"))
         finally:
             cli(api, "topology", "teardown", name)
     assert result["status"] == "active"
     assert result["added"] == "printer-1"
     assert result["services_changed"] is True
+    # the live maze changed through the queue: one mutation per edit, each applied
+    assert [(m["op"], m["state"]) for m in mutations] == [("add_decky", "applied"),
+                                                          ("update_decky", "applied")]
     assert result["attack_seen_ms"] <= 2000
     assert docker_env.labelled_count(topology_id) == (0, 0)
