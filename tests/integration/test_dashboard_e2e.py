@@ -104,6 +104,7 @@ def test_dashboard_live_maze(docker_env: DockerEnv, agent_url: str, tmp_path: Pa
             cli(api, "topology", "teardown", name)
     assert result["status"] == "active"
     assert result["added"] == "printer-1"
+    assert result["mutation"] == "add_decky applied"  # its op from the enqueued event
     assert result["services_changed"] is True
     # the live maze changed through the queue: one mutation per edit, each applied
     assert [(m["op"], m["state"]) for m in mutations] == [("add_decky", "applied"),

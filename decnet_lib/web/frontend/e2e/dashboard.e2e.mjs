@@ -51,6 +51,9 @@ try {
   });
   const added = `${config.archetype}-1`;
   await page.getByTestId(`decky-${added}`).waitFor({ timeout: 60000 });
+  // the mutation's progress came over the stream
+  result.mutation = await page.getByTestId("mutation-state").filter({ hasText: "applied" })
+    .textContent({ timeout: 30000 });
   await until(`${added} running in Docker`, () => {
     const names = sh([...config.docker_ps, "--filter", `label=decnet.decky=${added}`,
       "--filter", "status=running", "--format", "{{.Names}}"]);

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { splitSse } from "../src/api/stream";
-import { mergeEvents } from "../src/state/useMaze";
+import { mergeEvents, noteMutation } from "../src/state/useMaze";
 import type { AttackEvent } from "../src/api/types";
 
 describe("the SSE reader", () => {
@@ -17,6 +17,18 @@ describe("the SSE reader", () => {
   it("keeps the newest events first, once each", () => {
     const e = (id: number) => ({ id, decky: "d" }) as unknown as AttackEvent;
     expect(mergeEvents([e(2), e(1)], [e(2), e(3)]).map((x) => x.id)).toEqual([3, 2, 1]);
+  });
+});
+
+describe("mutation notes", () => {
+  it("keeps the op from the enqueued event and the error of a failed one", () => {
+    const enqueued = noteMutation(null, "enqueued", { mutation_id: "m1", op: "add_decky" });
+    const applying = noteMutation(enqueued, "applying", { mutation_id: "m1" });
+    expect(applying).toEqual({ id: "m1", op: "add_decky", state: "applying", error: null });
+    const failed = noteMutation(applying, "failed",
+      { mutation_id: "m1", error: { code: "IP_COLLISION", message: "taken" } });
+    expect(failed).toEqual({ id: "m1", op: "add_decky", state: "failed", error: "taken" });
+    expect(noteMutation(failed, "applied", { mutation_id: "m2" }).op).toBe("mutation");
   });
 });
 

@@ -65,6 +65,12 @@ export function MazeView({ client, name, services }: Props) {
           onClick={() => run("deploy", () => client.deploy(topology.name))}>Deploy</button>
         <button type="button" disabled={!live}
           onClick={() => run("teardown", () => client.teardown(topology.name))}>Teardown</button>
+        {maze.mutation ? (
+          <span className={`mutation mutation-${maze.mutation.state}`} data-testid="mutation-state">
+            {maze.mutation.op} {maze.mutation.state}
+            {maze.mutation.error ? `: ${maze.mutation.error}` : ""}
+          </span>
+        ) : null}
         {message ? <span className="message" role="status">{message}</span> : null}
       </header>
       <div className="maze-body">

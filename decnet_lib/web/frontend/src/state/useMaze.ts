@@ -11,12 +11,32 @@ import { useDebounced } from "./stream";
 export const HOT_MS = 8000;
 const EVENTS_KEPT = 200;
 
+/** The newest mutation of this maze as the stream told it (enqueued, applying, applied...). */
+export interface MutationNote {
+  id: string;
+  op: string;
+  state: string;
+  error: string | null;
+}
+
+/** Folds one `topology.<id>.mutation.<state>` event into the newest mutation note. */
+export function noteMutation(
+  known: MutationNote | null, state: string, payload: Record<string, unknown>,
+): MutationNote {
+  const id = String(payload.mutation_id ?? "");
+  const op = typeof payload.op === "string" ? payload.op
+    : known && known.id === id ? known.op : "mutation";
+  const error = payload.error as { message?: string } | undefined;
+  return { id, op, state, error: error?.message ?? null };
+}
+
 export interface MazeState {
   topology: Topology | null;
   layout: MazeLayout | null;
   attackers: Attacker[];
   events: AttackEvent[];
   hot: ReadonlySet<string>;
+  mutation: MutationNote | null;
   error: string | null;
   reload: () => void;
 }
@@ -35,6 +55,7 @@ export function useMaze(client: ApiClient, name: string): MazeState {
   const [events, setEvents] = useState<AttackEvent[]>([]);
   const [hotUntil, setHotUntil] = useState<ReadonlyMap<string, number>>(new Map());
   const [error, setError] = useState<string | null>(null);
+  const [mutation, setMutation] = useState<MutationNote | null>(null);
 
   const loadTopology = useCallback(() => {
     client.topology(name).then((t) => {
@@ -79,7 +100,10 @@ export function useMaze(client: ApiClient, name: string): MazeState {
   const refetchAttackers = useDebounced(loadAttackers, 300);
   useBusEvents(({ topic, payload }) => {
     if (!topology) return;
-    const [kind, id] = topic.split(".");
+    const [kind, id, sub, state] = topic.split(".");
+    if (kind === "topology" && id === topology.id && sub === "mutation" && state) {
+      setMutation((known) => noteMutation(known, state, payload));
+    }
     if (topic === RECONNECTED_TOPIC) {
       refetchTopology();
       refetchAttackers();
@@ -106,5 +130,5 @@ export function useMaze(client: ApiClient, name: string): MazeState {
   }, [hotUntil.size]);
 
   const hot = useMemo(() => new Set(hotUntil.keys()), [hotUntil]);
-  return { topology, layout, attackers, events, hot, error, reload: loadTopology };
+  return { topology, layout, attackers, events, hot, mutation, error, reload: loadTopology };
 }
