@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run every test: installs what is missing (venv, MariaDB, Docker), starts them, lints, runs
-# pytest on SQLite and MariaDB against the real Docker Engine.
+# Run every test: installs what is missing (venv, MariaDB, Docker, chromium), starts them,
+# builds the dashboard (npm ci from the lock), lints, runs the dashboard's Vitest tests and
+# pytest on SQLite and MariaDB against the real Docker Engine (browser tests included).
 # Usage: scripts/test.sh [pytest args...]
 source "$(dirname "$0")/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/venv.sh"
