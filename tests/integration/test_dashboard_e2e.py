@@ -102,6 +102,7 @@ def test_dashboard_live_maze(docker_env: DockerEnv, agent_url: str, tmp_path: Pa
             mutations = json.loads(cli(api, "topology", "mutations", name, "--json"))
         finally:
             cli(api, "topology", "teardown", name)
+    print("dashboard e2e:", result)
     assert result["status"] == "active"
     assert result["added"] == "printer-1"
     assert result["mutation"] == "add_decky applied"  # its op from the enqueued event
