@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING
 import pytest
 from api_server import REPO, Api, running_api, stop
 from browser_support import require_browser, run_node_script
+from maze_walk import PROBE_IMAGE, WALK_PASSWORD, attacker_script, listening
+from maze_walk import maze as walk_maze
 
 if TYPE_CHECKING:
     from docker_support import DockerEnv
@@ -112,3 +115,73 @@ def test_dashboard_live_maze(docker_env: DockerEnv, agent_url: str, tmp_path: Pa
                                                           ("update_decky", "applied")]
     assert result["attack_seen_ms"] <= 2000
     assert docker_env.labelled_count(topology_id) == (0, 0)
+
+
+def test_dashboard_draws_a_walk_through_a_foothold(
+    docker_env: DockerEnv, agent_url: str, tmp_path: Path,
+) -> None:
+    """A real attacker walks the foothold maze (OpenSSH `ssh` into `gw`, then `ws`'s redis from
+    there); the dashboard draws the walk gw -> ws across the DMZ and office LANs and lists the
+    refused and accepted logins and the commands typed."""
+    require_browser()
+    from decnet_lib.deploy.naming import network_name
+    from decnet_lib.images.build import build_images
+
+    build_images(docker_env.client, services=["ssh", "redis"], modes=("full",))
+    name = f"walk-{uuid.uuid4().hex[:8]}"
+    dmz, office = docker_env.subnets(2)
+    document = tmp_path / "walk.yml"
+    document.write_text(walk_maze(name, str(dmz), str(office)))
+    shots = DOCS if os.environ.get(UPDATE_DOCS) == "1" else tmp_path
+    probe = None
+    with running_api(tmp_path, f"sqlite:///{tmp_path / 'master.db'}") as api:
+        cli(api, "topology", "create", str(document))
+        shown = json.loads(cli(api, "topology", "show", name, "--json"))
+        docker_env.topology_ids.append(shown["id"])
+        lans = {d["name"]: d["lans"] for d in shown["deckies"]}
+        try:
+            cli(api, "topology", "deploy", name, "--agent", agent_url)
+            network = docker_env.client.networks.get(network_name(shown["id"], "dmz"))
+            probe_ip = docker_env.host(dmz, 250)
+            probe = docker_env.client.containers.create(
+                PROBE_IMAGE, ["sleep", "infinity"], entrypoint=[], network=network.name,
+                labels={**docker_env.owner_labels, "decnet.managed": "true"})
+            network.disconnect(probe)
+            network.connect(probe, ipv4_address=probe_ip)
+            probe.start()
+            assert listening(lans["gw"]["dmz"], 22)
+            _, output = probe.exec_run(
+                ["/bin/sh", "-c", attacker_script(lans["gw"]["dmz"], lans["ws"]["office"])])
+            assert b"@@@2=0" in output, output
+            walker = wait_for_walker(api, name, probe_ip)
+            assert walker["deckies"] == ["gw", "ws"], walker
+            result = run_node_script("walk.e2e.mjs", {
+                "url": api.url, "token": api.tokens["viewer"], "topology": name,
+                "attacker": probe_ip, "screenshot": str(shots / "dashboard-walk.png"),
+            }, tmp_path / "walk.json")
+        finally:
+            if probe is not None:  # it holds an address on the DMZ network
+                probe.remove(force=True)
+            cli(api, "topology", "teardown", name)
+    print("dashboard walk:", result)
+    assert result["path"] == "gw → ws"
+    assert result["hops"] == ["dmz", "office"]
+    assert result["touched"] == ["gw", "ws"]
+    assert result["on_path"] == ["dmz", "office"]
+    assert f"ssh: svc / {WALK_PASSWORD} ✔" in result["credentials"]
+    assert "ssh: svc / wrong-guess ✘" in result["credentials"]
+    assert any("ip addr" in command for command in result["commands"])
+
+
+def wait_for_walker(api: Api, name: str, src_ip: str, timeout: float = 30.0) -> dict:
+    """The attacker record of `src_ip` once its walk reached a second decky (ingest runs)."""
+    deadline = time.monotonic() + timeout
+    walker: dict = {}
+    while time.monotonic() < deadline:
+        cli(api, "ingest", "--once")
+        records = json.loads(cli(api, "attackers", "--topology", name, "--json"))
+        walker = next((a for a in records if a["src_ip"] == src_ip), {})
+        if len(walker.get("deckies", [])) >= 2:
+            return walker
+        time.sleep(0.5)
+    return walker

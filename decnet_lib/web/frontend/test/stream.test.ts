@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { splitSse } from "../src/api/stream";
 import { mergeEvents, noteMutation } from "../src/state/useMaze";
+import { describe as gist } from "../src/components/AttackPanel";
 import type { AttackEvent } from "../src/api/types";
 
 describe("the SSE reader", () => {
@@ -17,6 +18,18 @@ describe("the SSE reader", () => {
   it("keeps the newest events first, once each", () => {
     const e = (id: number) => ({ id, decky: "d" }) as unknown as AttackEvent;
     expect(mergeEvents([e(2), e(1)], [e(2), e(3)]).map((x) => x.id)).toEqual([3, 2, 1]);
+  });
+});
+
+describe("event lines", () => {
+  it("name the command, path or user whichever way the emulator spelled it", () => {
+    const e = (service: string, event: string, fields: Record<string, unknown>) =>
+      ({ service, event, fields }) as unknown as AttackEvent;
+    expect(gist(e("ssh", "command", { cmd: "ip addr" }))).toBe("ssh command ip addr");
+    expect(gist(e("telnet", "command", { command: "id" }))).toBe("telnet command id");
+    expect(gist(e("ssh", "login", { user: "svc", password: "x" }))).toBe("ssh login svc");
+    expect(gist(e("http", "request", { path: "/admin" }))).toBe("http request /admin");
+    expect(gist(e("redis", "connect", {}))).toBe("redis connect");
   });
 });
 

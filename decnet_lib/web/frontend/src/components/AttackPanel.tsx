@@ -8,9 +8,11 @@ interface Props {
   onShow: (ip: string) => void;
 }
 
-function describe(event: AttackEvent): string {
+/** The event's gist; field names as the emulators write them (ssh and the light emulators
+ * say `cmd` and `user`, the others `command` and `username`). */
+export function describe(event: AttackEvent): string {
   const f = event.fields ?? {};
-  const detail = f.command ?? f.path ?? f.query ?? f.username ?? "";
+  const detail = f.command ?? f.cmd ?? f.path ?? f.query ?? f.qname ?? f.username ?? f.user ?? "";
   return `${event.service} ${event.event}${detail ? ` ${String(detail)}` : ""}`;
 }
 
