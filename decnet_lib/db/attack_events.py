@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,15 @@ def live_agents(session: Session) -> list[str]:
                                           Topology.agent.is_not(None))
              .distinct().order_by(Topology.agent))
     return [agent for agent in session.scalars(query) if agent]
+
+
+def live_topologies_on(session: Session, agents: Sequence[str | None]) -> list[str]:
+    """The ids of the deployed topologies whose `agent` is one of `agents` (None included)."""
+    where = Topology.agent.in_([agent for agent in agents if agent is not None])
+    if None in agents:
+        where = or_(where, Topology.agent.is_(None))
+    query = select(Topology.id).where(Topology.status.in_(DEPLOYED_STATUSES), where)
+    return list(session.scalars(query.order_by(Topology.id)))
 
 
 def decky_homes(session: Session, topology_ids: Iterable[str]

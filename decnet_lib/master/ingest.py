@@ -30,8 +30,10 @@ from decnet_lib.events import publish
 from decnet_lib.master.agent_client import AgentClient
 from decnet_lib.master.attack_events import event_object
 from decnet_lib.master.ingest_log import IngestLog
+from decnet_lib.master.targets import LOCAL
 
 if TYPE_CHECKING:
+    from decnet_lib.master.local_feed import LocalFeed
     from decnet_lib.settings import Settings
 
 log = logging.getLogger("decnet.ingest")
@@ -107,9 +109,27 @@ class Ingester:
         self.page = page
         assert settings.ingest_log_file is not None
         self.log = IngestLog(settings.ingest_log_file)
+        self.settings = settings
+        self._local: LocalFeed | None = None
+        self._local_lock = threading.Lock()
 
     def close(self) -> None:
         self.log.close()
+        if self._local is not None:
+            self._local.close()
+
+    def local(self) -> LocalFeed:
+        """The local target's feed (its collector runs in this process), made once."""
+        from decnet_lib.master.local_feed import LocalFeed
+
+        with self._local_lock:
+            if self._local is None:
+                self._local = LocalFeed(self.settings, self.engine)
+            return self._local
+
+    def feed(self, source: str) -> EventFeed:
+        """Where the events of `source` are read: an agent, or the local target's journal."""
+        return self.local() if source == LOCAL else self.clients(source)
 
     def sources(self) -> list[str]:
         """The agents holding a deployed topology."""
@@ -137,7 +157,7 @@ class Ingester:
         """One page from `source`: (events received, events newly stored). Raises
         DecnetError (AgentError) when the agent cannot be read."""
         epoch, seq = self._cursor(source)
-        answer = self.clients(source).events(after=seq, limit=self.page, wait=wait,
+        answer = self.feed(source).events(after=seq, limit=self.page, wait=wait,
                                              epoch=epoch or None)
         entries = answer.get("events")
         new_epoch = answer.get("epoch")
@@ -158,6 +178,8 @@ class Ingester:
         """Every page `source` has now (no waiting)."""
         result = SourceResult(source)
         try:
+            if source == LOCAL:
+                self.local().collect_once()
             while True:
                 received, stored = self.pull(source)
                 result.pages += 1
@@ -182,6 +204,8 @@ class Ingester:
         delay = BACKOFF_FIRST_S
         while not stop.is_set() and live(source):
             try:
+                if source == LOCAL:
+                    self.local().follow()
                 self.pull(source, wait=wait)
                 delay = BACKOFF_FIRST_S
             except Exception as exc:  # an agent away, a database hiccup: retry later
