@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 POLL_S = 0.05
 """How often a long poll looks at the journal (as the agent's `GET /events`)."""
+MAX_WAIT_S = 1.0
+"""A local long poll returns within this (no network to spare): a stopping ingester exits."""
 HELD_TTL_S = 2.0
 """How long the list of local topologies is reused before it is read again."""
 LOCAL_AGENTS = (None, "", LOCAL)
@@ -96,8 +98,9 @@ class LocalFeed:
 
     def events(self, after: int = 0, limit: int = 1000, wait: float = 0.0,
                epoch: str | None = None) -> dict[str, Any]:
-        """The journal's events after `after`, long-polled up to `wait` seconds."""
-        deadline = time.monotonic() + wait
+        """The journal's events after `after`, long-polled up to `wait` (at most
+        MAX_WAIT_S) seconds."""
+        deadline = time.monotonic() + min(wait, MAX_WAIT_S)
         while True:
             page = self.journal.page(after, limit, epoch)
             if page["events"] or time.monotonic() >= deadline:
