@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -99,15 +99,15 @@ def _moment(value: Any) -> datetime:
         return utcnow()
 
 
-def event_row(entry: Mapping[str, Any], source: str, epoch: str,
-              homes: Mapping[tuple[str, str], tuple[str, str]]) -> AttackEvent:
-    """The row of one journalled event (as the agent's collector built it)."""
+def event_values(entry: Mapping[str, Any], source: str, epoch: str,
+                 homes: Mapping[tuple[str, str], tuple[str, str]]) -> dict[str, Any]:
+    """The column values of one journalled event (as the agent's collector built it)."""
     fields = entry.get("fields")
     fields = dict(fields) if isinstance(fields, Mapping) else {}
     topology_id = _text(entry.get("topology_id"), 32)
     decky = _text(entry.get("decky"))
     lan, dst_ip = homes.get((topology_id or "", decky or ""), (None, None))
-    return AttackEvent(
+    return dict(
         ts=_moment(entry.get("ts")),
         topology_id=topology_id,
         topology=_text(entry.get("topology")),
@@ -142,12 +142,18 @@ def store_page(session: Session, source: str, epoch: str,
         session.flush()
         return []
     homes = decky_homes(session, {str(e.get("topology_id") or "") for e in fresh})
-    rows = [event_row(entry, source, epoch, homes) for entry in fresh]
-    session.add_all(rows)
-    cursor.seq = rows[-1].seq
+    values = [event_values(entry, source, epoch, homes) for entry in fresh]
+    # one executemany (no per-row RETURNING), then the new rows read back by their key
+    session.execute(insert(AttackEvent), values)
+    first, last = values[0]["seq"], values[-1]["seq"]
+    cursor.seq = last
     cursor.updated_at = utcnow()
     session.flush()
-    return rows
+    query = (select(AttackEvent)
+             .where(AttackEvent.source == source, AttackEvent.epoch == epoch[:32],
+                    AttackEvent.seq.between(first, last))
+             .order_by(AttackEvent.seq))
+    return list(session.scalars(query))
 
 
 def events_after(session: Session, after_id: int, limit: int) -> list[AttackEvent]:

@@ -11,12 +11,14 @@ ASCII summary for humans (same escapes); the structured data is the authoritativ
 
 from __future__ import annotations
 
+import re
 import socket
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
+from functools import lru_cache
 
 from decnet_lib.deploy import labels as L
 from decnet_lib.logs.emulator_line import EmulatorEvent
@@ -78,6 +80,10 @@ def severity_for(event: str) -> Severity:
 # -- field encodings -----------------------------------------------------------------------
 
 
+_PLAIN_VALUE = re.compile(r'[ !#-\[^-~]*')
+"""A PARAM-VALUE that needs no escape: printable ASCII without `"`, `\\` and `]`."""
+
+
 def _printusascii(value: str | None, limit: int, forbidden: str = "") -> str:
     """Characters 33..126 only (others become `_`), cut to `limit`; "" when nothing is left."""
     if not value:
@@ -93,6 +99,7 @@ def header_field(value: str | None, limit: int) -> str:
     return _printusascii(value, limit) or NILVALUE
 
 
+@lru_cache(maxsize=1024)
 def sd_name(value: str) -> str:
     """An SD-ID or PARAM-NAME: PRINTUSASCII without `=`, space, `]` and `"`, 32 at most."""
     return _printusascii(value, MAX_SD_NAME, forbidden='="]')
@@ -109,6 +116,8 @@ def _breaks_line(c: str) -> bool:
 
 def escape_param_value(value: str) -> str:
     """An SD PARAM-VALUE: `"`, `\\`, `]` backslash-escaped; line breakers as `\\xNN`."""
+    if _PLAIN_VALUE.fullmatch(value):
+        return value
     out: list[str] = []
     for c in value:
         if c in '"\\]':
