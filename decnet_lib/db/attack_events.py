@@ -129,10 +129,11 @@ def event_values(entry: Mapping[str, Any], source: str, epoch: str,
 
 
 def store_page(session: Session, source: str, epoch: str,
-               entries: Sequence[Mapping[str, Any]]) -> list[AttackEvent]:
+               entries: Sequence[Mapping[str, Any]]) -> list[Any]:
     """Insert the entries after `source`'s cursor and move the cursor (caller commits).
 
-    Returns the new rows (ids assigned), oldest first; [] when all were stored before.
+    Returns the new rows (ids assigned; rows with an `AttackEvent`'s attributes, read
+    only), oldest first; [] when all were stored before.
     """
     cursor = _locked_cursor(session, source)
     if cursor.epoch != epoch:  # a new journal on the agent: its numbers start over
@@ -149,11 +150,11 @@ def store_page(session: Session, source: str, epoch: str,
     cursor.seq = last
     cursor.updated_at = utcnow()
     session.flush()
-    query = (select(AttackEvent)
+    query = (select(*AttackEvent.__table__.columns)  # plain rows: no ORM identity map
              .where(AttackEvent.source == source, AttackEvent.epoch == epoch[:32],
                     AttackEvent.seq.between(first, last))
              .order_by(AttackEvent.seq))
-    return list(session.scalars(query))
+    return list(session.execute(query))
 
 
 def events_after(session: Session, after_id: int, limit: int) -> list[AttackEvent]:

@@ -100,8 +100,9 @@ class EventJournal:
         return [JournalEntry(seq, orjson.loads(body)) for seq, body in rows]
 
     def page(self, after: int, limit: int, epoch: str | None = None) -> dict[str, Any]:
-        """The `GET /events` answer: `{"epoch", "events": [{...event, "seq"}], "last"}`.
-        An `epoch` that is not this journal's (it was made again) reads from the start."""
+        """The `GET /events` answer: `{"epoch", "events": [{...event, "seq"}], "last"}`
+        (the local target's feed reads it so). An `epoch` that is not this journal's (it
+        was made again) reads from the start."""
         if epoch is not None and epoch != self.epoch:
             after = 0
         entries = self.read(after, limit)

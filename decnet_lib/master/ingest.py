@@ -169,7 +169,7 @@ class Ingester:
             with session_scope(self.engine) as session:
                 rows = store_page(session, source, new_epoch, entries)
                 objects = [event_object(row) for row in rows]
-            self.log.sync(self.engine)
+            self.log.sync(self.engine, rows)
         for obj in objects:
             publish(attack_topic(obj), obj)
         return len(entries), len(objects)

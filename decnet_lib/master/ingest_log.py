@@ -15,7 +15,7 @@ import fcntl
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +106,15 @@ class IngestLog:
             finally:
                 os.close(fd)
 
-    def sync(self, engine: Engine) -> int:
-        """Append every stored event not in the file yet (call under `locked`); how many."""
+    def sync(self, engine: Engine, fresh: Sequence[Any] = ()) -> int:
+        """Append every stored event not in the file yet (call under `locked`); how many.
+        `fresh`: rows just committed, in id order; when they are the next stored events
+        after the file's end, they are written without being read again."""
         done = 0
         last = self._position()
+        if fresh and fresh[0].id > last and self._next_id(engine, last) == fresh[0].id:
+            self._append([ingest_line(row, self.hostname) for row in fresh], fresh[-1].id)
+            done, last = len(fresh), fresh[-1].id
         while True:
             session = new_session(engine)
             try:
@@ -121,11 +126,26 @@ class IngestLog:
                 session.close()
             if not lines:
                 return done
-            self._sink.write_lines(lines)
+            self._append(lines, ids[-1])
             last = ids[-1]
-            write_json_atomic(self.pos_path, {"last_id": last})
             done += len(lines)
-            self.written += len(lines)
+
+    def _append(self, lines: list[str], last_id: int) -> None:
+        """Write the lines, then remember the id of the last one."""
+        self._sink.write_lines(lines)
+        write_json_atomic(self.pos_path, {"last_id": last_id})
+        self.written += len(lines)
+
+    @staticmethod
+    def _next_id(engine: Engine, after: int) -> int | None:
+        """The id of the first stored event after `after` (None when none)."""
+        session = new_session(engine)
+        try:
+            rows = events_after(session, after, 1)
+            return rows[0].id if rows else None
+        finally:
+            session.rollback()
+            session.close()
 
     def close(self) -> None:
         self._sink.close()
