@@ -51,6 +51,8 @@ REATTACH_INTERVAL = 0.5
 RECHECK_STOPPED = 30.0
 MAX_BACKOFF = 10.0
 CURSOR_FLUSH_INTERVAL = 1.0
+ONCE_BATCH = 1000
+"""Lines journalled per transaction by `collect_once` (a stream that is not followed)."""
 
 ClientFactory = Callable[[], Any]
 
@@ -383,17 +385,22 @@ class LogCollector:
             followed.attached = False
             self._unregister(stream)
 
-    def _feed(self, stream: Any, cursor: Cursor, source: EventSource) -> None:
-        """Hand every line of a log stream to the pipeline, until the stream ends."""
+    def _feed(self, stream: Any, cursor: Cursor, source: EventSource, batch: int = 1) -> None:
+        """Hand every line of a log stream to the pipeline, until the stream ends; `batch`
+        lines at a time (a followed stream: each line as it comes)."""
         lines, pipeline = LineSplitter(), self.pipeline
+        pending: list[bytes] = []
         for chunk in stream:
-            for line in lines.feed(chunk):
-                pipeline.handle(cursor, source, line)
+            pending += lines.feed(chunk)
+            if len(pending) >= batch:
+                pipeline.handle_many(cursor, source, pending)
+                pending = []
             pipeline.count("ignored", lines.dropped)
             lines.dropped = 0
         rest = lines.rest()
         if rest and not self._stop.is_set():
-            pipeline.handle(cursor, source, rest)  # a last line without newline
+            pending.append(rest)  # a last line without newline
+        pipeline.handle_many(cursor, source, pending)
 
     # -- one pass, no following (`decnet ingest --once` on the local target) -------------
     def collect_once(self) -> int:
@@ -422,8 +429,8 @@ class LogCollector:
                     except NotFound:  # removed since it was listed
                         continue
                     try:
-                        self._feed(stream, cursor, EventSource.from_labels(item["Labels"],
-                                                                           item["Id"]))
+                        self._feed(stream, cursor, EventSource.from_labels(
+                            item["Labels"], item["Id"]), batch=ONCE_BATCH)
                     finally:
                         _close_stream(stream)
             finally:
