@@ -8,6 +8,7 @@ the rows and the cursor commit together and two ingesters never store one event 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,30 @@ from decnet_lib.db.models import (
 from decnet_lib.db.status import DEPLOYED_STATUSES
 
 MAX_TEXT = 64
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as `store_page` inserted it (an `AttackEvent`'s columns, without the ORM)."""
+
+    id: int
+    ts: datetime
+    topology_id: str | None
+    topology: str | None
+    decky: str | None
+    lan: str | None
+    service: str | None
+    event: str
+    src_ip: str | None
+    src_port: int | None
+    dst_ip: str | None
+    dst_port: int | None
+    proto: str | None
+    session: str | None
+    fields: dict[str, Any]
+    source: str
+    epoch: str
+    seq: int
 
 
 def read_cursor(session: Session, source: str) -> tuple[str, int]:
@@ -129,11 +154,10 @@ def event_values(entry: Mapping[str, Any], source: str, epoch: str,
 
 
 def store_page(session: Session, source: str, epoch: str,
-               entries: Sequence[Mapping[str, Any]]) -> list[Any]:
+               entries: Sequence[Mapping[str, Any]]) -> list[StoredEvent]:
     """Insert the entries after `source`'s cursor and move the cursor (caller commits).
 
-    Returns the new rows (ids assigned; rows with an `AttackEvent`'s attributes, read
-    only), oldest first; [] when all were stored before.
+    Returns what was inserted, ids assigned, oldest first; [] when all were stored before.
     """
     cursor = _locked_cursor(session, source)
     if cursor.epoch != epoch:  # a new journal on the agent: its numbers start over
@@ -144,17 +168,13 @@ def store_page(session: Session, source: str, epoch: str,
         return []
     homes = decky_homes(session, {str(e.get("topology_id") or "") for e in fresh})
     values = [event_values(entry, source, epoch, homes) for entry in fresh]
-    # one executemany (no per-row RETURNING), then the new rows read back by their key
-    session.execute(insert(AttackEvent), values)
-    first, last = values[0]["seq"], values[-1]["seq"]
-    cursor.seq = last
+    # one batched INSERT ... RETURNING id (SQLite >= 3.35, MariaDB >= 10.5), ids in order
+    insert_ids = insert(AttackEvent).returning(AttackEvent.id, sort_by_parameter_order=True)
+    ids = session.execute(insert_ids, values).scalars().all()
+    cursor.seq = values[-1]["seq"]
     cursor.updated_at = utcnow()
     session.flush()
-    query = (select(*AttackEvent.__table__.columns)  # plain rows: no ORM identity map
-             .where(AttackEvent.source == source, AttackEvent.epoch == epoch[:32],
-                    AttackEvent.seq.between(first, last))
-             .order_by(AttackEvent.seq))
-    return list(session.execute(query))
+    return [StoredEvent(id=id_, **row) for id_, row in zip(ids, values, strict=True)]
 
 
 def events_after(session: Session, after_id: int, limit: int) -> list[AttackEvent]:

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from decnet_lib.atomic_files import write_json_atomic
 from decnet_lib.db import new_session
-from decnet_lib.db.attack_events import events_after
+from decnet_lib.db.attack_events import StoredEvent, events_after
 from decnet_lib.db.models import AttackEvent
 from decnet_lib.logs.rfc5424 import SD_ID, format_line, severity_for
 from decnet_lib.logs.sink import LineSink
@@ -35,7 +35,7 @@ _ID = re.compile(r'\[' + re.escape(SD_ID) + r' id="(\d+)"')
 HOSTNAME = "decnet-master"
 
 
-def ingest_line(row: AttackEvent, hostname: str = HOSTNAME) -> str:
+def ingest_line(row: AttackEvent | StoredEvent, hostname: str = HOSTNAME) -> str:
     """The RFC 5424 line of one stored event (MSGID = event name, `id` first)."""
     fields = dict(row.fields or {})
     params: list[tuple[str, str | int | None]] = [
