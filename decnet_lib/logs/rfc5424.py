@@ -80,6 +80,8 @@ def severity_for(event: str) -> Severity:
 # -- field encodings -----------------------------------------------------------------------
 
 
+_PRINTUSASCII = re.compile(r"[!-~]*")
+_PRINTABLE = re.compile(r"[ -~]*")
 _PLAIN_VALUE = re.compile(r'[ !#-\[^-~]*')
 """A PARAM-VALUE that needs no escape: printable ASCII without `"`, `\\` and `]`."""
 
@@ -88,6 +90,9 @@ def _printusascii(value: str | None, limit: int, forbidden: str = "") -> str:
     """Characters 33..126 only (others become `_`), cut to `limit`; "" when nothing is left."""
     if not value:
         return ""
+    if len(value) <= limit and _PRINTUSASCII.fullmatch(value) and \
+            not any(c in value for c in forbidden):
+        return value
     out = "".join(
         c if "!" <= c <= "~" and c not in forbidden else "_" for c in value[:limit]
     )
@@ -133,6 +138,8 @@ def escape_param_value(value: str) -> str:
 
 def ascii_text(value: str) -> str:
     """Printable ASCII only: everything else as `\\xNN` / `\\uNNNN` (for MSG)."""
+    if _PRINTABLE.fullmatch(value):
+        return value
     return "".join(c if " " <= c <= "~" else _char_escape(c) for c in value)
 
 
@@ -144,7 +151,7 @@ def timestamp(ts: float | None) -> str:
         moment = datetime.fromtimestamp(ts, UTC)
     except (OverflowError, OSError, ValueError):
         return NILVALUE
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def structured_data(sd_id: str, params: Iterable[tuple[str, str | int | None]]) -> str:
