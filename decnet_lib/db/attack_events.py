@@ -8,10 +8,11 @@ the rows and the cursor commit together and two ingesters never store one event 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,30 @@ from decnet_lib.db.models import (
 from decnet_lib.db.status import DEPLOYED_STATUSES
 
 MAX_TEXT = 64
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as `store_page` inserted it (an `AttackEvent`'s columns, without the ORM)."""
+
+    id: int
+    ts: datetime
+    topology_id: str | None
+    topology: str | None
+    decky: str | None
+    lan: str | None
+    service: str | None
+    event: str
+    src_ip: str | None
+    src_port: int | None
+    dst_ip: str | None
+    dst_port: int | None
+    proto: str | None
+    session: str | None
+    fields: dict[str, Any]
+    source: str
+    epoch: str
+    seq: int
 
 
 def read_cursor(session: Session, source: str) -> tuple[str, int]:
@@ -55,6 +80,15 @@ def live_agents(session: Session) -> list[str]:
                                           Topology.agent.is_not(None))
              .distinct().order_by(Topology.agent))
     return [agent for agent in session.scalars(query) if agent]
+
+
+def live_topologies_on(session: Session, agents: Sequence[str | None]) -> list[str]:
+    """The ids of the deployed topologies whose `agent` is one of `agents` (None included)."""
+    where = Topology.agent.in_([agent for agent in agents if agent is not None])
+    if None in agents:
+        where = or_(where, Topology.agent.is_(None))
+    query = select(Topology.id).where(Topology.status.in_(DEPLOYED_STATUSES), where)
+    return list(session.scalars(query.order_by(Topology.id)))
 
 
 def decky_homes(session: Session, topology_ids: Iterable[str]
@@ -90,15 +124,15 @@ def _moment(value: Any) -> datetime:
         return utcnow()
 
 
-def event_row(entry: Mapping[str, Any], source: str, epoch: str,
-              homes: Mapping[tuple[str, str], tuple[str, str]]) -> AttackEvent:
-    """The row of one journalled event (as the agent's collector built it)."""
+def event_values(entry: Mapping[str, Any], source: str, epoch: str,
+                 homes: Mapping[tuple[str, str], tuple[str, str]]) -> dict[str, Any]:
+    """The column values of one journalled event (as the agent's collector built it)."""
     fields = entry.get("fields")
     fields = dict(fields) if isinstance(fields, Mapping) else {}
     topology_id = _text(entry.get("topology_id"), 32)
     decky = _text(entry.get("decky"))
     lan, dst_ip = homes.get((topology_id or "", decky or ""), (None, None))
-    return AttackEvent(
+    return dict(
         ts=_moment(entry.get("ts")),
         topology_id=topology_id,
         topology=_text(entry.get("topology")),
@@ -120,10 +154,10 @@ def event_row(entry: Mapping[str, Any], source: str, epoch: str,
 
 
 def store_page(session: Session, source: str, epoch: str,
-               entries: Sequence[Mapping[str, Any]]) -> list[AttackEvent]:
+               entries: Sequence[Mapping[str, Any]]) -> list[StoredEvent]:
     """Insert the entries after `source`'s cursor and move the cursor (caller commits).
 
-    Returns the new rows (ids assigned), oldest first; [] when all were stored before.
+    Returns what was inserted, ids assigned, oldest first; [] when all were stored before.
     """
     cursor = _locked_cursor(session, source)
     if cursor.epoch != epoch:  # a new journal on the agent: its numbers start over
@@ -133,12 +167,14 @@ def store_page(session: Session, source: str, epoch: str,
         session.flush()
         return []
     homes = decky_homes(session, {str(e.get("topology_id") or "") for e in fresh})
-    rows = [event_row(entry, source, epoch, homes) for entry in fresh]
-    session.add_all(rows)
-    cursor.seq = rows[-1].seq
+    values = [event_values(entry, source, epoch, homes) for entry in fresh]
+    # one batched INSERT ... RETURNING id (SQLite >= 3.35, MariaDB >= 10.5), ids in order
+    insert_ids = insert(AttackEvent).returning(AttackEvent.id, sort_by_parameter_order=True)
+    ids = session.execute(insert_ids, values).scalars().all()
+    cursor.seq = values[-1]["seq"]
     cursor.updated_at = utcnow()
     session.flush()
-    return rows
+    return [StoredEvent(id=id_, **row) for id_, row in zip(ids, values, strict=True)]
 
 
 def events_after(session: Session, after_id: int, limit: int) -> list[AttackEvent]:

@@ -51,6 +51,8 @@ REATTACH_INTERVAL = 0.5
 RECHECK_STOPPED = 30.0
 MAX_BACKOFF = 10.0
 CURSOR_FLUSH_INTERVAL = 1.0
+ONCE_BATCH = 1000
+"""Lines journalled per transaction by `collect_once` (a stream that is not followed)."""
 
 ClientFactory = Callable[[], Any]
 
@@ -377,19 +379,67 @@ class LogCollector:
         if not self._register(stream):
             return
         followed.attached = True
-        lines, pipeline = LineSplitter(), self.pipeline
         try:
-            for chunk in stream:
-                for line in lines.feed(chunk):
-                    pipeline.handle(followed.cursor, source, line)
-                pipeline.count("ignored", lines.dropped)
-                lines.dropped = 0
-            rest = lines.rest()
-            if rest and not self._stop.is_set():
-                pipeline.handle(followed.cursor, source, rest)  # a last line without newline
+            self._feed(stream, followed.cursor, source)
         finally:
             followed.attached = False
             self._unregister(stream)
+
+    def _feed(self, stream: Any, cursor: Cursor, source: EventSource, batch: int = 1) -> None:
+        """Hand every line of a log stream to the pipeline, until the stream ends; `batch`
+        lines at a time (a followed stream: each line as it comes)."""
+        lines, pipeline = LineSplitter(), self.pipeline
+        pending: list[bytes] = []
+        for chunk in stream:
+            pending += lines.feed(chunk)
+            if len(pending) >= batch:
+                pipeline.handle_many(cursor, source, pending)
+                pending = []
+            pipeline.count("ignored", lines.dropped)
+            lines.dropped = 0
+        rest = lines.rest()
+        if rest and not self._stop.is_set():
+            pending.append(rest)  # a last line without newline
+        pipeline.handle_many(cursor, source, pending)
+
+    # -- one pass, no following (`decnet ingest --once` on the local target) -------------
+    def collect_once(self) -> int:
+        """Read what every collected container (running or stopped) has written so far,
+        through the pipeline, then save the cursors; the lines written. Not while running.
+        Raises LogSinkError/LogPathClash (see start()) and Docker's errors."""
+        with self._life:
+            if self._running:
+                raise RuntimeError("collect_once() on a running collector")
+            self.pipeline.open()
+            before = self.pipeline.counts()["written"]
+            client = None
+            try:
+                client = self._client_factory()
+                api = getattr(client, "api", client)
+                self._cursors.load()
+                self._stop = threading.Event()
+                for item in api.containers(all=True, filters={"label": LABEL_FILTER}):
+                    if not is_collected(item.get("Labels"), self._held):
+                        continue
+                    cursor = self._cursors.cursor(item["Id"])
+                    try:
+                        stream = api.logs(item["Id"], stdout=True, stderr=False, stream=True,
+                                          follow=False, timestamps=True,
+                                          since=cursor.since())
+                    except NotFound:  # removed since it was listed
+                        continue
+                    try:
+                        self._feed(stream, cursor, EventSource.from_labels(
+                            item["Labels"], item["Id"]), batch=ONCE_BATCH)
+                    finally:
+                        _close_stream(stream)
+            finally:
+                self._cursors.save()
+                self.pipeline.close()
+                if client is not None:
+                    with contextlib.suppress(Exception):
+                        client.close()
+            return self.pipeline.counts()["written"] - before
 
 
 def _close_stream(stream: Any) -> None:

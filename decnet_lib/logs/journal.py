@@ -135,6 +135,19 @@ class EventJournal:
                 (after, limit)).fetchall()
         return [JournalEntry(seq, orjson.loads(body)) for seq, body in rows]
 
+    def page(self, after: int, limit: int, epoch: str | None = None) -> dict[str, Any]:
+        """The `GET /events` answer: `{"epoch", "events": [{...event, "seq"}], "last"}`
+        (the local target's feed reads it so). An `epoch` that is not this journal's (it
+        was made again) reads from the start."""
+        if epoch is not None and epoch != self.epoch:
+            after = 0
+        entries = self.read(after, limit)
+        return {
+            "epoch": self.epoch,
+            "events": [{**entry.event, "seq": entry.seq} for entry in entries],
+            "last": entries[-1].seq if entries else after,
+        }
+
     def last_seq(self) -> int:
         """The newest sequence number (0 when the journal is empty)."""
         with self._lock:

@@ -14,6 +14,7 @@ import logging
 import re
 import sqlite3
 import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -138,49 +139,69 @@ class LinePipeline:
 
     def handle(self, cursor: Cursor, source: EventSource, raw: bytes) -> None:
         """One `TIMESTAMP content` line from Docker: dedupe, parse, write, publish."""
-        stamp, _, content = raw.partition(b" ")
-        ns = parse_docker_timestamp(stamp)
-        if ns is None:
-            self.count("ignored")
-            return
-        if not self.cursors.accept(cursor, ns, content):
-            self.count("duplicates")
-            return
-        event = parse_line(content)
-        if event is None:
-            self.count("ignored")
-            return
-        key = f"{source.container_id}:{ns}:{line_digest(content)}" if source.container_id \
-            else None
-        self.emit(event, source, key)
+        self.handle_many(cursor, source, (raw,))
+
+    def handle_many(self, cursor: Cursor, source: EventSource, lines: Iterable[bytes]
+                    ) -> None:
+        """`TIMESTAMP content` lines of one container, in order: `handle` each, with one
+        journal transaction and one write for all of them."""
+        batch: list[tuple[EmulatorEvent, str | None]] = []
+        for raw in lines:
+            stamp, _, content = raw.partition(b" ")
+            ns = parse_docker_timestamp(stamp)
+            if ns is None:
+                self.count("ignored")
+                continue
+            if not self.cursors.accept(cursor, ns, content):
+                self.count("duplicates")
+                continue
+            event = parse_line(content)
+            if event is None:
+                self.count("ignored")
+                continue
+            key = f"{source.container_id}:{ns}:{line_digest(content)}" \
+                if source.container_id else None
+            batch.append((event, key))
+        self.emit_many(batch, source)
 
     def emit(self, event: EmulatorEvent, source: EventSource, key: str | None = None) -> None:
         """Journal one event, write it to the sink and publish it on the bus; an event whose
         `key` is journalled already (a line replayed after a crash) is a duplicate."""
-        payload = event_payload(event, source, self.hostname)
+        self.emit_many(((event, key),), source)
+
+    def emit_many(self, batch: Sequence[tuple[EmulatorEvent, str | None]],
+                  source: EventSource) -> None:
+        """`emit` each (event, key), journalled in one transaction, written in one write."""
+        if not batch:
+            return
+        payloads = [event_payload(event, source, self.hostname) for event, _ in batch]
+        fresh = [True] * len(batch)
         journal = self._journal
         try:
             if journal is None:
                 raise LogSinkError("no event journal")
-            if journal.append(payload, key) is None:
-                self.count("duplicates")
-                return
+            seqs = journal.append_many(zip(payloads, (key for _, key in batch), strict=True))
+            fresh = [seq is not None for seq in seqs]
+            self.count("duplicates", fresh.count(False))
         except Exception as exc:
-            self.count("journal_errors")
+            self.count("journal_errors", len(batch))
             log.warning("log collector: cannot journal to %s: %s",
                         self.settings.agent_events_file, exc)
-        line = format_event(event, source, facility=self.facility, hostname=self.hostname)
+        lines = [format_event(event, source, facility=self.facility, hostname=self.hostname)
+                 for (event, _), new in zip(batch, fresh, strict=True) if new]
         sink = self._sink
         try:
             if sink is None:
                 raise LogSinkError("no log sink")
-            sink.write_line(line)
-            self.count("written")
+            sink.write_lines(lines)
+            self.count("written", len(lines))
         except Exception as exc:
-            self.count("write_errors")
+            self.count("write_errors", len(lines))
             log.warning("log collector: cannot write to %s: %s", self.settings.agent_log_file,
                         exc)
-        events.publish(events.SYSTEM_LOG_TOPIC, payload)
+        for payload, new in zip(payloads, fresh, strict=True):
+            if new:
+                events.publish(events.SYSTEM_LOG_TOPIC, payload)
 
 
 def event_payload(event: EmulatorEvent, source: EventSource, hostname: str) -> dict[str, Any]:

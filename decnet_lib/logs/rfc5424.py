@@ -11,12 +11,14 @@ ASCII summary for humans (same escapes); the structured data is the authoritativ
 
 from __future__ import annotations
 
+import re
 import socket
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
+from functools import lru_cache
 
 from decnet_lib.deploy import labels as L
 from decnet_lib.logs.emulator_line import EmulatorEvent
@@ -78,10 +80,19 @@ def severity_for(event: str) -> Severity:
 # -- field encodings -----------------------------------------------------------------------
 
 
+_PRINTUSASCII = re.compile(r"[!-~]*")
+_PRINTABLE = re.compile(r"[ -~]*")
+_PLAIN_VALUE = re.compile(r'[ !#-\[^-~]*')
+"""A PARAM-VALUE that needs no escape: printable ASCII without `"`, `\\` and `]`."""
+
+
 def _printusascii(value: str | None, limit: int, forbidden: str = "") -> str:
     """Characters 33..126 only (others become `_`), cut to `limit`; "" when nothing is left."""
     if not value:
         return ""
+    if len(value) <= limit and _PRINTUSASCII.fullmatch(value) and \
+            not any(c in value for c in forbidden):
+        return value
     out = "".join(
         c if "!" <= c <= "~" and c not in forbidden else "_" for c in value[:limit]
     )
@@ -93,6 +104,7 @@ def header_field(value: str | None, limit: int) -> str:
     return _printusascii(value, limit) or NILVALUE
 
 
+@lru_cache(maxsize=1024)
 def sd_name(value: str) -> str:
     """An SD-ID or PARAM-NAME: PRINTUSASCII without `=`, space, `]` and `"`, 32 at most."""
     return _printusascii(value, MAX_SD_NAME, forbidden='="]')
@@ -109,6 +121,8 @@ def _breaks_line(c: str) -> bool:
 
 def escape_param_value(value: str) -> str:
     """An SD PARAM-VALUE: `"`, `\\`, `]` backslash-escaped; line breakers as `\\xNN`."""
+    if _PLAIN_VALUE.fullmatch(value):
+        return value
     out: list[str] = []
     for c in value:
         if c in '"\\]':
@@ -124,6 +138,8 @@ def escape_param_value(value: str) -> str:
 
 def ascii_text(value: str) -> str:
     """Printable ASCII only: everything else as `\\xNN` / `\\uNNNN` (for MSG)."""
+    if _PRINTABLE.fullmatch(value):
+        return value
     return "".join(c if " " <= c <= "~" else _char_escape(c) for c in value)
 
 
@@ -135,7 +151,7 @@ def timestamp(ts: float | None) -> str:
         moment = datetime.fromtimestamp(ts, UTC)
     except (OverflowError, OSError, ValueError):
         return NILVALUE
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def structured_data(sd_id: str, params: Iterable[tuple[str, str | int | None]]) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, inspect
 
 from decnet_lib.db import get_topology
-from decnet_lib.db.attack_events import query_events
+from decnet_lib.db.attack_events import StoredEvent, query_events
 from decnet_lib.db.models import AttackEvent
 from decnet_lib.errors import DecnetError
 from decnet_lib.master.database import existing_engine, read_session
@@ -38,7 +38,7 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def event_object(row: AttackEvent) -> dict[str, Any]:
+def event_object(row: AttackEvent | StoredEvent) -> dict[str, Any]:
     """The `--json` and API form of one stored event."""
     return {
         "id": row.id,

@@ -36,8 +36,10 @@ from decnet_lib.master.attack_events import event_object
 from decnet_lib.master.ingest_log import IngestLog
 from decnet_lib.master.retention import PRUNE_EVERY_S, prune_events
 from decnet_lib.master.siem_forward import SiemForwarder, SiemUnreachable, forwarding_target
+from decnet_lib.master.targets import LOCAL
 
 if TYPE_CHECKING:
+    from decnet_lib.master.local_feed import LocalFeed
     from decnet_lib.settings import Settings
 
 log = logging.getLogger("decnet.ingest")
@@ -121,9 +123,26 @@ class Ingester:
         self.log = IngestLog(settings.ingest_log_file)
         self.after_commit: Callable[[], None] | None = None
         """Called after each page is committed (the SIEM forwarder's wake-up)."""
+        self._local: LocalFeed | None = None
+        self._local_lock = threading.Lock()
 
     def close(self) -> None:
         self.log.close()
+        if self._local is not None:
+            self._local.close()
+
+    def local(self) -> LocalFeed:
+        """The local target's feed (its collector runs in this process), made once."""
+        from decnet_lib.master.local_feed import LocalFeed
+
+        with self._local_lock:
+            if self._local is None:
+                self._local = LocalFeed(self.settings, self.engine)
+            return self._local
+
+    def feed(self, source: str) -> EventFeed:
+        """Where the events of `source` are read: an agent, or the local target's journal."""
+        return self.local() if source == LOCAL else self.clients(source)
 
     def sources(self) -> list[str]:
         """The agents holding a deployed topology."""
@@ -151,7 +170,7 @@ class Ingester:
         """One page from `source`: (events received, events newly stored). Raises
         DecnetError (AgentError) when the agent cannot be read."""
         epoch, seq = self._cursor(source)
-        answer = self.clients(source).events(after=seq, limit=self.page, wait=wait,
+        answer = self.feed(source).events(after=seq, limit=self.page, wait=wait,
                                              epoch=epoch or None)
         entries = answer.get("events")
         new_epoch = answer.get("epoch")
@@ -168,7 +187,7 @@ class Ingester:
             with session_scope(self.engine) as session:
                 rows = store_page(session, source, epoch, entries)
                 objects = [event_object(row) for row in rows]
-            self.log.sync(self.engine)
+            self.log.sync(self.engine, rows)
         if self.after_commit is not None:
             self.after_commit()
         for obj in objects:
@@ -179,6 +198,8 @@ class Ingester:
         """Every page `source` has now (no waiting)."""
         result = SourceResult(source)
         try:
+            if source == LOCAL:
+                self.local().collect_once()
             while True:
                 received, stored = self.pull(source)
                 result.pages += 1
@@ -222,6 +243,8 @@ class Ingester:
         delay = BACKOFF_FIRST_S
         while not stop.is_set() and live(source):
             try:
+                if source == LOCAL:
+                    self.local().follow()
                 self.pull(source, wait=wait)
                 delay = BACKOFF_FIRST_S
             except Exception as exc:  # an agent away, a database hiccup: retry later

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlalchemy import Engine
 
 from decnet_lib.atomic_files import write_json_atomic
 from decnet_lib.db import new_session
-from decnet_lib.db.attack_events import events_after
+from decnet_lib.db.attack_events import StoredEvent, events_after
 from decnet_lib.db.models import AttackEvent
 from decnet_lib.file_lock import FileLock
 from decnet_lib.logs.rfc5424 import SD_ID, format_line, severity_for
@@ -33,7 +34,7 @@ _ID = re.compile(r'\[' + re.escape(SD_ID) + r' id="(\d+)"')
 HOSTNAME = "decnet-master"
 
 
-def ingest_line(row: AttackEvent, hostname: str = HOSTNAME) -> str:
+def ingest_line(row: AttackEvent | StoredEvent, hostname: str = HOSTNAME) -> str:
     """The RFC 5424 line of one stored event (MSGID = event name, `id` first)."""
     fields = dict(row.fields or {})
     params: list[tuple[str, str | int | None]] = [
@@ -103,10 +104,15 @@ class IngestLog:
         """Exclusive across threads and processes: store, commit and sync under it."""
         return self._lock.held()
 
-    def sync(self, engine: Engine) -> int:
-        """Append every stored event not in the file yet (call under `locked`); how many."""
+    def sync(self, engine: Engine, fresh: Sequence[Any] = ()) -> int:
+        """Append every stored event not in the file yet (call under `locked`); how many.
+        `fresh`: rows just committed, in id order; when they are the next stored events
+        after the file's end, they are written without being read again."""
         done = 0
         last = self._position()
+        if fresh and fresh[0].id > last and self._next_id(engine, last) == fresh[0].id:
+            self._append([ingest_line(row, self.hostname) for row in fresh], fresh[-1].id)
+            done, last = len(fresh), fresh[-1].id
         while True:
             session = new_session(engine)
             try:
@@ -118,11 +124,26 @@ class IngestLog:
                 session.close()
             if not lines:
                 return done
-            self._sink.write_lines(lines)
+            self._append(lines, ids[-1])
             last = ids[-1]
-            write_json_atomic(self.pos_path, {"last_id": last})
             done += len(lines)
-            self.written += len(lines)
+
+    def _append(self, lines: list[str], last_id: int) -> None:
+        """Write the lines, then remember the id of the last one."""
+        self._sink.write_lines(lines)
+        write_json_atomic(self.pos_path, {"last_id": last_id})
+        self.written += len(lines)
+
+    @staticmethod
+    def _next_id(engine: Engine, after: int) -> int | None:
+        """The id of the first stored event after `after` (None when none)."""
+        session = new_session(engine)
+        try:
+            rows = events_after(session, after, 1)
+            return rows[0].id if rows else None
+        finally:
+            session.rollback()
+            session.close()
 
     def close(self) -> None:
         self._sink.close()

@@ -47,3 +47,15 @@ def test_writers_in_threads_and_a_second_reader_see_every_event_once(tmp_path: P
     finally:
         writer.close()
         reader.close()
+
+
+def test_page_is_the_events_answer_and_a_foreign_epoch_reads_from_the_start(
+    tmp_path: Path,
+) -> None:
+    with EventJournal(tmp_path / "events.db") as journal:
+        journal.append_many([({"n": i}, None) for i in range(3)])
+        page = journal.page(1, 10, journal.epoch)
+        assert page["epoch"] == journal.epoch and page["last"] == 3
+        assert [(e["seq"], e["n"]) for e in page["events"]] == [(2, 1), (3, 2)]
+        assert [e["seq"] for e in journal.page(3, 10, "other-epoch")["events"]] == [1, 2, 3]
+        assert journal.page(3, 10) == {"epoch": journal.epoch, "events": [], "last": 3}

@@ -101,3 +101,31 @@ def test_a_line_replayed_after_a_crash_is_journalled_and_written_once(
     assert len(path.read_text().splitlines()) == 1
     with EventJournal(tmp_path / "agent-events.db") as journal:
         assert [e.seq for e in journal.read(0, 10)] == [1]
+
+
+def test_a_batch_is_journalled_written_and_published_like_single_lines(
+    tmp_path: Path, published: Any,
+) -> None:
+    """`handle_many`: one transaction and one write, the same outcome as line by line; a line
+    journalled before (replayed after a crash) is left out of the log and the bus."""
+    def line(n: int) -> bytes:
+        stamp = STAMP[:-4] + f"{n:03d}Z".encode()
+        return stamp + b" " + format_line("http", "request", "198.51.100.9", 40000 + n,
+                                          ts=1767323045.0 + n).encode()
+
+    pipeline = _pipeline(tmp_path)
+    path = pipeline.open()
+    try:
+        pipeline.handle(pipeline.cursors.cursor("c" * 64), SOURCE, line(1))
+        (tmp_path / "cursors.json").unlink(missing_ok=True)
+        cursor = CursorBook(CursorFile(tmp_path / "cursors.json")).cursor("c" * 64)
+        pipeline.handle_many(cursor, SOURCE, [line(n) for n in range(1, 6)] + [b"junk"])
+    finally:
+        pipeline.close()
+    with EventJournal(tmp_path / "agent-events.db") as journal:
+        ports = [entry.event["src_port"] for entry in journal.read(0, 10)]
+    assert ports == [40001, 40002, 40003, 40004, 40005]
+    assert len(path.read_text().splitlines()) == 5
+    assert [p["src_port"] for _, p in published] == ports
+    assert pipeline.counts() == {"written": 5, "ignored": 1, "duplicates": 1,
+                                 "write_errors": 0, "journal_errors": 0}
