@@ -24,8 +24,9 @@ from decnet_lib.settings import Settings
 pytest_plugins = ["docker_support"]
 
 BURST = 50_000
+# the lines carry the time of the run: older ones would be pruned by retention after `once`
 SCRIPT = (
-    f"/bin/busybox seq 1 {BURST} | /bin/busybox awk '{{printf \"DECNET1 ts=1764800000.%06d "
+    f"/bin/busybox seq 1 {BURST} | /bin/busybox awk '{{printf \"DECNET1 ts={int(time.time())}.%06d "
     "svc=http event=request src=203.0.113.9 sport=%d proto=tcp dport=80 n=%d\\n\", "
     "$1, $1 % 60000 + 1, $1}'"
 )
