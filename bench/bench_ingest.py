@@ -69,7 +69,8 @@ lans:
 deckies:
   - {name: web, services: [http], lans: {dmz: 10.254.77.10}}
 """
-BURST = ("/bin/busybox seq 1 {n} | /bin/busybox awk '{{printf \"DECNET1 ts=1764800000.%06d "
+# {now}: the run's time (retention would prune an older stamp after each once)
+BURST = ("/bin/busybox seq 1 {n} | /bin/busybox awk '{{printf \"DECNET1 ts={now}.%06d "
          "svc=http event=request src=203.0.113.9 sport=%d proto=tcp dport=80 n=%d\\n\", "
          "$1 % 1000000, $1 % 60000 + 1, $1}}'")
 
@@ -146,7 +147,7 @@ def throughput(client: Any, db_url: str, state: Path, events: int, token: str
         stored = 0
         started = time.perf_counter()
         container = run_container(client, topology_id,
-                                  ["/bin/busybox", "sh", "-c", BURST.format(n=events)], token)
+                                  ["/bin/busybox", "sh", "-c", BURST.format(n=events, now=int(time.time()))], token)
         try:
             feed, collecting = ingester.local(), 0.0
             collect_once = feed.collect_once
@@ -201,7 +202,7 @@ def watch_throughput(client: Any, db_url: str, state: Path, events: int, token: 
         time.sleep(1.0)  # the watch loop is following the (empty) local target
         started = time.perf_counter()
         container = run_container(client, topology_id,
-                                  ["/bin/busybox", "sh", "-c", BURST.format(n=events)], token)
+                                  ["/bin/busybox", "sh", "-c", BURST.format(n=events, now=int(time.time()))], token)
         try:
             count = (select(func.count()).select_from(AttackEvent)
                      .where(AttackEvent.topology_id == topology_id))
