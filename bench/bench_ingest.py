@@ -75,6 +75,11 @@ BURST = ("/bin/busybox seq 1 {n} | /bin/busybox awk '{{printf \"DECNET1 ts={now}
          "$1 % 1000000, $1 % 60000 + 1, $1}}'")
 
 
+def burst_command(events: int) -> list[str]:
+    """The container command printing `events` lines stamped with the run's time."""
+    return ["/bin/busybox", "sh", "-c", BURST.format(n=events, now=int(time.time()))]
+
+
 def busybox_image(client: Any) -> str:
     """scratch + the host's static busybox, built once."""
     try:
@@ -147,7 +152,7 @@ def throughput(client: Any, db_url: str, state: Path, events: int, token: str
         stored = 0
         started = time.perf_counter()
         container = run_container(client, topology_id,
-                                  ["/bin/busybox", "sh", "-c", BURST.format(n=events, now=int(time.time()))], token)
+                                  burst_command(events), token)
         try:
             feed, collecting = ingester.local(), 0.0
             collect_once = feed.collect_once
@@ -202,7 +207,7 @@ def watch_throughput(client: Any, db_url: str, state: Path, events: int, token: 
         time.sleep(1.0)  # the watch loop is following the (empty) local target
         started = time.perf_counter()
         container = run_container(client, topology_id,
-                                  ["/bin/busybox", "sh", "-c", BURST.format(n=events, now=int(time.time()))], token)
+                                  burst_command(events), token)
         try:
             count = (select(func.count()).select_from(AttackEvent)
                      .where(AttackEvent.topology_id == topology_id))
