@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     """CC: the C compiler for the image helpers (not ours either)."""
     debian_mirror: str | None = None
     """The Debian mirror the full images' rootfs is bootstrapped from; default the host's."""
+    api_cors_origins: str = ""
+    """Comma-separated origins the master API answers with CORS headers (none by default)."""
+    api_stream_keepalive_seconds: float = 15.0
+    """How often `GET /api/v1/stream` sends a keep-alive comment."""
+    api_stream_max_per_token: int = 4
+    """Open event streams one API token may hold at once (429 beyond)."""
+    api_bundle_dir: Path | None = None
+    """The dashboard bundle served at `/`; default the package's `decnet_lib/web/bundle`."""
 
     @field_validator("mode", mode="before")
     @classmethod
@@ -107,7 +115,7 @@ class Settings(BaseSettings):
         return int(text) if text.isdigit() else DEFAULT_MAX_DOCUMENT_BYTES
 
     @field_validator("images_dir", "busybox", "docker_host", "cc", "debian_mirror",
-                     mode="before")
+                     "api_bundle_dir", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -138,6 +146,12 @@ class Settings(BaseSettings):
     def configured(self, name: str) -> Any:
         """A field's value when it was given (environment or argument), else None."""
         return getattr(self, name) if name in self.model_fields_set else None
+
+    @property
+    def cors_origins(self) -> tuple[str, ...]:
+        """The origins of DECNET_API_CORS_ORIGINS (blanks dropped, trailing '/' removed)."""
+        return tuple(origin.strip().rstrip("/") for origin in self.api_cors_origins.split(",")
+                     if origin.strip())
 
     @property
     def pki_dir(self) -> Path:

@@ -9,18 +9,9 @@ from decnet_lib.cli.output import JSON_OPTION, echo, emit_json
 
 def services(as_json: bool = JSON_OPTION) -> None:
     """List emulated services with their ports and config keys."""
-    from decnet_lib.catalog import SERVICES
+    from decnet_lib.master.catalog import service_rows
 
-    rows = [
-        {
-            "name": svc.name,
-            "ports": [str(port) for port in svc.ports],
-            "image": svc.image,
-            "config": sorted(svc.config.model_fields),
-            "description": svc.description,
-        }
-        for svc in SERVICES.values()
-    ]
+    rows = service_rows()
     if as_json:
         emit_json(rows)
         return
@@ -31,12 +22,9 @@ def services(as_json: bool = JSON_OPTION) -> None:
 
 def archetypes(as_json: bool = JSON_OPTION) -> None:
     """List archetypes and the services they add."""
-    from decnet_lib.catalog import ARCHETYPES
+    from decnet_lib.master.catalog import archetype_rows
 
-    rows = [
-        {"name": a.name, "services": list(a.services), "description": a.description}
-        for a in ARCHETYPES.values()
-    ]
+    rows = archetype_rows()
     if as_json:
         emit_json(rows)
         return

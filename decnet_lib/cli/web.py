@@ -17,7 +17,7 @@ def checked_api_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname \
             or parts.query or parts.fragment:
-        fail(f"--api must be an http(s) URL such as http://127.0.0.1:8080, not {url!r}",
+        fail(f"--api must be an http(s) URL such as http://127.0.0.1:8700, not {url!r}",
              code="USAGE", exit_code=2)
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port

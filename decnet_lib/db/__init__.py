@@ -12,6 +12,7 @@ from decnet_lib.db.engine import (
 from decnet_lib.db.migrate import HEAD, SchemaState, Upgrade, schema_state, upgrade_schema
 from decnet_lib.db.models import (
     MUTATION_STATES,
+    ApiToken,
     AttackEvent,
     Base,
     Decky,
@@ -65,6 +66,7 @@ __all__ = [
     "STATUSES",
     "TRANSITIONS",
     "UNDEPLOYED_STATUSES",
+    "ApiToken",
     "AttackEvent",
     "Base",
     "Decky",

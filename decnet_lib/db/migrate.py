@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
-REVISIONS = ("0001_baseline", "0002_events")
+REVISIONS = ("0001_baseline", "0002_events", "0003_api_tokens")
 BASELINE = REVISIONS[0]
 HEAD = REVISIONS[-1]
 VERSION_TABLE = "alembic_version"

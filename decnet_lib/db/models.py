@@ -278,3 +278,22 @@ class IngestCursor(Base):
     epoch: Mapped[str] = mapped_column(String(ID_LEN), default="")
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token of the master API: its name, role and the hash of its secret.
+
+    A token reads `dn_<lookup>_<secret>`: `lookup` finds the row, the SHA-256 of the secret
+    is compared in constant time. The secret itself is never stored.
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (_MYSQL_TABLE,)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), unique=True)
+    role: Mapped[str] = mapped_column(String(STATUS_LEN))
+    lookup: Mapped[str] = mapped_column(String(ID_LEN), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)

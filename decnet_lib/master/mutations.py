@@ -35,8 +35,8 @@ from decnet_lib.topology.resolved import ResolvedTopology
 from decnet_lib.validation.context import ValidationContext
 
 __all__ = ["MUTATION_STATES", "OPS", "Finished", "NotLive", "OpWouldFail", "Preview",
-           "check_payload", "enqueue", "enqueue_unless_there", "list_views", "preview",
-           "topology_status", "wait"]
+           "check_payload", "enqueue", "enqueue_unless_there", "list_in", "list_views",
+           "preview", "topology_status", "wait"]
 
 
 class NotLive(DecnetError):
@@ -163,3 +163,10 @@ def topology_status(engine: Engine, name: str) -> str:
 def list_views(session: Session, name: str, state: str | None = None) -> list[dict[str, Any]]:
     """A topology's mutations (views), oldest first, optionally in one state."""
     return [mutation_view(m) for m in list_mutations(session, name, state)]
+
+
+def list_in(engine: Engine, name: str, state: str | None = None) -> list[dict[str, Any]]:
+    """`list_views` in a read-only session on `engine`."""
+    with read_session(engine) as session:
+        assert session is not None
+        return list_views(session, name, state)

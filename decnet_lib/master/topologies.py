@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from decnet_lib.db import (
@@ -18,6 +19,7 @@ from decnet_lib.db import (
 from decnet_lib.db.models import Topology
 from decnet_lib.errors import AlreadyExists
 from decnet_lib.issues import Issue
+from decnet_lib.master.database import write_session
 from decnet_lib.master.documents import check_data, invalid
 from decnet_lib.master.targets import LOCAL, TargetFactory, target_for
 from decnet_lib.topology.render import summary
@@ -25,8 +27,8 @@ from decnet_lib.topology.resolve import resolve
 from decnet_lib.topology.resolved import ResolvedTopology
 from decnet_lib.validation.context import EMPTY_CONTEXT, ValidationContext
 
-__all__ = ["check_data", "create_from_data", "delete", "load_stored", "neighbour_context",
-           "show", "summaries"]
+__all__ = ["check_data", "create_from_data", "create_in", "delete", "delete_in", "load_stored",
+           "neighbour_context", "show", "summaries"]
 
 
 def create_from_data(
@@ -96,3 +98,16 @@ def delete(session: Session, name: str, force: bool = False,
         return running if current_id == topology_id else list(target.running(current_id))
 
     return delete_topology(session, name, force=force, running_containers=still_running)
+
+
+def create_in(engine: Engine, data: Any) -> tuple[ResolvedTopology, list[Issue]]:
+    """`create_from_data` in its own transaction on `engine`."""
+    with write_session(engine) as session:
+        return create_from_data(session, data)
+
+
+def delete_in(engine: Engine, name: str, force: bool = False,
+              targets: TargetFactory = target_for) -> str:
+    """`delete` in its own transaction on `engine`."""
+    with write_session(engine) as session:
+        return delete(session, name, force=force, targets=targets)

@@ -280,7 +280,7 @@ def test_decnet_web_serve_runs_the_proxy(upstream: BackgroundServer) -> None:
         process.wait(10)
 
 
-@pytest.mark.parametrize("url", ["ftp://host", "127.0.0.1:8080", "http://", "http://h:99999"])
+@pytest.mark.parametrize("url", ["ftp://host", "127.0.0.1:8700", "http://", "http://h:99999"])
 def test_decnet_web_serve_refuses_a_bad_api_url(url: str) -> None:
     done = subprocess.run([sys.executable, "-m", "decnet_lib.cli", "web", "serve", "--api", url],
                           cwd=REPO, capture_output=True, text=True, timeout=30)

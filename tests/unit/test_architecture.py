@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-FRONT_ENDS = ("decnet_lib/cli", "decnet_lib/automation")
+FRONT_ENDS = ("decnet_lib/cli", "decnet_lib/automation", "decnet_lib/api")
 FORBIDDEN = ("decnet_lib.db", "decnet_lib.mutations", "decnet_lib.deploy")
 ENV_READER = REPO / "decnet_lib" / "settings.py"
 
