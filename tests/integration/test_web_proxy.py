@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
+from echo_api import ALLOWED_ORIGIN, GZIP_TEXT, HEAD_LENGTH, SseGate, create_echo_api
 
 from agent.background import BackgroundServer
 from decnet_lib.web.app import create_app
-from tests.support.echo_api import ALLOWED_ORIGIN, GZIP_TEXT, HEAD_LENGTH, SseGate, create_echo_api
 
 REPO = Path(__file__).resolve().parents[2]
 BODY = bytes(range(256)) * 3
