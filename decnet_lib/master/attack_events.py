@@ -18,6 +18,8 @@ from decnet_lib.errors import DecnetError
 from decnet_lib.master.database import existing_engine, read_session
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from decnet_lib.settings import Settings
 
 _AGO = re.compile(r"(\d+)\s*([smhd])")
@@ -76,8 +78,17 @@ def list_events(settings: Settings, *, topology: str | None = None,
                 attacker: str | None = None, since: str | None = None,
                 after_id: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
     """Stored events, oldest first (filters: topology name, attacker address, since)."""
+    with existing_engine(settings) as engine:
+        return list_events_in(engine, topology=topology, attacker=attacker, since=since,
+                              after_id=after_id, limit=limit)
+
+
+def list_events_in(engine: Engine | None, *, topology: str | None = None,
+                   attacker: str | None = None, since: str | None = None,
+                   after_id: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    """`list_events` on an engine the caller keeps (a server's: no engine per request)."""
     moment = parse_since(since)
-    with existing_engine(settings) as engine, read_session(engine) as session:
+    with read_session(engine) as session:
         assert session is not None
         stored = get_topology(session, topology) if topology else None
         rows = query_events(session, topology_id=stored.id if stored else None,
