@@ -45,7 +45,7 @@ def stored_topology(engine: Engine, name: str, recent: int = RECENT_EVENTS
         row = get_topology(session, name) if session is not None else None
         if row is None or session is None:
             return None
-        resolved = RESOLVED.get(engine, row, partial(load_resolved, session, row))
+        resolved = RESOLVED.get(session, row, partial(load_resolved, session, row))
         events = [
             {"from": e.from_status, "to": e.to_status, "reason": e.reason,
              "at": e.created_at.isoformat() if e.created_at else None}

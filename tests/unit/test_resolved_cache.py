@@ -10,7 +10,7 @@ from decnet_lib.db import get_topology
 from decnet_lib.db.status import transition
 from decnet_lib.master.database import write_session
 from decnet_lib.master.edits import edit_decky
-from decnet_lib.master.info import stored_topology
+from decnet_lib.master.info import list_with_targets, stored_topology
 from decnet_lib.master.resolved_cache import RESOLVED, ResolvedCache
 from decnet_lib.master.topologies import create_in, delete_in
 
@@ -31,9 +31,12 @@ def test_a_repeat_read_is_cached_and_every_write_is_seen(engine: Engine) -> None
     again = stored_topology(engine, "cachemaze")
     assert first is not None and again is not None
     assert again.resolved is first.resolved  # no rebuild while nothing changed
+    listed = list_with_targets(engine)
+    assert stored_topology(engine, "cachemaze").resolved is first.resolved  # type: ignore[union-attr]
 
     assert edit_decky(engine, "cachemaze", "web01", services=["http", "ssh"]).mode == "direct"
     assert services_of(engine) == ["http", "ssh"]
+    assert list_with_targets(engine) != listed  # the summary carries the new hash
 
     with write_session(engine) as session:
         row = get_topology(session, "cachemaze")
@@ -67,5 +70,5 @@ def test_the_cache_is_bounded(engine: Engine) -> None:
 
         for row in (*rows, rows[0], rows[0]):
             assert row is not None
-            cache.get(engine, row, lambda row=row: build(row.name))  # type: ignore[misc]
+            cache.get(session, row, lambda row=row: build(row.name))  # type: ignore[misc]
     assert built == ["cachemaze", "othermaze", "cachemaze"]  # size 1: the first was evicted
