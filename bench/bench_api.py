@@ -9,8 +9,9 @@ package; installed with apt-get when missing) from 50 concurrent clients:
 
 * saturation: each client sends its next request as soon as the last one is answered
   (closed loop): the API's requests/s, and p50/p99 under that load;
-* paced: the same 50 clients at --rate requests/s each (open loop, like dashboards polling):
-  p50/p99 at a load the server keeps up with.
+* paced: the same 50 clients at --rate requests/s each (hey -q: the clients tick together,
+  so this is bursts of 50 simultaneous requests, --rate times a second);
+* one client, closed loop: the latency of a request with nothing queued before it.
 
 Routes: GET /api/v1/health (the baseline: no token, no database), /api/v1/topologies (list),
 /api/v1/topologies/NAME (show), /api/v1/events?limit=100 (events). Prints a table with ratios
@@ -141,8 +142,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def run_hey(hey: str, url: str, token: str | None, seconds: float,
-            rate: float | None) -> Load:
-    command = [hey, "-z", f"{seconds}s", "-c", str(CLIENTS), "-disable-compression"]
+            rate: float | None, clients: int = CLIENTS) -> Load:
+    command = [hey, "-z", f"{seconds}s", "-c", str(clients), "-disable-compression"]
     if rate:
         command += ["-q", str(rate)]
     if token:
@@ -184,7 +185,7 @@ def main() -> int:
                   "list": (f"{base}/topologies", token),
                   "show": (f"{base}/topologies/{NAME}", token),
                   "events (limit 100)": (f"{base}/events?limit=100", token)}
-        results: dict[str, tuple[Load, Load]] = {}
+        results: dict[str, tuple[Load, Load, Load]] = {}
         try:
             sizes = {label: len(httpx.get(url, headers={"Authorization": f"Bearer {tok}"}
                                           if tok else {}).content)
@@ -193,18 +194,21 @@ def main() -> int:
                 run_hey(hey, url, tok, 2, None)  # warm-up
                 saturated = run_hey(hey, url, tok, args.seconds, None)
                 paced = run_hey(hey, url, tok, args.seconds, args.rate)
-                results[label] = (saturated, paced)
+                alone = run_hey(hey, url, tok, args.seconds / 2, None, clients=1)
+                results[label] = (saturated, paced, alone)
         finally:
             stop(server)
     print(f"\n{CLIENTS} clients, {args.seconds:.0f} s per run; paced: {args.rate:g} req/s per "
           f"client ({CLIENTS * args.rate:g} req/s offered)")
     print(f"{'route':<20}{'bytes':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'x base':>8}"
-          f"{'paced p50':>11}{'paced p99':>11}{'non-2xx':>9}")
+          f"{'paced p50':>11}{'paced p99':>11}{'1-client p50':>14}{'p99':>7}{'non-2xx':>9}")
     baseline = results["health (baseline)"][0]
-    for label, (saturated, paced) in results.items():
+    for label, (saturated, paced, alone) in results.items():
+        errors = saturated.errors + paced.errors + alone.errors
         print(f"{label:<20}{sizes[label]:>8}{saturated.rps:>9.0f}{saturated.p50:>9.1f}"
               f"{saturated.p99:>9.1f}{baseline.rps / saturated.rps:>8.2f}{paced.p50:>11.1f}"
-              f"{paced.p99:>11.1f}{saturated.errors + paced.errors:>9}")
+              f"{paced.p99:>11.1f}{alone.p50:>14.1f}{alone.p99:>7.1f}{errors:>9}")
+    print(f"load average after the runs: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     show = results["show"][1]
     verdict = "PASS" if show.p99 < TARGET_P99_MS and not show.errors else "FAIL"
     print(f"\n{verdict}: show p99 {show.p99:.1f} ms at {CLIENTS * args.rate:g} req/s "
