@@ -17,7 +17,7 @@ source "$REPO_ROOT/scripts/lib/docker.sh"
 cd "$REPO_ROOT"
 
 COLLECTION_DIR="collections/ansible_collections/decnet/mazenet"
-MODULES=(decnet_topology decnet_mutation decnet_topology_info)
+MODULES=(decnet_topology decnet_mutation decnet_topology_info decnet_events_info)
 ANSIBLE_TOOLS=("ansible-core>=2.19" "molecule>=26,<27" "molecule-plugins[docker]"
                "pytest-testinfra" "ansible-lint")
 PIP_VERSION_FOR_ANSIBLE_TEST="24.2"

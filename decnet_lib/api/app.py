@@ -13,6 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from decnet_lib.api.bundle import mount_bundle
 from decnet_lib.api.cors import Cors
 from decnet_lib.api.errors import install_error_handlers
+from decnet_lib.api.limits import BodyLimit
+from decnet_lib.api.openapi import install_openapi
 from decnet_lib.api.routes import ROUTERS
 from decnet_lib.api.routes.stream import StreamSlots
 from decnet_lib.api.security import API_PREFIX, TokenGate
@@ -26,7 +28,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = await run_in_threadpool(open_engine, settings)
+        # SQLite: each transaction takes the write lock at BEGIN, so concurrent requests
+        # wait for each other instead of failing "database is locked"
+        app.state.engine = await run_in_threadpool(
+            lambda: open_engine(settings, sqlite_immediate=True))
         unwire = wire_events(settings)  # status and mutation events go to the bus
         try:
             yield
@@ -49,6 +54,8 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     mount_bundle(app, settings.api_bundle_dir)
+    install_openapi(app)
+    app.add_middleware(BodyLimit, limit=settings.max_document_bytes)
     app.add_middleware(TokenGate)
     app.add_middleware(Cors, origins=settings.cors_origins)  # outermost: 401s carry CORS too
     return app

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from decnet_lib.errors import DecnetError, InvalidTopology
@@ -34,6 +35,7 @@ STATUS_OF: dict[str, int] = {
     "LAN_IS_HOME": 409,
     "LAN_FROZEN": 409,
     "ALREADY_ATTACHED": 409,
+    "TOO_LARGE": 413,
     "TOO_MANY_STREAMS": 429,
     "DB_UNAVAILABLE": 503,
     "SCHEMA_OUTDATED": 503,
@@ -71,6 +73,7 @@ DESCRIPTIONS = {
     403: "A viewer token on a route that changes something.",
     404: "No such topology, decky, LAN or route.",
     409: "Refused in the topology's current state, or the name is taken.",
+    413: "The request body is over DECNET_MAX_DOCUMENT_BYTES.",
     422: "The body, path or query does not validate (issues say where).",
     429: "This token already holds as many event streams as allowed.",
     503: "The database, Docker or an agent is unavailable.",
@@ -126,9 +129,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+    code = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"
+            }.get(exc.status_code, "HTTP_ERROR")
     return error_response(exc.status_code, code, str(exc.detail),
                           headers=getattr(exc, "headers", None))
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database error on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(503, "DB_UNAVAILABLE", "the database is unavailable or busy: "
+                          "try again")
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -141,4 +151,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DecnetError, _decnet_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -136,19 +136,34 @@ class Credential(_Open):
     service: str | None
     username: str | None
     password: str | None = None
-    success: bool | None
+    hash: str | None = None
+    success: bool
+    attempts: int
+
+
+class PathStep(_Open):
+    topology: str | None
+    decky: str
+    lan: str | None
+    ts: str
+    via: str | None = Field(description="The foothold decky this step was made from.")
 
 
 class Attacker(_Open):
+    """One source address: where it went, what it tried, how deep it got."""
+
     src_ip: str
     first_seen: str
     last_seen: str
     events: int
+    topologies: list[str]
     deckies: list[str]
     lans: list[str]
     depth: int
+    path: list[PathStep]
+    pivots: int
     credentials: list[Credential]
-    commands: list[Any]
+    commands: list[str]
 
 
 class ServiceRow(BaseModel):

@@ -10,13 +10,20 @@ structured details) when the module must fail.
     topology_deployed(conn, name="acme")
     mutation(conn, "acme", "add_decky", {"name": "web02", "lan": "dmz"}, wait=True)
     topology_info(conn, "acme")["healthy"]
+    events_info(conn, topology="acme", since="1h")["attackers"]
     topology_absent(conn, "acme")
 """
 
 from decnet_lib.automation.connection import CONNECTION_OPTIONS, Connection
 from decnet_lib.automation.errors import AutomationError
+from decnet_lib.automation.events import events_info
 from decnet_lib.automation.info import topology_info
-from decnet_lib.automation.modules import run_info, run_mutation, run_topology
+from decnet_lib.automation.modules import (
+    run_events_info,
+    run_info,
+    run_mutation,
+    run_topology,
+)
 from decnet_lib.automation.mutation import mutation
 from decnet_lib.automation.topology import (
     topology_absent,
@@ -29,7 +36,9 @@ __all__ = [
     "CONNECTION_OPTIONS",
     "AutomationError",
     "Connection",
+    "events_info",
     "mutation",
+    "run_events_info",
     "run_info",
     "run_mutation",
     "run_topology",

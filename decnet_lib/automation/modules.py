@@ -1,4 +1,4 @@
-"""Entry points of the three Ansible modules: module parameters in, result dict out.
+"""Entry points of the Ansible modules: module parameters in, result dict out.
 
 The modules only parse their arguments (the shared connection options included) and
 call one of these; every decision is taken here.
@@ -12,6 +12,7 @@ from typing import Any
 
 from decnet_lib.automation.connection import Connection
 from decnet_lib.automation.errors import AutomationError
+from decnet_lib.automation.events import DEFAULT_LIMIT, events_info
 from decnet_lib.automation.info import topology_info
 from decnet_lib.automation.inputs import load_input
 from decnet_lib.automation.mutation import DEFAULT_TIMEOUT, mutation
@@ -99,3 +100,12 @@ def run_mutation(params: Mapping[str, Any], check_mode: bool = False) -> dict[st
 def run_info(params: Mapping[str, Any], check_mode: bool = False) -> dict[str, Any]:
     """decnet.mazenet.decnet_topology_info (read only: check mode changes nothing)."""
     return topology_info(Connection.from_params(params), params.get("name") or None)
+
+
+def run_events_info(params: Mapping[str, Any], check_mode: bool = False) -> dict[str, Any]:
+    """decnet.mazenet.decnet_events_info (read only: check mode changes nothing)."""
+    limit = params.get("limit")
+    return events_info(Connection.from_params(params), topology=params.get("topology") or None,
+                       attacker=params.get("attacker") or None,
+                       since=params.get("since") or None,
+                       limit=int(limit) if limit is not None else DEFAULT_LIMIT)

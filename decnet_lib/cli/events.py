@@ -1,4 +1,4 @@
-"""`decnet ingest --once | --watch` and `decnet events` (master-only): attacker events."""
+"""`decnet ingest --once | --watch`, `decnet events` and `decnet attackers` (master-only)."""
 
 from __future__ import annotations
 
@@ -77,6 +77,32 @@ def events(
             last = max(last, event["id"])
 
 
+def attackers(
+    ctx: typer.Context,
+    topology: str | None = typer.Option(None, "--topology", help="Only this topology."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON array of attacker records."),
+) -> None:
+    """Who is in the maze: per source address, the deckies, LANs and depth reached, the
+    credentials and commands tried; pivots through footholds count for their holder."""
+    from decnet_lib.master.attackers import list_attackers
+
+    found = list_attackers(settings_of(ctx), topology=topology)
+    if as_json:
+        emit_json(found)
+        return
+    if not found:
+        note("no attackers")
+        return
+    echo(f"{'SOURCE':<40} {'FIRST SEEN':<27} {'LAST SEEN':<27} {'EVENTS':>6} {'DEPTH':>5} "
+         "LOGINS  PATH")
+    for record in found:
+        logins = record["credentials"]
+        won = sum(1 for c in logins if c["success"])
+        path = " > ".join(f"{hop['decky']}@{hop['lan'] or '-'}" for hop in record["path"])
+        echo(f"{record['src_ip']:<40} {record['first_seen']:<27} {record['last_seen']:<27} "
+             f"{record['events']:>6} {record['depth']:>5} {won:>2}/{len(logins):<4} {path}")
+
+
 def _print(event: dict[str, Any], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(orjson.dumps(event).decode() + "\n")
@@ -90,6 +116,7 @@ def _print(event: dict[str, Any], as_json: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `ingest` and `events` (master-only)."""
+    """Add `ingest`, `events` and `attackers` (master-only)."""
     add_master_command(app, "ingest", ingest)
     add_master_command(app, "events", events)
+    add_master_command(app, "attackers", attackers)

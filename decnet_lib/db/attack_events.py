@@ -7,11 +7,11 @@ the rows and the cursor commit together and two ingesters never store one event 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -147,12 +147,8 @@ def events_after(session: Session, after_id: int, limit: int) -> list[AttackEven
     return list(session.scalars(query.limit(limit)))
 
 
-def query_events(session: Session, *, topology_id: str | None = None,
-                 topology: str | None = None, src_ip: str | None = None,
-                 since: datetime | None = None,
-                 after_id: int = 0, limit: int | None = None) -> list[AttackEvent]:
-    """Stored events, oldest first, filtered by topology (id or name), attacker and time."""
-    query = select(AttackEvent).where(AttackEvent.id > after_id)
+def _filtered(query: Select[Any], *, topology_id: str | None, topology: str | None,
+              src_ip: str | None, since: datetime | None) -> Select[Any]:
     if topology_id is not None:
         query = query.where(AttackEvent.topology_id == topology_id)
     if topology is not None:  # by name: a topology deleted since
@@ -161,7 +157,62 @@ def query_events(session: Session, *, topology_id: str | None = None,
         query = query.where(AttackEvent.src_ip == src_ip)
     if since is not None:
         query = query.where(AttackEvent.ts >= since)
+    return query
+
+
+def query_events(session: Session, *, topology_id: str | None = None,
+                 topology: str | None = None, src_ip: str | None = None,
+                 since: datetime | None = None,
+                 after_id: int = 0, limit: int | None = None) -> list[AttackEvent]:
+    """Stored events, oldest first, filtered by topology (id or name), attacker and time."""
+    query = _filtered(select(AttackEvent).where(AttackEvent.id > after_id),
+                      topology_id=topology_id, topology=topology, src_ip=src_ip, since=since)
     query = query.order_by(AttackEvent.ts, AttackEvent.id)
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
+
+
+def iter_events(session: Session, *, topology_id: str | None = None,
+                topology: str | None = None, since: datetime | None = None,
+                page: int = 2000) -> Iterator[AttackEvent]:
+    """Every matching event in (ts, id) order, read `page` rows at a time (keyset paging:
+    memory stays bounded however many there are; each page is expunged once yielded)."""
+    base = _filtered(select(AttackEvent), topology_id=topology_id, topology=topology,
+                     src_ip=None, since=since).order_by(AttackEvent.ts, AttackEvent.id)
+    last: tuple[datetime, int] | None = None
+    while True:
+        query = base
+        if last is not None:
+            query = query.where(or_(AttackEvent.ts > last[0],
+                                    and_(AttackEvent.ts == last[0], AttackEvent.id > last[1])))
+        rows = list(session.scalars(query.limit(page)))
+        yield from rows
+        if len(rows) < page:
+            return
+        last = (rows[-1].ts, rows[-1].id)
+        for row in rows:
+            session.expunge(row)
+
+
+def event_topologies(session: Session, *, topology_id: str | None = None,
+                     topology: str | None = None, since: datetime | None = None) -> list[str]:
+    """The distinct topology ids of the matching events."""
+    query = _filtered(select(AttackEvent.topology_id).distinct(), topology_id=topology_id,
+                      topology=topology, src_ip=None, since=since)
+    return sorted(tid for tid in session.scalars(query) if tid)
+
+
+def decky_addresses(session: Session, topology_ids: Iterable[str]
+                    ) -> list[tuple[str, str, str, str, bool]]:
+    """(topology_id, decky, LAN, address, LAN is the DMZ) of every decky's every LAN, in
+    each decky's LAN order (home first)."""
+    ids = sorted(set(topology_ids))
+    if not ids:
+        return []
+    query = (select(Decky.topology_id, Decky.name, Lan.name, Edge.ip, Lan.dmz)
+             .join(Edge, Edge.decky_id == Decky.id).join(Lan, Lan.id == Edge.lan_id)
+             .where(Decky.topology_id.in_(ids))
+             .order_by(Decky.topology_id, Decky.position, Edge.position))
+    return [(tid, decky, lan, ip, bool(dmz)) for tid, decky, lan, ip, dmz
+            in session.execute(query)]

@@ -8,8 +8,12 @@ The event object (DESIGN.md "Attacker events on the master") is `event_object(ro
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, inspect
 
 from decnet_lib.db import get_topology
 from decnet_lib.db.attack_events import query_events
@@ -18,8 +22,6 @@ from decnet_lib.errors import DecnetError
 from decnet_lib.master.database import existing_engine, read_session
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from decnet_lib.settings import Settings
 
 _AGO = re.compile(r"(\d+)\s*([smhd])")
@@ -65,7 +67,10 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
     match = _AGO.fullmatch(value)
     if match:
         amount, unit = int(match.group(1)), match.group(2)
-        return (now or datetime.now(UTC)) - timedelta(seconds=amount * _UNITS[unit])
+        try:
+            return (now or datetime.now(UTC)) - timedelta(seconds=amount * _UNITS[unit])
+        except (OverflowError, ValueError):
+            raise BadSince(f"--since {text!r}: too far back") from None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -74,11 +79,19 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+@contextmanager
+def events_engine(settings: Settings) -> Iterator[Engine | None]:
+    """An engine for reading events, creating nothing: None while the database or its
+    events table does not exist yet (no events, then)."""
+    with existing_engine(settings, check_mode=True) as engine:
+        yield engine if engine is not None and inspect(engine).has_table("events") else None
+
+
 def list_events(settings: Settings, *, topology: str | None = None,
                 attacker: str | None = None, since: str | None = None,
                 after_id: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
     """Stored events, oldest first (filters: topology name, attacker address, since)."""
-    with existing_engine(settings) as engine:
+    with events_engine(settings) as engine:
         return list_events_in(engine, topology=topology, attacker=attacker, since=since,
                               after_id=after_id, limit=limit)
 
@@ -86,10 +99,12 @@ def list_events(settings: Settings, *, topology: str | None = None,
 def list_events_in(engine: Engine | None, *, topology: str | None = None,
                    attacker: str | None = None, since: str | None = None,
                    after_id: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
-    """`list_events` on an engine the caller keeps (a server's: no engine per request)."""
+    """`list_events` on an engine the caller keeps (a server's: no engine per request);
+    None (no database yet) has no events."""
     moment = parse_since(since)
     with read_session(engine) as session:
-        assert session is not None
+        if session is None:
+            return []
         stored = get_topology(session, topology) if topology else None
         rows = query_events(session, topology_id=stored.id if stored else None,
                             topology=topology if topology and stored is None else None,

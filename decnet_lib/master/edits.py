@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from decnet_lib.db import load_resolved, lock_topology, neighbours, require_topology, save_resolved
 from decnet_lib.db.status import SERVING_STATUSES, UNDEPLOYED_STATUSES
-from decnet_lib.errors import Refused
+from decnet_lib.errors import DecnetError, Refused
 from decnet_lib.master.database import write_session
 from decnet_lib.master.mutations import enqueue_unless_there
 from decnet_lib.mutations.transform import apply_op
@@ -59,8 +59,15 @@ def _edit(engine: Engine, name: str, op: str, payload: dict[str, Any]) -> EditRe
         status = row.status
         if status in UNDEPLOYED_STATUSES:
             context = neighbours(session, exclude_id=row.id, agent=row.agent)
-            applied = apply_op(load_resolved(session, row), op, payload,
-                               validation_context=context)
+            try:
+                applied = apply_op(load_resolved(session, row), op, payload,
+                                   validation_context=context)
+            except DecnetError as exc:
+                if exc.code == "LAN_FROZEN":  # the op's wording speaks of live topologies
+                    raise DecnetError(f"{name}: a LAN's subnet and DMZ flag are fixed once "
+                                      "stored (delete and create the topology to change "
+                                      "them)", code="LAN_FROZEN") from None
+                raise
             if not applied.changed:
                 return EditResult("unchanged", topology=applied.topology.model_dump())
             save_resolved(session, row, applied.topology)

@@ -8,8 +8,9 @@ credentials), so an attacker who guesses it gets a shell that sees the next LAN.
 from __future__ import annotations
 
 import hashlib
-from collections import deque
 from typing import Any
+
+from decnet_lib.topology.lan_graph import depths, reached_from
 
 USERS = ("admin", "backup", "deploy", "oracle", "support", "ubuntu", "jenkins", "git",
          "postgres", "operator", "test", "devops")
@@ -31,25 +32,9 @@ def path_to_deepest(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """The bridge deckies crossed on a shortest path from the DMZ to the deepest LAN
     (the first one in document order among the deepest)."""
     dmz = next(lan["name"] for lan in doc["lans"] if lan.get("dmz"))
-    members: dict[str, list[dict[str, Any]]] = {}
-    for decky in doc["deckies"]:
-        for lan in decky["lans"]:
-            members.setdefault(lan, []).append(decky)
-    via: dict[str, tuple[str, dict[str, Any]] | None] = {dmz: None}
-    order, queue = [dmz], deque([dmz])
-    while queue:
-        lan = queue.popleft()
-        for decky in members.get(lan, ()):
-            for other in decky["lans"]:
-                if other not in via:
-                    via[other] = (lan, decky)
-                    order.append(other)
-                    queue.append(other)
-    depth = {dmz: 0}
-    for lan in order[1:]:
-        step = via[lan]
-        assert step is not None
-        depth[lan] = depth[step[0]] + 1
+    via = reached_from(dmz, ((decky, decky["lans"]) for decky in doc["deckies"]))
+    depth = depths(via)
+    order = list(via)
     deepest = max(order, key=lambda lan: depth[lan])  # max keeps the first of the deepest
     path: list[dict[str, Any]] = []
     while (step := via[deepest]) is not None:

@@ -19,5 +19,5 @@ def api(db_url: str, tmp_path: Path) -> Iterator[Api]:
 @pytest.fixture
 def sqlite_api(tmp_path: Path) -> Iterator[Api]:
     with running_api(tmp_path, f"sqlite:///{tmp_path / 'db' / 'decnet.db'}",
-                     api_stream_max_per_token="2") as server:
+                     api_stream_max_per_token="2", max_document_bytes="200000") as server:
         yield server

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 
 import httpx
 from api_server import DECNET, REPO, Api
+from sqlalchemy import text
 
+from decnet_lib.db import make_engine
 from decnet_lib.master.api_tokens import list_tokens, revoke_token
 
 DOC = {"name": "authmaze", "lans": [{"name": "dmz", "subnet": "10.231.40.0/24", "dmz": True}],
@@ -21,6 +24,27 @@ def _error(response: httpx.Response, status: int, code: str) -> dict:
     return body["error"]
 
 
+def stored_only_hashes(api: Api) -> None:
+    """The database holds each token's lookup key and the SHA-256 of its secret, no more."""
+    engine = make_engine(api.settings.db_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT * FROM api_tokens")).mappings().all()
+    finally:
+        engine.dispose()
+    dump = repr([dict(row) for row in rows])
+    for token in api.tokens.values():
+        _, lookup, secret = token.split("_")
+        assert secret not in dump and token not in dump
+        row = next(row for row in rows if row["lookup"] == lookup)
+        assert row["secret_hash"] == hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _altered(token: str) -> str:
+    """The same token with its last secret digit changed."""
+    return token[:-1] + ("1" if token[-1] == "0" else "0")
+
+
 def test_tokens_and_roles(api: Api) -> None:
     with httpx.Client(base_url=api.url, timeout=30) as anonymous:
         assert anonymous.get("/api/v1/health").json()["status"] == "ok"
@@ -28,7 +52,7 @@ def test_tokens_and_roles(api: Api) -> None:
         _error(missing, 401, "UNAUTHORIZED")
         assert missing.headers["www-authenticate"] == "Bearer"
         for token in ("nonsense", "dn_0123456789abcdef_" + "0" * 64,
-                      api.tokens["viewer"][:-1] + "0"):
+                      _altered(api.tokens["viewer"])):
             _error(anonymous.get("/api/v1/topologies",
                                  headers={"Authorization": f"Bearer {token}"}),
                    401, "UNAUTHORIZED")
@@ -52,6 +76,7 @@ def test_tokens_and_roles(api: Api) -> None:
     with api.client("viewer") as viewer:
         assert [t["name"] for t in viewer.get("/api/v1/topologies").json()] == ["authmaze"]
 
+    stored_only_hashes(api)
     listed = {row["name"]: row for row in list_tokens(api.settings)}
     assert listed["test-viewer"]["role"] == "viewer"
     assert listed["test-viewer"]["last_used_at"] is not None
@@ -60,7 +85,8 @@ def test_tokens_and_roles(api: Api) -> None:
         _error(viewer.get("/api/v1/topologies"), 401, "UNAUTHORIZED")
 
 
-def test_token_cli_prints_the_token_once(api: Api) -> None:
+def test_token_cli_prints_the_token_once(sqlite_api: Api) -> None:
+    api = sqlite_api
     created = subprocess.run([*DECNET, "api", "token", "create", "--name", "ci",
                               "--role", "viewer"], cwd=REPO, env=api.env,
                              capture_output=True, text=True, check=True)

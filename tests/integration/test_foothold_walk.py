@@ -12,13 +12,18 @@ address. `docker inspect` shows the foothold hardened; teardown leaves nothing l
 
 from __future__ import annotations
 
-import re
-import socket
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from maze_walk import (
+    PROBE_IMAGE,
+    agent_lines,
+    attacker_script,
+    listening,
+    maze,
+    sd_param,
+)
 from sqlalchemy import Engine
 from telnet_client import TelnetClient
 
@@ -36,69 +41,6 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["docker_support"]
 pytestmark = pytest.mark.slow
-PROBE_IMAGE = "decnet/svc-ssh:latest"  # Debian with OpenSSH's client and netcat-openbsd
-SSH_OPTIONS = ("-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
-               "-o PreferredAuthentications=password -o PubkeyAuthentication=no "
-               "-o NumberOfPasswordPrompts=1 -o ConnectTimeout=10")
-
-
-def maze(name: str, dmz: str, office: str) -> str:
-    return f"""
-name: {name}
-lans:
-  - {{name: dmz, subnet: {dmz}, dmz: true}}
-  - {{name: office, subnet: {office}}}
-deckies:
-  - name: gw
-    services: [ssh, telnet]
-    lans: {{dmz: null, office: null}}
-    service_config:
-      ssh: {{accept: [{{user: svc, password: "Winter2024!"}}]}}
-      telnet: {{accept: [{{user: ops, password: "changeme"}}]}}
-  - {{name: ws, services: [redis], lans: {{office: null}}}}
-"""
-
-
-def attacker_script(gw_ip: str, ws_ip: str) -> str:
-    """What the probe runs: a wrong password, then the accepted one and a walk inward.
-
-    OpenSSH reads the password from SSH_ASKPASS (forced): no terminal, no sshpass needed.
-    """
-    inner = f"ip addr; printf 'PING\\r\\n' | nc -w 3 {ws_ip} 6379"
-    return "\n".join([
-        # the image keeps its account files for the ssh service's supervisor to seed
-        "mkdir -p /run/decnet/etc && cp -a /usr/share/decnet/etc/. /run/decnet/etc/",
-        "printf '#!/bin/sh\\necho \"$PW\"\\n' > /tmp/askpass; chmod +x /tmp/askpass",
-        "export SSH_ASKPASS=/tmp/askpass SSH_ASKPASS_REQUIRE=force",
-        f"PW=wrong-guess ssh {SSH_OPTIONS} svc@{gw_ip} true; echo \"@@@first=$?\"",
-        f"PW='Winter2024!' ssh {SSH_OPTIONS} svc@{gw_ip} \"{inner}\"; echo \"@@@second=$?\"",
-    ])
-
-
-def agent_lines(log_file: Path, *needles: str, timeout: float = 30.0) -> list[str]:
-    """The agent log's lines once every needle is in one of them (or what is there)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = log_file.read_text().splitlines() if log_file.exists() else []
-        if all(any(needle in line for line in lines) for needle in needles):
-            return lines
-        if time.monotonic() > deadline:
-            return lines
-        time.sleep(0.3)
-
-
-def listening(ip: str, port: int, within: float = 120.0) -> bool:
-    """Whether ip:port accepts a connection within `within` seconds."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection((ip, port), timeout=2).close()
-            return True
-        except OSError:
-            time.sleep(0.5)
-    return False
-
-
 def walk_over_telnet(gw_ip: str, ws_ip: str, gw_office_ip: str) -> None:
     """From the host on the DMZ: log in to gw's telnet, look around, reach ws's redis."""
     assert listening(gw_ip, 23)
@@ -116,12 +58,6 @@ def walk_over_telnet(gw_ip: str, ws_ip: str, gw_office_ip: str) -> None:
         client.type_line("exit")
     finally:
         client.close()
-
-
-def sd_param(line: str, name: str) -> str:
-    """One structured-data parameter of an RFC 5424 line, backslash escapes undone."""
-    match = re.search(rf'\b{name}="((?:[^"\\]|\\.)*)"', line)
-    return re.sub(r"\\(.)", r"\1", match.group(1)) if match else ""
 
 
 def test_an_attacker_walks_from_the_dmz_through_a_foothold_to_the_office(
@@ -158,8 +94,8 @@ def test_an_attacker_walks_from_the_dmz_through_a_foothold_to_the_office(
     output = probe.logs().decode(errors="replace")
 
     # what the attacker sees: refused, then a shell on the office LAN and the next decky
-    assert "@@@first=255" in output, output
-    assert "@@@second=0" in output, output
+    assert "@@@1=255" in output, output
+    assert "@@@2=0" in output, output
     assert f"inet {gw_office_ip}/" in output, output
     assert "-NOAUTH Authentication required." in output, output  # redis answered
 

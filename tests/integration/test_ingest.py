@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agent_process import Agent, free_port
 from helpers import sample_resolved, store_live
 from sqlalchemy import Engine, select, update
 
@@ -43,51 +43,6 @@ from decnet_lib.pki import init_ca, issue
 from decnet_lib.settings import Settings
 
 ATTACKER = "203.0.113.7"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Agent:
-    """`decnet agent serve` on a fixed port and state directory; stop and start again."""
-
-    def __init__(self, state: Path) -> None:
-        self.state = state
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DECNET_")}
-        env.update(DECNET_STATE_DIR=str(self.state), DECNET_MODE="agent", DECNET_BUS="null")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "decnet_lib.cli", "agent", "serve", "--port",
-             str(self.port), "--log-level", "warning"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("the agent did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-            self.process = None
 
 
 class Deckies:

@@ -29,7 +29,7 @@ from decnet_lib.topology.resolve import image_map, new_id
 from decnet_lib.topology.resolved import ResolvedDecky, ResolvedLan, ResolvedTopology
 
 EMPTY = {"topologies": 0, "lans": 0, "deckies": 0, "edges": 0, "topology_events": 0,
-         "mutations": 0, "events": 0, "ingest_cursors": 0}
+         "mutations": 0, "events": 0, "ingest_cursors": 0, "api_tokens": 0}
 
 
 def _store(engine: Engine, resolved: ResolvedTopology) -> None:

@@ -10,6 +10,7 @@ from decnet_lib.api.errors import responses
 from decnet_lib.api.models import Attacker
 from decnet_lib.api.security import current_caller
 from decnet_lib.api.state import settings_of
+from decnet_lib.master.attackers import list_attackers
 from decnet_lib.settings_model import Settings
 
 router = APIRouter(tags=["attackers"], dependencies=[Depends(current_caller)])
@@ -23,6 +24,4 @@ def attackers(settings: Annotated[Settings, Depends(settings_of)],
                                ] = None,
               ) -> list[dict[str, Any]]:
     """Who attacked: where they went, what they tried, how deep they got."""
-    from decnet_lib.master.attackers import list_attackers
-
     return list_attackers(settings, topology=topology, attacker=attacker, since=since)

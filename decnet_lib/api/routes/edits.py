@@ -18,7 +18,7 @@ from decnet_lib.master.edits import EditResult
 router = APIRouter(prefix="/topologies/{name}", tags=["edits"],
                    dependencies=[Depends(current_caller)])
 EngineDep = Annotated[Engine, Depends(engine_of)]
-ANSWERS = responses(401, 403, 404, 409, 422)
+ANSWERS = responses(401, 403, 404, 409, 413, 422)
 QUEUED = {202: {"model": EditOutcome, "description": "Live topology: a mutation was queued."}}
 
 

@@ -22,7 +22,8 @@ def events(engine: Annotated[Engine, Depends(engine_of)],
            topology: Annotated[str | None, Query(description="Topology name.")] = None,
            attacker: Annotated[str | None, Query(description="Source address.")] = None,
            since: Annotated[str | None, SINCE] = None,
-           after_id: Annotated[int, Query(ge=0, description="Only events after this id.")] = 0,
+           after_id: Annotated[int, Query(ge=0, le=2**63 - 1,
+                                          description="Only events after this id.")] = 0,
            limit: Annotated[int | None, Query(ge=1, le=10_000)] = 1000,
            ) -> list[dict[str, Any]]:
     """Stored events with the filters (`after_id` pages forward)."""

@@ -27,7 +27,7 @@ def list_mutations(name: str, engine: EngineDep,
 
 
 @router.post("", status_code=202, response_model=MutationView,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(401, 403, 404, 409, 413, 422))
 def enqueue_mutation(name: str, body: MutationRequest, engine: EngineDep) -> dict[str, Any]:
     """Queue one op for an active or degraded topology (the reconciler applies it)."""
     return mutations.enqueue(engine, name, body.op, body.payload)

@@ -37,7 +37,7 @@ def list_topologies(engine: EngineDep) -> list[dict[str, Any]]:
 
 
 @router.post("", status_code=201, response_model=Created,
-             responses=responses(401, 403, 409, 422))
+             responses=responses(401, 403, 409, 413, 422))
 def create_topology(engine: EngineDep,
                     document: Annotated[dict[str, Any], DOCUMENT]) -> dict[str, Any]:
     """Validate, resolve and store a topology (all or nothing)."""
@@ -64,7 +64,7 @@ def delete_topology(name: str, engine: EngineDep, settings: SettingsDep,
 
 
 @router.post("/{name}/deploy", response_model=LifecycleOutcome,
-             responses=responses(401, 403, 404, 409, 422, 503))
+             responses=responses(401, 403, 404, 409, 413, 422, 503))
 def deploy_topology(name: str, engine: EngineDep, settings: SettingsDep,
                     request: Annotated[DeployRequest | None, Body()] = None
                     ) -> dict[str, Any]:
