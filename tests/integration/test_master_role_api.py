@@ -134,3 +134,31 @@ def test_a_bad_option_is_refused_by_the_argument_spec(
         capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
     assert "master_api_port" in done.stdout
+
+
+def test_the_playbooks_dashboard_url(tmp_path: Path) -> None:
+    """playbooks/vars/connection.yml: the URL deploy_topology.yml prints (a wildcard listen
+    address is reached at the master's address)."""
+    out = tmp_path / "urls.json"
+    cases = {"default": {"decnet_api_enabled": True},
+             "wildcard": {"decnet_api_enabled": True, "decnet_api_host": "0.0.0.0",
+                          "decnet_api_port": 9100, "ansible_host": "10.9.8.7",
+                          "decnet_etc_dir": "/srv/etc"}}
+    tasks = [{"name": f"Record {case}", "ansible.builtin.set_fact": {
+        f"url_{case}": "{{ [decnet_conn_api_enabled, decnet_conn_dashboard_url,"
+                       " decnet_conn_api_token_file] }}"}, "vars": values}
+             for case, values in cases.items()]
+    tasks.append({"name": "Write", "ansible.builtin.copy": {"dest": str(out), "content":
+                  "{{ {'default': url_default, 'wildcard': url_wildcard} | to_json }}"}})
+    playbook = tmp_path / "urls.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "URLs", "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "vars_files": [str(REPO / "playbooks/vars/connection.yml")], "tasks": tasks}]))
+    done = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(playbook)],
+                          cwd=REPO, env={**os.environ, "ANSIBLE_NOCOLOR": "1",
+                                         "ANSIBLE_PYTHON_INTERPRETER": sys.executable},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
+    urls = json.loads(out.read_text())
+    assert urls["default"] == [True, "http://127.0.0.1:8700/", "/etc/decnet/api-operator.token"]
+    assert urls["wildcard"] == [True, "http://10.9.8.7:9100/", "/srv/etc/api-operator.token"]
