@@ -20,9 +20,8 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
     "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
 })
-# Recomputed by the hop that sends the body (or set below), never copied from the client.
-REQUEST_DROPPED = HOP_BY_HOP | {"host", "content-length"}
-FORWARDED_HEADERS = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host")
+# Host is the upstream's; Expect: 100-continue was answered by this hop already.
+REQUEST_DROPPED = HOP_BY_HOP | {"host", "expect"}
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 60.0
 
@@ -53,6 +52,17 @@ def upstream_request_headers(request: Request) -> list[tuple[bytes, bytes]]:
     }
     kept = [(name, value) for name, value in kept if name.lower() not in extra]
     return kept + [(name, value.encode("latin-1")) for name, value in extra.items() if value]
+
+
+def request_body(request: Request) -> AsyncIterator[bytes] | None:
+    """The client's body streamed on as it arrives (never held whole: the API's own size
+    limit answers a body too large); None when the request announces none. The length the
+    client announced goes on with it; a chunked body stays chunked."""
+    headers = request.headers
+    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+    if not chunked and headers.get("content-length", "0").strip() in ("", "0"):
+        return None
+    return request.stream()
 
 
 def client_response_headers(upstream: httpx.Response) -> list[tuple[bytes, bytes]]:
@@ -96,12 +106,12 @@ class ApiProxy:
 
     async def handle(self, request: Request) -> Response:
         """Forward one request; 502 `API_UNREACHABLE` when the API cannot be reached."""
-        body = await request.body()
         streaming = "text/event-stream" in request.headers.get("accept", "")
         timeout = httpx.Timeout(None if streaming else READ_TIMEOUT, connect=CONNECT_TIMEOUT)
         outgoing = self.client.build_request(
             request.method, self.upstream_url(request),
-            headers=upstream_request_headers(request), content=body, timeout=timeout)
+            headers=upstream_request_headers(request), content=request_body(request),
+            timeout=timeout)
         try:
             upstream = await self.client.send(outgoing, stream=True)
         except httpx.TimeoutException as exc:

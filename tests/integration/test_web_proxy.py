@@ -164,6 +164,31 @@ def test_a_compressed_answer_stays_compressed(proxy: BackgroundServer) -> None:
     assert gzip.decompress(raw) == GZIP_TEXT
 
 
+@pytest.mark.parametrize("announced", [True, False])
+def test_a_request_body_is_streamed_on_not_held(
+        client: httpx.Client, gate: SseGate, announced: bool) -> None:
+    """The upstream reads the first chunk while the client still holds the rest back."""
+    gate.upload_started.clear()
+    chunk = b"x" * 65536
+    waited: list[bool] = []
+
+    def body() -> Iterator[bytes]:
+        yield chunk
+        waited.append(gate.upload_started.wait(5))
+        yield chunk * 3
+
+    headers = {"Content-Length": str(len(chunk) * 4)} if announced else {}
+    response = client.post("/api/upload", content=body(), headers=headers)
+    assert response.status_code == 200, response.text
+    assert waited == [True]
+    seen = response.json()
+    assert seen["received"] == len(chunk) * 4
+    if announced:
+        assert (seen["content-length"], seen["transfer-encoding"]) == (str(len(chunk) * 4), None)
+    else:
+        assert (seen["content-length"], seen["transfer-encoding"]) == (None, "chunked")
+
+
 # -- CORS through the proxy ------------------------------------------------------------------
 def preflight(client: httpx.Client, origin: str) -> httpx.Response:
     return client.options("/api/echo/topologies/lab/deckies/web", headers={

@@ -2,7 +2,8 @@
 
 It runs under uvicorn like the API does. `/api/echo/...` answers any method with what it
 received (method, raw path, query, headers in order, body in base64); `/api/sse` streams two
-Server-Sent Events and holds the second until the test releases it; `/api/gzip` answers a
+Server-Sent Events and holds the second until the test releases it; `/api/upload` reads a
+body chunk by chunk; `/api/gzip` answers a
 body that is already gzip-compressed. Starlette's own CORSMiddleware answers preflights,
 allowing ALLOWED_ORIGIN only.
 """
@@ -34,6 +35,7 @@ class SseGate:
     def __init__(self) -> None:
         self.release = threading.Event()
         self.finished = threading.Event()
+        self.upload_started = threading.Event()
 
 
 async def echo(request: Request) -> Response:
@@ -75,6 +77,21 @@ def sse_route(gate: SseGate) -> Callable[[Request], Awaitable[StreamingResponse]
     return sse
 
 
+def upload_route(gate: SseGate) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def upload(request: Request) -> JSONResponse:
+        """Reads the body chunk by chunk; says when the first one arrived."""
+        received = 0
+        async for chunk in request.stream():
+            if chunk:
+                gate.upload_started.set()
+            received += len(chunk)
+        return JSONResponse({"received": received,
+                             "transfer-encoding": request.headers.get("transfer-encoding"),
+                             "content-length": request.headers.get("content-length")})
+
+    return upload
+
+
 async def gzipped(_: Request) -> Response:
     return Response(gzip.compress(GZIP_TEXT), media_type="text/plain",
                     headers={"Content-Encoding": "gzip"})
@@ -85,6 +102,7 @@ def create_echo_api(gate: SseGate) -> Starlette:
     routes = [
         Route("/api/sse", sse_route(gate)),
         Route("/api/gzip", gzipped),
+        Route("/api/upload", upload_route(gate), methods=["POST"]),
         Route("/api/echo/{rest:path}", echo, methods=ALL_METHODS),
     ]
     cors = Middleware(CORSMiddleware, allow_origins=[ALLOWED_ORIGIN], allow_methods=ALL_METHODS,
