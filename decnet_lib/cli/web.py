@@ -6,8 +6,9 @@ from urllib.parse import urlsplit
 
 import typer
 
+from decnet_lib.cli.context import settings_of
 from decnet_lib.cli.gating import add_master_group
-from decnet_lib.cli.output import fail
+from decnet_lib.cli.output import fail, note
 
 DEFAULT_PORT = 8090
 
@@ -27,19 +28,25 @@ def checked_api_url(url: str) -> str:
 
 
 def serve(
+    ctx: typer.Context,
     api: str = typer.Option(..., "--api", help="Base URL of the API (`decnet api serve`)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(DEFAULT_PORT, "--port", min=1, max=65535, help="TCP port."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
-    """Serve the dashboard and forward `/api/*` (every method, SSE streamed) to the API."""
+    """Serve the dashboard and forward `/api/*` (every method, SSE streamed) to the API.
+
+    The bundle is DECNET_API_BUNDLE_DIR's when set (as for `decnet api serve`), else the
+    package's."""
     api_url = checked_api_url(api)
     import uvicorn
 
+    from decnet_lib.web import BUNDLE_DIR
     from decnet_lib.web.app import create_app
 
-    typer.echo(f"dashboard on http://{host}:{port}/ (API: {api_url})", err=True)
-    uvicorn.run(create_app(api_url), host=host, port=port, log_level=log_level,
+    bundle = settings_of(ctx).api_bundle_dir or BUNDLE_DIR
+    note(f"dashboard on http://{host}:{port}/ (bundle {bundle}, API {api_url})")
+    uvicorn.run(create_app(api_url, bundle), host=host, port=port, log_level=log_level,
                 proxy_headers=False, server_header=False)
 
 

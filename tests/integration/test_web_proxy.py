@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import os
 import socket
 import subprocess
 import sys
@@ -282,12 +283,13 @@ def test_a_missing_bundle_gets_a_short_page(tmp_path: Path, upstream: Background
 
 
 # -- the command -----------------------------------------------------------------------------
-def test_decnet_web_serve_runs_the_proxy(upstream: BackgroundServer) -> None:
+def test_decnet_web_serve_runs_the_proxy(upstream: BackgroundServer, bundle: Path) -> None:
     port = closed_port()
     command = [sys.executable, "-m", "decnet_lib.cli", "web", "serve", "--api", upstream.url,
                "--port", str(port), "--log-level", "warning"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+                               stderr=subprocess.PIPE,
+                               env={**os.environ, "DECNET_API_BUNDLE_DIR": str(bundle)})
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -300,6 +302,8 @@ def test_decnet_web_serve_runs_the_proxy(upstream: BackgroundServer) -> None:
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
         assert echoed(response)["method"] == "PATCH"
+        page = httpx.get(f"http://127.0.0.1:{port}/topologies/lab", trust_env=False)
+        assert "<title>maze</title>" in page.text  # DECNET_API_BUNDLE_DIR's index.html
     finally:
         process.terminate()
         process.wait(10)
