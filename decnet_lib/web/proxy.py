@@ -81,10 +81,13 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 def passthrough_client() -> httpx.AsyncClient:
     """An HTTP client that adds none of its own headers (no Accept, Accept-Encoding or
     User-Agent the caller did not send), keeps no cookie (one user's cookie must never reach
-    the API with another's request), follows no redirect and ignores proxy variables."""
+    the API with another's request), follows no redirect, ignores proxy variables and has no
+    cap on open connections (each open event stream holds one; the API caps those)."""
     no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
     client = httpx.AsyncClient(follow_redirects=False, trust_env=False, cookies=no_cookies,
-                               timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT))
+                               timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
+                               limits=httpx.Limits(max_connections=None,
+                                                   max_keepalive_connections=32))
     for name in ("accept", "accept-encoding", "connection", "user-agent"):
         del client.headers[name]
     return client
