@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from decnet_lib.api.bundle import mount_bundle
 from decnet_lib.api.cors import Cors
 from decnet_lib.api.errors import install_error_handlers
+from decnet_lib.api.head import HeadAsGet
 from decnet_lib.api.limits import BodyLimit
 from decnet_lib.api.openapi import install_openapi
 from decnet_lib.api.routes import ROUTERS
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     mount_bundle(app, settings.api_bundle_dir)
     install_openapi(app)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(BodyLimit, limit=settings.max_document_bytes)
     app.add_middleware(TokenGate)
     app.add_middleware(Cors, origins=settings.cors_origins)  # outermost: 401s carry CORS too

@@ -36,15 +36,16 @@ class Cors:
         if preflight:
             await self._preflight(origin if allowed else None, headers)(scope, receive, send)
             return
-        if not allowed:
+        if origin is None:
             await self.app(scope, receive, send)
             return
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
-                out["Access-Control-Allow-Origin"] = str(origin)
-                out.add_vary_header("Origin")
+                if allowed:
+                    out["Access-Control-Allow-Origin"] = origin
+                out.add_vary_header("Origin")  # caches keep one answer per origin
             await send(message)
 
         await self.app(scope, receive, send_with_cors)

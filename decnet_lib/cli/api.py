@@ -23,7 +23,12 @@ def serve(
     except ImportError as exc:
         fail(f"the API needs FastAPI and uvicorn (pip install 'mazenet[agent]'): {exc}",
              code="MISSING_DEPENDENCY")
-    app = create_app(settings_of(ctx))
+    from decnet_lib.master.database import engine_scope
+
+    settings = settings_of(ctx)
+    with engine_scope(settings):  # an outdated or unreachable database: one line, no start
+        pass
+    app = create_app(settings)
     uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False)
 
 

@@ -1,8 +1,10 @@
-"""Edit one decky or one LAN of a stored topology (the API's PATCH routes).
+"""Add, edit or remove one decky, or edit one LAN, of a stored topology (the API's routes
+under `/topologies/{name}/deckies` and `/lans`).
 
 While nothing of the topology is deployed (pending or torn down) the edit is applied to the
 stored topology at once, through the same op and invariant checks as a mutation. While it is
-live (active or degraded) it becomes one `update_decky`/`update_lan` mutation, checked against
+live (active or degraded) it becomes one `add_decky`/`update_decky`/`remove_decky`/`update_lan`
+mutation, checked against
 the topology and its queue first (an edit that would fail is refused, one already there is
 not queued again). During a deploy or teardown, or once failed, it is refused.
 """
@@ -19,7 +21,8 @@ from decnet_lib.db.status import SERVING_STATUSES, UNDEPLOYED_STATUSES
 from decnet_lib.errors import DecnetError, Refused
 from decnet_lib.master.database import write_session
 from decnet_lib.master.mutations import enqueue_unless_there
-from decnet_lib.mutations.transform import apply_op
+from decnet_lib.mutations.payloads import PAYLOAD_MODELS
+from decnet_lib.mutations.transform import already_there, apply_op
 
 EditMode = Literal["direct", "mutation", "unchanged"]
 
@@ -48,6 +51,21 @@ def edit_decky(engine: Engine, name: str, decky: str, *, services: list[str] | N
     return _edit(engine, name, "update_decky", payload)
 
 
+def add_decky(engine: Engine, name: str, payload: dict[str, Any]) -> EditResult:
+    """Add a decky (the `add_decky` payload: name, lan, services, archetype, ...)."""
+    return _edit(engine, name, "add_decky", payload)
+
+
+def remove_decky(engine: Engine, name: str, decky: str) -> EditResult:
+    """Remove a decky (one already gone is `unchanged`)."""
+    return _edit(engine, name, "remove_decky", {"decky": decky})
+
+
+def payload_schema(op: str) -> dict[str, Any]:
+    """The JSON Schema of an op's payload (what the API documents as the body)."""
+    return PAYLOAD_MODELS[op].model_json_schema()
+
+
 def edit_lan(engine: Engine, name: str, lan: str, patch: dict[str, Any]) -> EditResult:
     """Merge `patch` into a LAN (meta, driver, parent)."""
     return _edit(engine, name, "update_lan", {"name": lan, "patch": patch})
@@ -63,6 +81,9 @@ def _edit(engine: Engine, name: str, op: str, payload: dict[str, Any]) -> EditRe
                 applied = apply_op(load_resolved(session, row), op, payload,
                                    validation_context=context)
             except DecnetError as exc:
+                if already_there(op, exc):
+                    return EditResult("unchanged", topology=load_resolved(session, row)
+                                      .model_dump())
                 if exc.code == "LAN_FROZEN":  # the op's wording speaks of live topologies
                     raise DecnetError(f"{name}: a LAN's subnet and DMZ flag are fixed once "
                                       "stored (delete and create the topology to change "

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
+from pathlib import Path
 
 import httpx
 from api_server import DECNET, REPO, Api
 from sqlalchemy import text
 
-from decnet_lib.db import make_engine
+from decnet_lib.db import init_db, make_engine
 from decnet_lib.master.api_tokens import list_tokens, revoke_token
 
 DOC = {"name": "authmaze", "lans": [{"name": "dmz", "subnet": "10.231.40.0/24", "dmz": True}],
@@ -112,3 +114,25 @@ def test_token_cli_prints_the_token_once(sqlite_api: Api) -> None:
     with httpx.Client(base_url=api.url, timeout=30) as client:
         assert client.get("/api/v1/catalog/services", headers={
             "Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_serve_refuses_an_outdated_database_and_agent_mode(tmp_path: Path) -> None:
+    """One error line and a non-zero exit, never a traceback or a half-started server."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    try:
+        init_db(engine)
+        with engine.begin() as connection:  # as a database of the previous release
+            connection.execute(text("DROP TABLE api_tokens"))
+            connection.execute(text("UPDATE alembic_version SET version_num = '0002_events'"))
+    finally:
+        engine.dispose()
+    env = {**os.environ, "DECNET_DB_URL": url, "DECNET_STATE_DIR": str(tmp_path)}
+    served = subprocess.run([*DECNET, "api", "serve", "--port", "1"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert served.returncode == 1
+    assert served.stderr.startswith("error[SCHEMA_OUTDATED]") and "Traceback" not in served.stderr
+    assert "decnet db upgrade" in served.stderr
+    agent = subprocess.run([*DECNET, "api", "token", "list"], cwd=REPO,
+                           env={**env, "DECNET_MODE": "agent"}, capture_output=True, text=True)
+    assert agent.returncode == 2 and agent.stderr.startswith("error[MASTER_ONLY]")

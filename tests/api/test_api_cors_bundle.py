@@ -47,6 +47,7 @@ def test_cors_for_patch_from_an_allowed_and_a_refused_origin(sqlite_api: Api) ->
             assert cors_headers(patched).get("access-control-allow-origin") == expected
             if expected is None:
                 assert cors_headers(patched) == {}
+            assert "origin" in patched.headers["vary"].lower()
             for method in ("GET", "DELETE"):
                 answer = client.request(method, "/api/v1/topologies/nosuch",
                                         headers=api.headers(Origin=origin))

@@ -115,7 +115,7 @@ def test_openapi_declares_every_body_and_error(sqlite_api: Api) -> None:
                 assert body, where
                 assert 413 in declared, where
             checked += 1
-    assert checked == 15
+    assert checked == 17
 
 
 def test_bad_input_is_a_4xx_never_a_500(sqlite_api: Api) -> None:
@@ -154,3 +154,18 @@ def test_bad_input_is_a_4xx_never_a_500(sqlite_api: Api) -> None:
                               headers={"Content-Type": "application/json"})
         assert chunked.status_code in (400, 413), chunked.text
         assert client.get("/api/v1/topologies").json() == []
+
+
+def test_head_answers_like_get_without_a_body(sqlite_api: Api) -> None:
+    with httpx.Client(base_url=sqlite_api.url, timeout=30) as client:
+        health = client.head("/api/v1/health")
+        assert health.status_code == 200 and health.content == b""
+        assert int(health.headers["content-length"]) == len(client.get("/api/v1/health").content)
+        assert client.head("/api/v1/topologies").status_code == 401
+        viewer = client.head("/api/v1/catalog/services", headers=sqlite_api.headers("viewer"))
+        assert viewer.status_code == 200 and viewer.content == b""
+        assert client.head("/api/v1/topologies/x", headers=sqlite_api.headers("viewer")
+                           ).status_code == 404
+        stream = client.head("/api/v1/stream", headers=sqlite_api.headers("viewer"))
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")

@@ -4,6 +4,8 @@ connection cap, and the slot given back when the client goes."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import Iterator
 
@@ -107,3 +109,16 @@ def test_stream_cap_per_token_and_release(sqlite_api: Api) -> None:
                     break
             assert time.monotonic() < deadline, "the slots were never given back"
             time.sleep(0.2)
+
+
+def test_open_streams_do_not_hold_up_a_shutdown(sqlite_api: Api) -> None:
+    """SIGTERM with a stream open: the server ends it and exits within its grace period."""
+    client = sqlite_api.client("viewer")
+    with client.stream("GET", "/api/v1/stream") as stream:
+        assert stream.status_code == 200
+        next(stream.iter_lines())
+        started = time.monotonic()
+        os.kill(sqlite_api.process.pid, signal.SIGTERM)
+        assert sqlite_api.process.wait(15) in (0, -signal.SIGTERM)  # uvicorn re-raises it
+        assert time.monotonic() - started < 10
+    client.close()

@@ -79,6 +79,25 @@ def test_create_list_show_edit_delete(api: Api) -> None:
                           409, "LAN_FROZEN")
         assert "fixed once stored" in frozen["message"]
 
+        # add and remove a decky while pending: the stored topology changes at once
+        added = client.post("/api/v1/topologies/apimaze/deckies",
+                            json={"name": "files01", "lan": "office", "archetype": "linux-server"})
+        assert added.status_code == 200 and added.json()["mode"] == "direct", added.text
+        files = next(d for d in added.json()["topology"]["deckies"] if d["name"] == "files01")
+        assert files["services"] == ["ssh"] and list(files["lans"]) == ["office"]
+        error_of(client.post("/api/v1/topologies/apimaze/deckies",
+                             json={"name": "files01", "lan": "office"}), 422, "DECKY_NAME_DUP")
+        error_of(client.post("/api/v1/topologies/apimaze/deckies",
+                             json={"name": "x1", "lan": "office", "colour": "red"}),
+                 422, "BAD_PAYLOAD")
+        error_of(client.post("/api/v1/topologies/apimaze/deckies",
+                             json={"name": "x1", "lan": "nowhere"}), 404, "NOT_FOUND")
+        removed = client.delete("/api/v1/topologies/apimaze/deckies/files01")
+        assert removed.status_code == 200 and removed.json()["mode"] == "direct"
+        assert "files01" not in {d["name"] for d in removed.json()["topology"]["deckies"]}
+        gone = client.delete("/api/v1/topologies/apimaze/deckies/files01")
+        assert gone.status_code == 200 and gone.json()["mode"] == "unchanged"
+
         # mutations are for live topologies only
         error_of(client.post("/api/v1/topologies/apimaze/mutations",
                              json={"op": "remove_decky", "payload": {"decky": "web01"}}),
@@ -121,6 +140,15 @@ def test_live_edits_and_mutations_go_through_the_queue(api: Api) -> None:
                            json={"patch": {"meta": {"x": 1}}})
         assert lan.status_code == 202 and lan.json()["mutation"]["op"] == "update_lan"
 
+        dragged = client.post("/api/v1/topologies/livemaze/deckies",
+                              json={"name": "web03", "lan": "dmz", "archetype": "linux-server"})
+        assert dragged.status_code == 202 and dragged.json()["mode"] == "mutation"
+        assert dragged.json()["mutation"]["op"] == "add_decky"
+        dropped = client.delete("/api/v1/topologies/livemaze/deckies/db01")
+        assert dropped.status_code == 202
+        assert dropped.json()["mutation"]["payload"] == {"decky": "db01"}
+        absent = client.delete("/api/v1/topologies/livemaze/deckies/nosuch")
+        assert absent.status_code == 200 and absent.json()["mode"] == "unchanged"
         added = client.post("/api/v1/topologies/livemaze/mutations", json={
             "op": "add_decky", "payload": {"name": "web02", "lan": "dmz",
                                            "archetype": "linux-server"}})
@@ -134,9 +162,9 @@ def test_live_edits_and_mutations_go_through_the_queue(api: Api) -> None:
         error_of(client.post("/api/v1/topologies/livemaze/mutations", json={"payload": {}}),
                  422, "BAD_REQUEST")
         ops = [m["op"] for m in client.get("/api/v1/topologies/livemaze/mutations").json()]
-        assert ops == ["update_decky", "update_lan", "add_decky"]
+        assert ops == ["update_decky", "update_lan", "add_decky", "remove_decky", "add_decky"]
         pending = client.get("/api/v1/topologies/livemaze/mutations?state=pending").json()
-        assert len(pending) == 3
+        assert len(pending) == 5
         error_of(client.delete("/api/v1/topologies/livemaze"), 409, "REFUSED")
 
 

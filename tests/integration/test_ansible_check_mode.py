@@ -236,6 +236,8 @@ CHECK_PLAY = """
       decnet.mazenet.decnet_topology: {name: ck-stored, state: absent}
     - name: info
       decnet.mazenet.decnet_topology_info: {name: ck-live}
+    - name: events info
+      decnet.mazenet.decnet_events_info: {topology: ck-live, since: 1h}
 """
 
 
@@ -256,11 +258,11 @@ def test_every_module_reports_changed_in_check_mode_and_changes_nothing(
         "present (new)", "deployed (new)", "present (replace a stored definition)",
         "deployed (stored, not deployed yet)", "mutation (live)",
         "mutation (on a topology an earlier task would create)", "torn_down (live)",
-        "absent (live)", "absent (stored)", "info"]
+        "absent (live)", "absent (stored)", "info", "events info"]
     for record in ours:
         assert record["status"] == "ok", record
     assert all(r["changed"] for r in ours if not r["action"].endswith("_info")), ours
-    assert not ours[-1]["changed"]
+    assert not ours[-1]["changed"] and not ours[-2]["changed"]
     assert _db_state(env["db"]) == db_before
     assert _docker_state() == docker_before
 

@@ -76,6 +76,7 @@ class Api:
     url: str
     settings: Settings
     env: dict[str, str]
+    process: subprocess.Popen[bytes]
     tokens: dict[str, str] = field(default_factory=dict)
 
     def headers(self, role: str = "operator", **extra: str) -> dict[str, str]:
@@ -108,7 +109,7 @@ def running_api(tmp: Path, db_url: str, **settings: str) -> Iterator[Api]:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _wait(lambda: _healthy(url), server, "API server")
         config = get_settings(state_dir=tmp / "state", db_url=db_url, bus_socket=bus_socket)
-        api = Api(url, config, env)
+        api = Api(url, config, env, server)
         for role in ("viewer", "operator"):
             api.tokens[role] = create_token(config, f"test-{role}", role)
         yield api

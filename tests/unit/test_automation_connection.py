@@ -147,15 +147,17 @@ def test_doc_fragment_matches_the_argument_spec(collection_on_path: Any) -> None
 
 
 def test_every_module_takes_the_connection_options(collection_on_path: Any) -> None:
-    for module in ("decnet_topology", "decnet_mutation", "decnet_topology_info"):
+    modules = {path.stem for path in (COLLECTION / "plugins" / "modules").glob("*.py")}
+    assert modules == {"decnet_topology", "decnet_mutation", "decnet_topology_info",
+                       "decnet_events_info"}
+    for module in sorted(modules):
         source = (COLLECTION / "plugins" / "modules" / f"{module}.py").read_text()
         assert "connection_argument_spec(" in source
         assert "decnet.mazenet.connection" in source
         docs = yaml.safe_load(source.split('DOCUMENTATION = r"""', 1)[1].split('"""', 1)[0])
         assert docs["attributes"]["check_mode"]["support"] == "full"
     runtime = yaml.safe_load((COLLECTION / "meta" / "runtime.yml").read_text())
-    assert set(runtime["action_groups"]["all"]) == {
-        "decnet_topology", "decnet_mutation", "decnet_topology_info"}
+    assert set(runtime["action_groups"]["all"]) == modules
 
 
 class _FakeModule:

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 
 from decnet_lib.db import (
+    ApiToken,
     AttackEvent,
     Base,
     IngestCursor,
@@ -43,6 +44,7 @@ def _fill(engine: Engine) -> str:
         session.add(AttackEvent(ts=utcnow(), topology_id=row.id, event="connect",
                                 source="https://agent:8765", epoch="e1", seq=1))
         session.add(IngestCursor(source="https://agent:8765", epoch="e1", seq=1))
+        session.add(ApiToken(name="ops", role="operator", lookup="0" * 16, secret_hash="0" * 64))
         return row.id
 
 

@@ -1,11 +1,12 @@
-"""`PATCH /api/v1/topologies/{name}/deckies/{decky}` and `.../lans/{lan}`: a direct edit while
-the topology is pending or torn down, an `update_decky`/`update_lan` mutation while live."""
+"""Deckies and LANs of one topology: `POST .../deckies`, `PATCH|DELETE .../deckies/{decky}`,
+`PATCH .../lans/{lan}`. A direct change while the topology is pending or torn down; one
+`add_decky`/`update_decky`/`remove_decky`/`update_lan` mutation while it is live."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Body, Depends, Response
 from sqlalchemy import Engine
 
 from decnet_lib.api.errors import responses
@@ -25,6 +26,24 @@ QUEUED = {202: {"model": EditOutcome, "description": "Live topology: a mutation 
 def _answer(result: EditResult, response: Response) -> dict[str, Any]:
     response.status_code = 202 if result.mode == "mutation" else 200
     return result.to_dict()
+
+
+@router.post("/deckies", response_model=EditOutcome, responses={**QUEUED, **ANSWERS},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": edits.payload_schema("add_decky")}}}})
+def add_decky(name: str, engine: EngineDep, response: Response,
+              body: Annotated[dict[str, Any], Body(description="As the add_decky payload.")]
+              ) -> dict[str, Any]:
+    """Add a decky on a LAN (its home), with an archetype and/or services."""
+    return _answer(edits.add_decky(engine, name, body), response)
+
+
+@router.delete("/deckies/{decky}", response_model=EditOutcome,
+               responses={**QUEUED, **responses(401, 403, 404, 409, 422)})
+def remove_decky(name: str, decky: str, engine: EngineDep, response: Response
+                 ) -> dict[str, Any]:
+    """Remove a decky (with its containers, once the mutation applies on a live maze)."""
+    return _answer(edits.remove_decky(engine, name, decky), response)
 
 
 @router.patch("/deckies/{decky}", response_model=EditOutcome, responses={**QUEUED, **ANSWERS})
