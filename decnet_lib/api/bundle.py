@@ -1,36 +1,37 @@
-"""The dashboard bundle at `/`: files from the bundle directory, `index.html` for any other
-path outside `/api` (the single-page app routes itself); a short page when it is not built."""
+"""The dashboard bundle at `/`, served by the same `BundleFiles` as `decnet web serve`
+(`decnet_lib/web/static.py`: files, index.html for client-side routes, a not-built page);
+paths under `/api` that no route took stay API 404s in the error shape."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from decnet_lib.api.errors import error_response
+from decnet_lib.web import BUNDLE_DIR
+from decnet_lib.web.static import BundleFiles
 
-DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "web" / "bundle"
-NOT_BUILT = """<!doctype html>
-<html><head><meta charset="utf-8"><title>MazeNET</title></head>
-<body><h1>MazeNET API</h1>
-<p>The dashboard bundle is not built. The API is under /api/v1
-(<a href="/api/v1/docs">OpenAPI docs</a>).</p></body></html>
-"""
+DEFAULT_BUNDLE = BUNDLE_DIR
+
+
+class _DashboardOrApiMiss:
+    """`/api...` paths no route matched get the API's 404; everything else the bundle."""
+
+    def __init__(self, files: ASGIApp) -> None:
+        self.files = files
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == "/api" or path.startswith("/api/")):
+            response = error_response(404, "NOT_FOUND", f"no route {path}")
+            await response(scope, receive, send)
+            return
+        await self.files(scope, receive, send)
 
 
 def mount_bundle(app: FastAPI, bundle: Path | None) -> None:
     """Serve `bundle` (default: the package's `decnet_lib/web/bundle`) at `/`."""
     root = (bundle or DEFAULT_BUNDLE).resolve()
-
-    @app.get("/{path:path}", include_in_schema=False)
-    def dashboard(path: str) -> Response:
-        if path == "api" or path.startswith("api/"):
-            return error_response(404, "NOT_FOUND", f"no route /{path}")
-        index = root / "index.html"
-        if not index.is_file():
-            return HTMLResponse(NOT_BUILT)
-        wanted = (root / path).resolve()
-        if path and wanted.is_file() and wanted.is_relative_to(root):
-            return FileResponse(wanted)
-        return FileResponse(index)
+    app.mount("/", _DashboardOrApiMiss(BundleFiles(root)), name="dashboard")

@@ -21,7 +21,7 @@ ClickException: type[Exception] = next(
 )
 
 GROUP_MODULES = ("catalog", "topology", "db", "reconcile", "events", "images", "pki", "agent",
-                 "bus", "api")
+                 "bus", "api", "web")
 
 
 def build_app() -> typer.Typer:

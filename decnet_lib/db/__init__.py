@@ -7,6 +7,7 @@ from decnet_lib.db.engine import (
     new_session,
     parse_url,
     pinned_session,
+    read_only,
     session_scope,
 )
 from decnet_lib.db.migrate import HEAD, SchemaState, Upgrade, schema_state, upgrade_schema
@@ -97,6 +98,7 @@ __all__ = [
     "parse_url",
     "pinned_session",
     "queue_change",
+    "read_only",
     "remove_status_listener",
     "require_topology",
     "reset_db",

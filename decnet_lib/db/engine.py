@@ -114,7 +114,7 @@ def _make_sqlite(url: URL, immediate: bool, **kwargs: Any) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         if not is_autocommit(connection):
-            connection.exec_driver_sql(begin)
+            connection.exec_driver_sql("BEGIN" if is_read_only(connection) else begin)
 
     return engine
 
@@ -157,7 +157,8 @@ def make_engine(url: str | URL, *, sqlite_immediate: bool = False, **kwargs: Any
     and a 30 s busy timeout, and SQLAlchemy emits BEGIN itself (so SAVEPOINTs work).
     `sqlite_immediate` makes that `BEGIN IMMEDIATE`: each transaction takes the write lock
     up front, so one that reads then writes waits for other writers instead of failing
-    with "database is locked" (at the price of serialising every transaction).
+    with "database is locked" (at the price of serialising every transaction), except the
+    transactions of a `read_only(engine)`: plain BEGIN, WAL readers never wait.
     MySQL/MariaDB: pre-ping, utf8mb4, READ COMMITTED.
     Raises DatabaseUnavailable for a bad or unsupported URL.
     """
@@ -191,6 +192,18 @@ def new_session(engine: Engine) -> Session:
 
 
 AUTOCOMMIT_OPTION = "decnet_autocommit"
+READ_ONLY_OPTION = "decnet_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """`engine` for transactions that only read: on SQLite they BEGIN without taking the
+    write lock even when the engine is `sqlite_immediate` (same pool and listeners)."""
+    return engine.execution_options(**{READ_ONLY_OPTION: True})
+
+
+def is_read_only(connection: Connection) -> bool:
+    """Was `connection` opened through `read_only(engine)`?"""
+    return bool(connection.get_execution_options().get(READ_ONLY_OPTION))
 
 
 def is_autocommit(connection: Connection) -> bool:

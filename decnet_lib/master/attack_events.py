@@ -91,8 +91,18 @@ def list_events(settings: Settings, *, topology: str | None = None,
                 attacker: str | None = None, since: str | None = None,
                 after_id: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
     """Stored events, oldest first (filters: topology name, attacker address, since)."""
+    with events_engine(settings) as engine:
+        return list_events_in(engine, topology=topology, attacker=attacker, since=since,
+                              after_id=after_id, limit=limit)
+
+
+def list_events_in(engine: Engine | None, *, topology: str | None = None,
+                   attacker: str | None = None, since: str | None = None,
+                   after_id: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    """`list_events` on an engine the caller keeps (a server's: no engine per request);
+    None (no database yet) has no events."""
     moment = parse_since(since)
-    with events_engine(settings) as engine, read_session(engine) as session:
+    with read_session(engine) as session:
         if session is None:
             return []
         stored = get_topology(session, topology) if topology else None

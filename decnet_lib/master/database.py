@@ -18,6 +18,7 @@ from decnet_lib.db import (
     init_db,
     make_engine,
     new_session,
+    read_only,
     reset_db,
     session_scope,
     upgrade_schema,
@@ -64,11 +65,12 @@ def write_session(engine: Engine) -> Iterator[Session]:
 
 @contextmanager
 def read_session(engine: Engine | None) -> Iterator[Session | None]:
-    """A session that only reads (rolled back afterwards); None for no database."""
+    """A session that only reads (rolled back afterwards); None for no database. On SQLite
+    it never takes the write lock (WAL readers do not wait for writers)."""
     if engine is None:
         yield None
         return
-    session = new_session(engine)
+    session = new_session(read_only(engine))
     try:
         yield session
     finally:

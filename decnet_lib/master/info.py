@@ -4,14 +4,16 @@ and what its target runs (never writes)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, select
 
-from decnet_lib.db import TopologyEvent
+from decnet_lib.db import TopologyEvent, get_topology, load_resolved
 from decnet_lib.master.database import read_session
+from decnet_lib.master.resolved_cache import RESOLVED
 from decnet_lib.master.targets import LOCAL
-from decnet_lib.master.topologies import load_stored, summaries
+from decnet_lib.master.topologies import summaries
 from decnet_lib.topology.resolved import ResolvedTopology
 
 RECENT_EVENTS = 10
@@ -35,11 +37,15 @@ def list_with_targets(engine: Engine) -> list[dict[str, Any]]:
 
 def stored_topology(engine: Engine, name: str, recent: int = RECENT_EVENTS
                     ) -> StoredTopology | None:
-    """The topology `name` with its `recent` last status changes (None when absent)."""
+    """The topology `name` with its `recent` last status changes (None when absent).
+
+    The resolved topology is shared with other readers (see resolved_cache): read only.
+    """
     with read_session(engine) as session:
-        row, resolved = load_stored(session, name)
-        if row is None or resolved is None or session is None:
+        row = get_topology(session, name) if session is not None else None
+        if row is None or session is None:
             return None
+        resolved = RESOLVED.get(session, row, partial(load_resolved, session, row))
         events = [
             {"from": e.from_status, "to": e.to_status, "reason": e.reason,
              "at": e.created_at.isoformat() if e.created_at else None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
@@ -21,6 +22,7 @@ from decnet_lib.errors import AlreadyExists
 from decnet_lib.issues import Issue
 from decnet_lib.master.database import write_session
 from decnet_lib.master.documents import check_data, invalid
+from decnet_lib.master.resolved_cache import RESOLVED
 from decnet_lib.master.targets import LOCAL, TargetFactory, target_for
 from decnet_lib.topology.render import summary
 from decnet_lib.topology.resolve import resolve
@@ -66,7 +68,7 @@ def summaries(session: Session, with_target: bool = False) -> list[dict[str, Any
     """One summary per stored topology; `with_target` adds its target and last update."""
     rows = []
     for row in list_topologies(session):
-        item = summary(load_resolved(session, row))
+        item = summary(RESOLVED.get(session, row, partial(load_resolved, session, row)))
         if with_target:
             item.update(target=row.agent or LOCAL,
                         updated_at=row.updated_at.isoformat() if row.updated_at else None)

@@ -65,11 +65,14 @@ def test_cors_for_patch_from_an_allowed_and_a_refused_origin(sqlite_api: Api) ->
         assert plain.status_code == 401 and cors_headers(plain) == {}
 
 
-def test_bundle_is_served_at_the_root(tmp_path: Path, sqlite_api: Api) -> None:
-    with httpx.Client(base_url=sqlite_api.url, timeout=30) as client:
+def test_bundle_is_served_at_the_root(tmp_path: Path) -> None:
+    with running_api(tmp_path / "first", f"sqlite:///{tmp_path / 'first.db'}",
+                     api_bundle_dir=str(tmp_path / "absent")) as api, \
+            httpx.Client(base_url=api.url, timeout=30) as client:
         page = client.get("/")
-        assert page.status_code == 200 and "not built" in page.text
+        assert page.status_code == 503 and "not built" in page.text
         assert page.headers["content-type"].startswith("text/html")
+        assert client.get("/api/v1/health").status_code == 200
     bundle = tmp_path / "bundle"
     (bundle / "assets").mkdir(parents=True)
     (bundle / "index.html").write_text("<!doctype html><div id=root>maze</div>")

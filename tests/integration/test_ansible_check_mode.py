@@ -273,8 +273,10 @@ def test_the_playbooks_change_nothing_in_check_mode(env: dict[str, Any]) -> None
     db_before, docker_before = _db_state(env["db"]), _docker_state()
 
     deploy = _play(env, REPO / "playbooks" / "deploy_topology.yml",
-                   "-e", f"topology_file={document}")
+                   "-e", f"topology_file={document}", "-e", "decnet_api_enabled=true")
     by_task = {r["task"]: r for r in deploy}
+    printed = by_task["Print how to reach it"]["msg"]
+    assert "would be deployed" in printed and "dashboard: http://127.0.0.1:8700/" in printed
     for task in ("Persist the topology (validated against the other stored topologies)",
                  "Deploy it and wait until every container runs"):
         assert by_task[task]["status"] == "ok" and by_task[task]["changed"], by_task[task]
