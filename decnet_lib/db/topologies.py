@@ -395,12 +395,15 @@ def neighbours(
         select(Lan.topology_id, Lan.subnet).where(Lan.topology_id.in_(live))
         .order_by(Lan.topology_id, Lan.position)
     ):
-        subnets[topology_id].append(subnet)
+        if topology_id in subnets:  # one committed between these reads counts next time
+            subnets[topology_id].append(subnet)
     ports: dict[str, set[tuple[int, str]]] = {topology_id: set() for topology_id in names}
     for topology_id, services in session.execute(
         select(Decky.topology_id, Decky.services)
         .where(Decky.topology_id.in_(live), Decky.expose.is_(True))
     ):
+        if topology_id not in ports:
+            continue
         for service in services or []:
             if service in SERVICES:
                 ports[topology_id].update(

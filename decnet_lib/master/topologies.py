@@ -21,7 +21,7 @@ from decnet_lib.db.models import Topology
 from decnet_lib.errors import AlreadyExists
 from decnet_lib.issues import Issue
 from decnet_lib.master.database import write_session
-from decnet_lib.master.documents import check_data, invalid
+from decnet_lib.master.documents import check_data, document_name, invalid
 from decnet_lib.master.resolved_cache import RESOLVED
 from decnet_lib.master.targets import LOCAL, TargetFactory, target_for
 from decnet_lib.topology.render import summary
@@ -41,13 +41,21 @@ def create_from_data(
     Raises InvalidTopology (with every issue) or AlreadyExists; writes nothing then.
     Returns the stored topology and the warnings.
     """
+    name = document_name(data)
+    _refuse_existing(session, name)
     doc, issues = check_data(session, data)
     if doc is None or any(issue.severity == "error" for issue in issues):
+        # one created meanwhile under this name (its subnets now clash with ours) is a 409
+        _refuse_existing(session, name)
         raise invalid(issues)
-    if get_topology(session, doc.name) is not None:
-        raise AlreadyExists(f"a topology named {doc.name!r} already exists")
+    _refuse_existing(session, doc.name)
     row = create_topology(session, resolve(doc), agent=agent)
     return load_resolved(session, row), issues
+
+
+def _refuse_existing(session: Session, name: str | None) -> None:
+    if name is not None and get_topology(session, name) is not None:
+        raise AlreadyExists(f"a topology named {name!r} already exists")
 
 
 def show(session: Session, name: str) -> ResolvedTopology:
