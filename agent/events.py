@@ -20,7 +20,6 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query
@@ -95,20 +94,11 @@ async def events(
 ) -> Response:
     """Journalled events after `after`, oldest first, long-polled up to `wait` seconds."""
     journal = await run_in_threadpool(journal_for, settings)
-    if epoch is not None and epoch != journal.epoch:
-        after = 0
-    elif epoch is not None and after:
-        await run_in_threadpool(journal.acknowledge, after)
     deadline = time.monotonic() + wait
     while True:
-        entries = await run_in_threadpool(journal.read, after, limit)
-        if entries or time.monotonic() >= deadline:
+        body = await run_in_threadpool(journal.page, after, limit, epoch)
+        if body["events"] or time.monotonic() >= deadline:
             break
         await asyncio.sleep(POLL_S)
-    body: dict[str, Any] = {
-        "epoch": journal.epoch,
-        "events": [{**entry.event, "seq": entry.seq} for entry in entries],
-        "last": entries[-1].seq if entries else after,
-    }
     # orjson directly: FastAPI's encoder costs more than the query for a page of events
     return Response(orjson.dumps(body), media_type="application/json")

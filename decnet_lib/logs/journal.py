@@ -137,10 +137,13 @@ class EventJournal:
 
     def page(self, after: int, limit: int, epoch: str | None = None) -> dict[str, Any]:
         """The `GET /events` answer: `{"epoch", "events": [{...event, "seq"}], "last"}`
-        (the local target's feed reads it so). An `epoch` that is not this journal's (it
-        was made again) reads from the start."""
+        (the agent's route and the local target's feed). An `epoch` that is not this
+        journal's (it was made again) reads from the start; this journal's epoch with `after`
+        acknowledges every entry up to `after` (the master stored them: see `prune`)."""
         if epoch is not None and epoch != self.epoch:
             after = 0
+        elif epoch is not None and after:
+            self.acknowledge(after)
         entries = self.read(after, limit)
         return {
             "epoch": self.epoch,

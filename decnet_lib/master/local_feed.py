@@ -56,6 +56,7 @@ class LocalFeed:
                  docker_client: ClientFactory | None = None) -> None:
         from decnet_lib.logs.collector import LogCollector
         from decnet_lib.logs.journal import EventJournal
+        from decnet_lib.logs.journal_pruner import JournalPruner
 
         self.engine = engine
         self.settings = local_settings(settings)
@@ -66,6 +67,8 @@ class LocalFeed:
             held_topologies=self.held)
         assert self.settings.agent_events_file is not None
         self.journal: EventJournal = EventJournal(self.settings.agent_events_file)
+        # acknowledged by the ingester's cursor (`page`), pruned as an agent's journal is
+        self.pruner = JournalPruner(self.journal, settings.agent_events_max_days).start()
 
     def held(self) -> frozenset[str]:
         """The deployed local topologies (read again every HELD_TTL_S)."""
@@ -109,4 +112,5 @@ class LocalFeed:
 
     def close(self) -> None:
         self.collector.stop()
+        self.pruner.stop()
         self.journal.close()

@@ -59,3 +59,10 @@ def test_page_is_the_events_answer_and_a_foreign_epoch_reads_from_the_start(
         assert [(e["seq"], e["n"]) for e in page["events"]] == [(2, 1), (3, 2)]
         assert [e["seq"] for e in journal.page(3, 10, "other-epoch")["events"]] == [1, 2, 3]
         assert journal.page(3, 10) == {"epoch": journal.epoch, "events": [], "last": 3}
+        # only a page asked with the journal's own epoch acknowledges (what pruning trusts)
+        assert journal.acked() == 1
+        journal.page(3, 10, "other-epoch")
+        journal.page(3, 10)
+        assert journal.acked() == 1
+        journal.page(3, 10, journal.epoch)
+        assert journal.acked() == 3
