@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from decnet_lib.api.errors import error_response
-from decnet_lib.master.api_tokens import Caller, authenticate
+from decnet_lib.master.api_tokens import Caller, authenticate, cached_caller
 
 API_PREFIX = "/api/v1"
 OPEN_PATHS = frozenset({f"{API_PREFIX}/health", f"{API_PREFIX}/openapi.json",
@@ -53,7 +53,10 @@ class TokenGate:
             return
         token = bearer_token(scope["headers"])
         engine = scope["app"].state.engine
-        caller = await run_in_threadpool(authenticate, engine, token) if token else None
+        # a token verified in the last seconds is answered here, without a worker thread
+        caller = cached_caller(engine, token) if token else None
+        if caller is None and token:
+            caller = await run_in_threadpool(authenticate, engine, token)
         if caller is None:
             reason = "a valid token is required" if token else "no bearer token given"
             response = error_response(401, "UNAUTHORIZED", f"{reason} (Authorization: "
@@ -69,8 +72,9 @@ class TokenGate:
         await response(scope, receive, send)
 
 
-def current_caller(request: Request, _: Any = Security(BEARER)) -> Caller:
-    """The caller `TokenGate` let through (declares the bearer scheme for OpenAPI)."""
+async def current_caller(request: Request, _: Any = Security(BEARER)) -> Caller:
+    """The caller `TokenGate` let through (declares the bearer scheme for OpenAPI; async: no
+    worker thread for it)."""
     caller = request.state.caller
     assert isinstance(caller, Caller)
     return caller

@@ -1,4 +1,8 @@
-"""What routes get from the app: its settings and its database engine (built at start)."""
+"""What routes get from the app: its settings and its database engine (built at start).
+
+The dependencies are `async def`: FastAPI runs a plain `def` dependency in a worker thread,
+a hop that costs more than reading the attribute.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ from sqlalchemy import Engine
 from decnet_lib.settings_model import Settings
 
 
-def settings_of(request: Request) -> Settings:
+async def settings_of(request: Request) -> Settings:
     settings = request.app.state.settings
     assert isinstance(settings, Settings)
     return settings
 
 
-def engine_of(request: Request) -> Engine:
+async def engine_of(request: Request) -> Engine:
     engine = request.app.state.engine
     assert isinstance(engine, Engine)
     return engine

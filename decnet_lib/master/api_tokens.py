@@ -2,7 +2,9 @@
 
 A token reads `dn_<lookup>_<secret>` (hex). Only the lookup key and the SHA-256 of the
 secret are stored; a presented token is found by its lookup key and its secret compared in
-constant time (`hmac.compare_digest`).
+constant time (`hmac.compare_digest`). A verified token is remembered in-process for a few
+seconds (`token_cache`): revocation is immediate in the revoking process, and within
+`TOKEN_CACHE_SECONDS` in a server running elsewhere.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy import Engine, delete, select, update
 from decnet_lib.db.models import ApiToken, utcnow
 from decnet_lib.errors import AlreadyExists, DecnetError, NotFound
 from decnet_lib.master.database import read_session, transaction, write_session
+from decnet_lib.master.token_cache import TokenCache, token_key
 
 if TYPE_CHECKING:
     from decnet_lib.settings import Settings
@@ -48,6 +51,10 @@ class Caller:
     @property
     def may_change(self) -> bool:
         return self.role == "operator"
+
+
+TOKENS: TokenCache[Caller] = TokenCache()
+"""Verified tokens of this process (see `token_cache`)."""
 
 
 def _digest(secret: str) -> str:
@@ -83,10 +90,20 @@ def revoke_token(settings: Settings, name: str) -> None:
     with transaction(settings) as session:
         if session.execute(delete(ApiToken).where(ApiToken.name == name)).rowcount == 0:
             raise NotFound(f"no API token named {name!r}")
+    TOKENS.forget(name)
+
+
+def cached_caller(engine: Engine, token: str) -> Caller | None:
+    """The caller of `token` when verified in the last few seconds (no database read)."""
+    return TOKENS.get(token_key(str(engine.url), token))
 
 
 def authenticate(engine: Engine, token: str) -> Caller | None:
     """The caller a presented token belongs to; None for a malformed, unknown or revoked one."""
+    key = token_key(str(engine.url), token or "")
+    remembered = TOKENS.get(key)
+    if remembered is not None:
+        return remembered
     match = _TOKEN.fullmatch(token or "")
     if match is None:
         return None
@@ -103,4 +120,5 @@ def authenticate(engine: Engine, token: str) -> Caller | None:
         with write_session(engine) as session:
             session.execute(update(ApiToken).where(ApiToken.id == token_id)
                             .values(last_used_at=now))
+    TOKENS.put(key, caller.name, caller)
     return caller

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import Response
 from sqlalchemy import Engine
 
+from decnet_lib.api.encoded import ENCODED, with_fields
 from decnet_lib.api.errors import responses
 from decnet_lib.api.models import (
     Created,
@@ -47,12 +49,16 @@ def create_topology(engine: EngineDep,
 
 
 @router.get("/{name}", response_model=TopologyDetail, responses=responses(401, 404))
-def show_topology(name: str, engine: EngineDep) -> dict[str, Any]:
+def show_topology(name: str, engine: EngineDep) -> Response:
     """The resolved topology, its target and its last status changes."""
     found = info.stored_topology(engine, name)
     if found is None:
         raise NotFound(f"no topology named {name!r}")
-    return {**found.resolved.model_dump(), "target": found.target, "events": found.events}
+    # the resolved part is encoded once per stored state (encoded.py): no per-request
+    # dump, response-model validation and encoding of the whole topology
+    body = with_fields(ENCODED.of(found.resolved),
+                       {"target": found.target, "events": found.events})
+    return Response(body, media_type="application/json")
 
 
 @router.delete("/{name}", status_code=204, responses=responses(401, 403, 404, 409, 422))
