@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from decnet_lib.master.api_tokens import create_token
+from decnet_lib.master.token_cache import TOKEN_CACHE_SECONDS
 from decnet_lib.settings import get_settings
 from decnet_lib.settings_model import Settings
 
@@ -117,3 +118,15 @@ def running_api(tmp: Path, db_url: str, **settings: str) -> Iterator[Api]:
         if server is not None:
             stop(server)
         stop(bus)
+
+
+def refused_within(client: httpx.Client, path: str, since: float) -> bool:
+    """Does `path` answer 401 within TOKEN_CACHE_SECONDS of `since` (plus 2 s of slack for a
+    loaded machine)?"""
+    while time.monotonic() - since < TOKEN_CACHE_SECONDS + 2:
+        answer = client.get(path)
+        if answer.status_code == 401:
+            return answer.json()["error"]["code"] == "UNAUTHORIZED"
+        assert answer.status_code == 200, answer.text
+        time.sleep(0.2)
+    return False
