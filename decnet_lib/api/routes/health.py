@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import APIRouter
@@ -11,6 +12,7 @@ from decnet_lib.api.models import Health
 router = APIRouter(tags=["health"])
 
 
+@cache
 def _version() -> str:
     try:
         return version("mazenet")
@@ -19,6 +21,6 @@ def _version() -> str:
 
 
 @router.get("/health", response_model=Health)
-def health() -> Health:
-    """The API answers (no token needed)."""
+async def health() -> Health:
+    """The API answers (no token needed; async: no worker thread, no I/O)."""
     return Health(status="ok", version=_version())
