@@ -4,7 +4,8 @@ This module watches containers; what happens to each line is `pipeline.LinePipel
 It follows the stdout of every container labelled `decnet.managed=true` and
 `decnet.topology.service=true`: those running when it starts and those started later (a
 Docker events stream filtered by label). One thread per followed container reads
-`docker logs --follow --timestamps` and hands each line, with the source the container's
+`docker logs --follow --timestamps` (a helper thread reading ahead, `StreamBatches`) and
+hands the lines Docker has delivered so far, as one batch, with the source the container's
 labels name, to the pipeline (dedupe, parse, RFC 5424 line, `system.log` on the bus).
 A container that stops is attached again when it
 starts; a per-container cursor (the Docker timestamp of the last line read) is passed as
@@ -34,6 +35,7 @@ from decnet_lib.deploy import labels as L
 from decnet_lib.logs.cursors import CURSOR_FILE, Cursor, CursorBook, CursorFile
 from decnet_lib.logs.pipeline import LinePipeline, LineSplitter
 from decnet_lib.logs.rfc5424 import LOCAL0, EventSource
+from decnet_lib.logs.stream_batches import StreamBatches
 from decnet_lib.settings import get_settings
 
 if TYPE_CHECKING:
@@ -380,14 +382,19 @@ class LogCollector:
             return
         followed.attached = True
         try:
-            self._feed(stream, followed.cursor, source)
+            batches = StreamBatches(stream, name=f"decnet-log-read-{followed.id[:12]}")
+            try:
+                self._feed(batches, followed.cursor, source)
+            finally:
+                batches.close()
         finally:
             followed.attached = False
             self._unregister(stream)
 
     def _feed(self, stream: Any, cursor: Cursor, source: EventSource, batch: int = 1) -> None:
-        """Hand every line of a log stream to the pipeline, until the stream ends; `batch`
-        lines at a time (a followed stream: each line as it comes)."""
+        """Hand every line of a log stream to the pipeline, until the stream ends; at least
+        `batch` lines at a time (a followed stream, read through `StreamBatches`: each chunk's
+        lines, i.e. what Docker had delivered, so one transaction per burst)."""
         lines, pipeline = LineSplitter(), self.pipeline
         pending: list[bytes] = []
         for chunk in stream:

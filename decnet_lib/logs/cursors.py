@@ -140,6 +140,19 @@ class CursorBook:
             self._dirty |= fresh
             return fresh
 
+    def draft(self, cursor: Cursor) -> Cursor:
+        """A copy of `cursor` to accept a batch of lines on before they are journalled
+        (`advance` then moves the cursor itself: a save never runs ahead of the journal)."""
+        with self._lock:
+            return Cursor(cursor.last_ns, set(cursor.at_last))
+
+    def advance(self, cursor: Cursor, draft: Cursor) -> None:
+        """Move `cursor` to where its `draft` got (the draft's lines are journalled)."""
+        with self._lock:
+            if (draft.last_ns, draft.at_last) != (cursor.last_ns, cursor.at_last):
+                cursor.last_ns, cursor.at_last = draft.last_ns, set(draft.at_last)
+                self._dirty = True
+
     def forget(self, container_id: str) -> None:
         """Drop the cursor of a container that is gone."""
         with self._lock:

@@ -144,15 +144,17 @@ class LinePipeline:
     def handle_many(self, cursor: Cursor, source: EventSource, lines: Iterable[bytes]
                     ) -> None:
         """`TIMESTAMP content` lines of one container, in order: `handle` each, with one
-        journal transaction and one write for all of them."""
+        journal transaction and one write for all of them. The cursor moves past them only
+        once they are journalled (a cursor saved meanwhile never skips an unjournalled line)."""
         batch: list[tuple[EmulatorEvent, str | None]] = []
+        draft = self.cursors.draft(cursor)
         for raw in lines:
             stamp, _, content = raw.partition(b" ")
             ns = parse_docker_timestamp(stamp)
             if ns is None:
                 self.count("ignored")
                 continue
-            if not self.cursors.accept(cursor, ns, content):
+            if not draft.accept(ns, content):
                 self.count("duplicates")
                 continue
             event = parse_line(content)
@@ -163,6 +165,7 @@ class LinePipeline:
                 if source.container_id else None
             batch.append((event, key))
         self.emit_many(batch, source)
+        self.cursors.advance(cursor, draft)
 
     def emit(self, event: EmulatorEvent, source: EventSource, key: str | None = None) -> None:
         """Journal one event, write it to the sink and publish it on the bus; an event whose

@@ -384,3 +384,61 @@ def test_collector_follows_labelled_containers(
         assert successor.stats().duplicates_skipped >= 1  # the boundary, read again
     finally:
         successor.stop()
+
+
+@pytest.mark.slow
+def test_a_followed_burst_is_journalled_in_batches(world: World, tmp_path: Path) -> None:
+    """Docker hands a followed stream over one frame per line: a burst must still be
+    journalled in few transactions (one `at` per transaction), exactly once, and a line
+    arriving alone afterwards must reach the journal promptly."""
+    import io
+    import sqlite3
+    import tarfile
+
+    settings = Settings(state_dir=tmp_path, db_url="sqlite://", bus_socket=tmp_path / "bus.sock",
+                        agent_log_file=tmp_path / "agent.log",
+                        ingest_log_file=tmp_path / "ingest.log", mode="agent")
+    journal = tmp_path / "agent-events.db"
+    decky, burst = world.decky("burst"), 2000
+    container = world.run(decky, "ssh", {})
+    lines = "".join(emulator_line("ssh", decky, f"b{n}", "203.0.113.7", 40000 + n % 20000)
+                    + "\n" for n in range(burst)).encode()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        info = tarfile.TarInfo("burst.txt")
+        info.size = len(lines)
+        tar.addfile(info, io.BytesIO(lines))
+    assert container.put_archive("/", archive.getvalue())
+
+    def journalled() -> tuple[int, int, int]:
+        """(entries, distinct keys, transactions) of this decky."""
+        with contextlib.closing(sqlite3.connect(journal)) as db:
+            row = db.execute("SELECT COUNT(*), COUNT(DISTINCT key), COUNT(DISTINCT at) FROM "
+                             "events WHERE CAST(body AS TEXT) LIKE ?", (f"%{decky}%",)
+                             ).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    collector = LogCollector(settings, hostname="agent-test")
+    collector.start()
+    try:
+        assert collector.wait_ready(15)
+        wait_for(lambda: container.id in collector.followed_ids(), what="followed")
+        result = container.exec_run(
+            ["/bin/busybox", "sh", "-c", "/bin/busybox cat /burst.txt > /proc/1/fd/1"])
+        assert result.exit_code == 0, result.output
+        wait_for(lambda: journalled()[0] >= burst, timeout=60, what="the burst journalled")
+        entries, keys, transactions = journalled()
+        assert entries == keys == burst  # exactly once
+        assert transactions <= burst // 20, f"{transactions} transactions for {burst} lines"
+
+        started = time.monotonic()
+        inject(container, emulator_line("ssh", decky, "alone", "203.0.113.8", 40999))
+        deadline = started + 5
+        while journalled()[0] == burst and time.monotonic() < deadline:
+            time.sleep(0.005)
+        took = time.monotonic() - started
+        assert journalled()[0] == burst + 1, "the lone line never arrived"
+        assert took < 1.0, f"a lone line took {took:.3f} s"  # docker exec itself: ~0.1 s
+        assert collector.stats().lines_written == burst + 1
+    finally:
+        collector.stop()
