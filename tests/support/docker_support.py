@@ -44,6 +44,7 @@ CRASH_IMAGE = "decnet-test/crash:v2"
 OWNER = "decnet-test.owner"  # label on objects a test creates by hand (not ours to deploy)
 POOL = ipaddress.IPv4Network("10.213.0.0/16")
 BUSYBOX = Path("/bin/busybox")
+PROBES_AT_ONCE = 6  # each is a subshell, nc and echo: well under a decky's pids limit
 SLEEP = ["/bin/busybox", "sleep", "2147483647"]
 CRASH_SCRIPT = "echo 'emulator: starting' >&2; echo 'fatal: cannot bind port' >&2; exit 1"
 
@@ -271,14 +272,18 @@ class DockerEnv:
     def reachable(self, container: str,
                   targets: list[tuple[str, int]]) -> list[tuple[str, int]]:
         """The targets a shell in this container (as its own user) opens a TCP connection
-        to (nc, 2 s each, probed in parallel): busybox's in the busybox images, the
-        image's own `nc` (netcat-openbsd) and `sh` in the Debian-based full emulators."""
+        to (nc, 2 s each, PROBES_AT_ONCE in parallel: a hardened decky's pids limit must not
+        stop the probe itself): busybox's in the busybox images, the image's own `nc`
+        (netcat-openbsd) and `sh` in the Debian-based full emulators."""
         nc = f"{BUSYBOX} nc -w 2" if self._has_busybox(container) else "nc -w 2"
-        probes = " ".join(f"( echo probe | {nc} {ip} {port} >/dev/null 2>&1 && "
-                          f"echo {ip}:{port} ) &" for ip, port in targets)
-        code, out = self.shell(container, f"{probes} wait")
-        assert code == 0, out  # the probe itself ran
-        got = set(out.decode().split())
+        got: set[str] = set()
+        for start in range(0, len(targets), PROBES_AT_ONCE):
+            probes = " ".join(f"( echo probe | {nc} {ip} {port} >/dev/null 2>&1 && "
+                              f"echo {ip}:{port} ) &"
+                              for ip, port in targets[start:start + PROBES_AT_ONCE])
+            code, out = self.shell(container, f"{probes} wait")
+            assert code == 0, out  # the probe itself ran
+            got.update(out.decode().split())
         return [(ip, port) for ip, port in targets if f"{ip}:{port}" in got]
 
     def _has_busybox(self, container: str) -> bool:
