@@ -25,8 +25,6 @@ import argparse
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +36,9 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "support"))  # free_port, stop: the tests' own
+
+from api_server import free_port, stop  # noqa: E402
 
 from decnet_lib.db import new_session  # noqa: E402
 from decnet_lib.db.attack_events import store_page  # noqa: E402
@@ -106,12 +107,6 @@ def ensure_hey() -> str:
     return shutil.which("hey") or "hey"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def start_api(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
         [sys.executable, "-m", "decnet_lib.cli", "api", "serve", "--host", "127.0.0.1",
@@ -129,16 +124,6 @@ def start_api(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
         time.sleep(0.1)
     stop(server)
     raise SystemExit("the API did not start within 30 s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def run_hey(hey: str, url: str, token: str | None, seconds: float,
