@@ -85,7 +85,9 @@ class Settings(BaseSettings):
     api_stream_keepalive_seconds: float = 15.0
     """How often `GET /api/v1/stream` sends a keep-alive comment."""
     api_stream_max_per_token: int = 4
-    """Open event streams one API token may hold at once (429 beyond)."""
+    """Open event streams one API token may hold at once, over all workers (429 beyond)."""
+    api_workers: int = Field(default=1, ge=1, le=64)
+    """Processes `decnet api serve` runs on its one port (`--workers` overrides)."""
     api_bundle_dir: Path | None = None
     """The dashboard bundle served at `/`; default the package's `decnet_lib/web/bundle`."""
 

@@ -17,8 +17,8 @@ from decnet_lib.api.head import HeadAsGet
 from decnet_lib.api.limits import BodyLimit
 from decnet_lib.api.openapi import install_openapi
 from decnet_lib.api.routes import ROUTERS
-from decnet_lib.api.routes.stream import StreamSlots
 from decnet_lib.api.security import API_PREFIX, TokenGate
+from decnet_lib.api.stream_slots import StreamSlots
 from decnet_lib.master.database import open_engine
 from decnet_lib.master.wiring import wire_events
 from decnet_lib.settings_model import Settings
@@ -50,7 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = None
     app.state.stream_bus = None
-    app.state.stream_slots = StreamSlots()
+    app.state.stream_slots = StreamSlots(settings.lock_dir / "api-streams", settings.db_url)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)

@@ -12,11 +12,11 @@ from typing import Any
 
 from fastapi import Request, Security
 from fastapi.security import HTTPBearer
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from decnet_lib.api.errors import error_response
-from decnet_lib.master.api_tokens import Caller, authenticate, cached_caller
+from decnet_lib.api.verifier import TokenVerifier
+from decnet_lib.master.api_tokens import Caller
 
 API_PREFIX = "/api/v1"
 OPEN_PATHS = frozenset({f"{API_PREFIX}/health", f"{API_PREFIX}/openapi.json",
@@ -46,6 +46,7 @@ class TokenGate:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.verifier = TokenVerifier()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not guarded(scope["path"]):
@@ -53,10 +54,7 @@ class TokenGate:
             return
         token = bearer_token(scope["headers"])
         engine = scope["app"].state.engine
-        # a token verified in the last seconds is answered here, without a worker thread
-        caller = cached_caller(engine, token) if token else None
-        if caller is None and token:
-            caller = await run_in_threadpool(authenticate, engine, token)
+        caller = await self.verifier.caller(engine, token) if token else None
         if caller is None:
             reason = "a valid token is required" if token else "no bearer token given"
             response = error_response(401, "UNAUTHORIZED", f"{reason} (Authorization: "

@@ -14,12 +14,16 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8700, "--port", min=1, max=65535, help="TCP port."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=64,
+        help="Server processes on the one port (default: DECNET_API_WORKERS, 1)."),
 ) -> None:
     """Serve the master REST API (/api/v1) and the dashboard (/)."""
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401 - checked here, used by api.workers
 
         from decnet_lib.api import create_app
+        from decnet_lib.api.workers import serve as serve_app
     except ImportError as exc:
         fail(f"the API needs FastAPI and uvicorn (pip install 'mazenet[agent]'): {exc}",
              code="MISSING_DEPENDENCY")
@@ -28,8 +32,10 @@ def serve(
     settings = settings_of(ctx)
     with engine_scope(settings):  # an outdated or unreachable database: one line, no start
         pass
-    app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False)
+    count = workers if workers is not None else settings.api_workers
+    status = serve_app(lambda: create_app(settings), host, port, log_level, count)
+    if status:
+        raise typer.Exit(status)
 
 
 def create(

@@ -4,19 +4,27 @@ and what its target runs (never writes)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
+from sqlalchemy.orm import Session
 
-from decnet_lib.db import TopologyEvent, get_topology, load_resolved
+from decnet_lib.db import Topology, TopologyEvent, load_resolved, read_only
 from decnet_lib.master.database import read_session
-from decnet_lib.master.resolved_cache import RESOLVED
+from decnet_lib.master.resolved_cache import RESOLVED, cache_key
 from decnet_lib.master.targets import LOCAL
 from decnet_lib.master.topologies import summaries
 from decnet_lib.topology.resolved import ResolvedTopology
 
 RECENT_EVENTS = 10
+HEAD = select(Topology.id, Topology.version, Topology.hash, Topology.status,
+              Topology.updated_at, Topology.agent).where(Topology.name == bindparam("name"))
+"""A stored topology's identity, state stamp and target, by name."""
+RECENT = (select(TopologyEvent.from_status, TopologyEvent.to_status, TopologyEvent.reason,
+                 TopologyEvent.created_at)
+          .where(TopologyEvent.topology_id == bindparam("topology_id"))
+          .order_by(TopologyEvent.id.desc()).limit(RECENT_EVENTS))
+"""Its last `RECENT_EVENTS` status changes, newest first."""
 
 
 @dataclass
@@ -35,22 +43,28 @@ def list_with_targets(engine: Engine) -> list[dict[str, Any]]:
         return summaries(session, with_target=True)
 
 
-def stored_topology(engine: Engine, name: str, recent: int = RECENT_EVENTS
-                    ) -> StoredTopology | None:
-    """The topology `name` with its `recent` last status changes (None when absent).
+def stored_topology(engine: Engine, name: str) -> StoredTopology | None:
+    """The topology `name` with its `RECENT_EVENTS` last status changes (None when absent).
 
-    The resolved topology is shared with other readers (see resolved_cache): read only.
+    Read with two small Core statements in one read-only transaction (the row's state and
+    its last changes); the resolved form is rebuilt from its rows only when that state is
+    not the cached one's (see resolved_cache). The resolved topology is shared with other
+    readers: read only.
     """
-    with read_session(engine) as session:
-        row = get_topology(session, name) if session is not None else None
-        if row is None or session is None:
+    with read_only(engine).connect() as connection:
+        head = connection.execute(HEAD, {"name": name}).one_or_none()
+        if head is None:
             return None
-        resolved = RESOLVED.get(session, row, partial(load_resolved, session, row))
-        events = [
-            {"from": e.from_status, "to": e.to_status, "reason": e.reason,
-             "at": e.created_at.isoformat() if e.created_at else None}
-            for e in session.scalars(
-                select(TopologyEvent).where(TopologyEvent.topology_id == row.id)
-                .order_by(TopologyEvent.id.desc()).limit(recent))
-        ]
-        return StoredTopology(resolved, row.agent or LOCAL, list(reversed(events)))
+        events = [{"from": e.from_status, "to": e.to_status, "reason": e.reason,
+                   "at": e.created_at.isoformat() if e.created_at else None}
+                  for e in connection.execute(RECENT, {"topology_id": head.id})]
+        key, state = cache_key(connection, head.id), (head.version, head.hash, head.status,
+                                                      head.updated_at)
+        resolved = RESOLVED.current(key, state)
+        if resolved is None:  # rebuilt in the same transaction, so from the same state
+            with Session(bind=connection) as session:
+                row = session.get(Topology, head.id)
+                assert row is not None
+                resolved = load_resolved(session, row)
+            RESOLVED.put(key, state, resolved)
+        return StoredTopology(resolved, head.agent or LOCAL, list(reversed(events)))

@@ -15,12 +15,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from decnet_lib.db import Topology
 from decnet_lib.topology.resolved import ResolvedTopology
 
 Stamp = tuple[int, str, str, datetime | None]
+Key = tuple[str, str]
 
 
 def stamp(row: Topology) -> Stamp:
@@ -28,32 +30,46 @@ def stamp(row: Topology) -> Stamp:
     return (row.version, row.hash, row.status, row.updated_at)
 
 
+def cache_key(bind: Engine | Connection, topology_id: str) -> Key:
+    """The entry of topology `topology_id` in the database `bind` reads."""
+    return (str(bind.engine.url), topology_id)
+
+
 class ResolvedCache:
     """A small LRU of resolved topologies, safe to use from a server's worker threads."""
 
     def __init__(self, size: int = 32) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[str, str], tuple[Stamp, ResolvedTopology]] = \
-            OrderedDict()
+        self._entries: OrderedDict[Key, tuple[Stamp, ResolvedTopology]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def current(self, key: Key, state: Stamp) -> ResolvedTopology | None:
+        """The entry `key` if it was built from `state`, else None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != state:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: Key, state: Stamp, resolved: ResolvedTopology) -> None:
+        """Remember `resolved` as built from `state` (the oldest entry goes beyond `size`)."""
+        with self._lock:
+            self._entries[key] = (state, resolved)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
 
     def get(self, session: Session, row: Topology,
             build: Callable[[], ResolvedTopology]) -> ResolvedTopology:
         """The resolved form of `row` (read in `session`): the cached one when current,
         else `build()`."""
-        key, current = (str(session.get_bind().url), row.id), stamp(row)
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry[0] == current:
-                self._entries.move_to_end(key)
-                return entry[1]
-        resolved = build()
-        with self._lock:
-            self._entries[key] = (current, resolved)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        return resolved
+        key, state = cache_key(session.get_bind(), row.id), stamp(row)
+        found = self.current(key, state)
+        if found is None:
+            found = build()
+            self.put(key, state, found)
+        return found
 
     def clear(self) -> None:
         with self._lock:

@@ -3,6 +3,7 @@ one made by another process within TOKEN_CACHE_SECONDS; unknown tokens are never
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import time
@@ -13,6 +14,8 @@ import pytest
 from api_server import DECNET, REPO, Api, refused_within
 from sqlalchemy import Engine
 
+from decnet_lib.api import verifier as verifier_module
+from decnet_lib.api.verifier import TokenVerifier
 from decnet_lib.master import api_tokens
 from decnet_lib.master.api_tokens import Caller, authenticate, create_token, revoke_token
 from decnet_lib.master.database import open_engine
@@ -96,3 +99,35 @@ def test_the_server_refuses_a_token_revoked_by_the_cli_within_the_ttl(sqlite_api
                        env=api.env, check=True, capture_output=True)
         assert refused_within(viewer, "/api/v1/topologies", revoked)
 
+
+
+def test_a_burst_with_an_expired_token_checks_the_database_once(
+        store: tuple[Settings, Engine], clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """50 requests carrying a token whose cache entry expired: one database check, awaited by
+    all (not 50 worker threads at once); a waiter that goes away does not cancel it."""
+    settings, engine = store
+    token = create_token(settings, "burst", "viewer")
+    checks: list[str] = []
+    real = verifier_module.authenticate
+
+    def counted(engine: Engine, presented: str) -> Caller | None:
+        checks.append(presented)
+        time.sleep(0.05)  # a slow database: the burst arrives while the check runs
+        return real(engine, presented)
+
+    monkeypatch.setattr(verifier_module, "authenticate", counted)
+
+    async def burst() -> list[Caller | None]:
+        verifier = TokenVerifier()
+        quitter = asyncio.ensure_future(verifier.caller(engine, token))
+        await asyncio.sleep(0)
+        quitter.cancel()  # a client that went away while its token was checked
+        return await asyncio.gather(*(verifier.caller(engine, token) for _ in range(50)))
+
+    callers = asyncio.run(burst())
+    assert callers == [Caller("burst", "viewer")] * 50
+    assert checks == [token]
+    clock.now += TOKEN_CACHE_SECONDS  # expired again: the next burst checks once more
+    assert asyncio.run(burst()) == [Caller("burst", "viewer")] * 50
+    assert checks == [token, token]
+    assert asyncio.run(TokenVerifier().caller(engine, "dnt_bad")) is None

@@ -94,6 +94,7 @@ def running_api(tmp: Path, db_url: str, **settings: str) -> Iterator[Api]:
     bus_socket = tmp / "run" / "bus.sock"
     env = {**os.environ, "DECNET_STATE_DIR": str(tmp / "state"), "DECNET_DB_URL": db_url,
            "DECNET_BUS": "unix", "DECNET_BUS_SOCKET": str(bus_socket),
+           "DECNET_LOCK_DIR": str(tmp / "locks"),
            "DECNET_API_CORS_ORIGINS": ALLOWED_ORIGIN,
            "DECNET_API_STREAM_KEEPALIVE_SECONDS": "0.3",
            **{f"DECNET_{key.upper()}": value for key, value in settings.items()}}
@@ -109,7 +110,8 @@ def running_api(tmp: Path, db_url: str, **settings: str) -> Iterator[Api]:
                                    str(port), "--log-level", "warning"], cwd=REPO, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _wait(lambda: _healthy(url), server, "API server")
-        config = get_settings(state_dir=tmp / "state", db_url=db_url, bus_socket=bus_socket)
+        config = get_settings(state_dir=tmp / "state", db_url=db_url, bus_socket=bus_socket,
+                              lock_dir=tmp / "locks")
         api = Api(url, config, env, server)
         for role in ("viewer", "operator"):
             api.tokens[role] = create_token(config, f"test-{role}", role)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
-from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import Response
 from sqlalchemy import Engine
@@ -18,6 +18,7 @@ from decnet_lib.api.models import (
     TopologyDetail,
     TopologySummary,
 )
+from decnet_lib.api.reads import short_read
 from decnet_lib.api.security import current_caller
 from decnet_lib.api.state import engine_of, settings_of
 from decnet_lib.errors import NotFound
@@ -29,10 +30,6 @@ router = APIRouter(prefix="/topologies", tags=["topologies"],
                    dependencies=[Depends(current_caller)])
 EngineDep = Annotated[Engine, Depends(engine_of)]
 SettingsDep = Annotated[Settings, Depends(settings_of)]
-READS = CapacityLimiter(2)
-"""Worker threads for show's short read: 2, not anyio's shared 40, so that 50 requests in
-flight queue on the event loop instead of 40 threads contending for the GIL (the p99 tail;
-docs/benchmarks.md "API")."""
 DOCUMENT = Body(description="A topology document (`decnet topology schema` prints its "
                 "JSON Schema); checked like `decnet topology create`.")
 
@@ -56,7 +53,7 @@ def create_topology(engine: EngineDep,
 @router.get("/{name}", response_model=TopologyDetail, responses=responses(401, 404))
 async def show_topology(name: str, engine: EngineDep) -> Response:
     """The resolved topology, its target and its last status changes."""
-    found = await to_thread.run_sync(info.stored_topology, engine, name, limiter=READS)
+    found = await short_read(engine, partial(info.stored_topology, engine, name))
     if found is None:
         raise NotFound(f"no topology named {name!r}")
     # the resolved part is encoded once per stored state (encoded.py): no per-request
