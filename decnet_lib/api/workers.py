@@ -25,6 +25,7 @@ from typing import Any
 CRASH_WINDOW_SECONDS = 5.0
 PR_SET_PDEATHSIG = 1  # prctl(2)
 FORWARDED = (signal.SIGTERM, signal.SIGINT)
+STARTUP_FAILED = 3  # uvicorn's own exit status for an app that did not start
 
 
 def serve(make_app: Callable[[], Any], host: str, port: int, log_level: str,
@@ -35,8 +36,9 @@ def serve(make_app: Callable[[], Any], host: str, port: int, log_level: str,
     config = uvicorn.Config(make_app, factory=True, host=host, port=port,
                             log_level=log_level, proxy_headers=False)
     if workers <= 1:
-        uvicorn.Server(config).run()
-        return 0
+        server = uvicorn.Server(config)
+        server.run()
+        return 0 if server.started else STARTUP_FAILED
     listener = config.bind_socket()
     return Supervisor(config, listener, workers).run()
 
@@ -95,7 +97,7 @@ class Supervisor:
 
             server = uvicorn.Server(self.config)
             server.run(sockets=[self.listener])
-            return 0 if server.started else 3
+            return 0 if server.started else STARTUP_FAILED
         except BaseException as exc:
             print(f"decnet api: worker {os.getpid()} failed: {exc}", file=sys.stderr)
             return 1

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "collections/ansible_collections/decnet/mazenet/roles/master"
 BIN = Path(sys.executable).parent
 ANSIBLE_PLAYBOOK = BIN / "ansible-playbook"
-OPTIONS = ("master_api_enabled", "master_api_host", "master_api_port",
+OPTIONS = ("master_api_enabled", "master_api_host", "master_api_port", "master_api_workers",
            "master_api_cors_origins", "master_api_token_file", "master_api_token_name",
            "master_services", "master_reconcile_interval", "master_pki_key_type")
 
@@ -96,12 +96,13 @@ def test_the_api_disabled_by_default_is_stopped_not_run(
 def test_the_api_enabled_gets_a_service_cors_and_one_operator_token(
         master: dict[str, Any], tmp_path: Path) -> None:
     options = {**master, "decnet_api_enabled": True, "decnet_api_host": "0.0.0.0",
-               "decnet_api_port": 8711,
+               "decnet_api_port": 8711, "decnet_api_workers": 2,
                "decnet_api_cors_origins": ["https://soc.example", "http://localhost:5173"]}
     recorded, output = run(tmp_path, **options)
     assert recorded["running"] == ["bus", "reconciler", "ingest", "api"]
     assert recorded["stopped"] == []
-    assert recorded["api"]["args"] == ["api", "serve", "--host", "0.0.0.0", "--port", "8711"]
+    assert recorded["api"]["args"] == ["api", "serve", "--host", "0.0.0.0", "--port", "8711",
+                                       "--workers", "2"]
     assert recorded["api"]["ready_port"] == "8711"
     assert recorded["ready_host"] == "127.0.0.1"
     assert recorded["env"]["DECNET_API_CORS_ORIGINS"] == \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -9,6 +10,7 @@ from sqlalchemy import Engine
 
 from decnet_lib.api.errors import responses
 from decnet_lib.api.models import AttackEventView
+from decnet_lib.api.reads import short_read
 from decnet_lib.api.security import current_caller
 from decnet_lib.api.state import engine_of
 from decnet_lib.master.attack_events import list_events_in
@@ -18,7 +20,7 @@ SINCE = Query(description="10m, 2h, 3d or an ISO 8601 time.")
 
 
 @router.get("/events", response_model=list[AttackEventView], responses=responses(401, 422))
-def events(engine: Annotated[Engine, Depends(engine_of)],
+async def events(engine: Annotated[Engine, Depends(engine_of)],
            topology: Annotated[str | None, Query(description="Topology name.")] = None,
            attacker: Annotated[str | None, Query(description="Source address.")] = None,
            since: Annotated[str | None, SINCE] = None,
@@ -27,5 +29,6 @@ def events(engine: Annotated[Engine, Depends(engine_of)],
            limit: Annotated[int | None, Query(ge=1, le=10_000)] = 1000,
            ) -> list[dict[str, Any]]:
     """Stored events with the filters (`after_id` pages forward)."""
-    return list_events_in(engine, topology=topology, attacker=attacker, since=since,
-                          after_id=after_id, limit=limit)
+    return await short_read(engine, partial(
+        list_events_in, engine, topology=topology, attacker=attacker, since=since,
+        after_id=after_id, limit=limit))

@@ -35,9 +35,9 @@ DOCUMENT = Body(description="A topology document (`decnet topology schema` print
 
 
 @router.get("", response_model=list[TopologySummary], responses=responses(401))
-def list_topologies(engine: EngineDep) -> list[dict[str, Any]]:
+async def list_topologies(engine: EngineDep) -> list[dict[str, Any]]:
     """Every stored topology: summary, target, last update."""
-    return info.list_with_targets(engine)
+    return await short_read(engine, partial(info.list_with_targets, engine))
 
 
 @router.post("", status_code=201, response_model=Created,
