@@ -44,6 +44,7 @@ from decnet_lib.db.status import (
 )
 from decnet_lib.db.topologies import (
     DELETABLE_STATUSES,
+    child_counts,
     create_topology,
     delete_topology,
     get_topology,
@@ -83,6 +84,7 @@ __all__ = [
     "add_status_listener",
     "allowed",
     "autocommit_connection",
+    "child_counts",
     "create_topology",
     "delete_topology",
     "drop_order",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal, overload
 
-from sqlalchemy import Select, bindparam, delete, inspect, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -71,6 +71,15 @@ def lock_topology(session: Session, topology_id: str, *, missing_ok: bool = Fals
 def list_topologies(session: Session) -> list[Topology]:
     """Every topology, by name."""
     return list(session.scalars(select(Topology).order_by(Topology.name)))
+
+
+def child_counts(session: Session) -> tuple[dict[str, int], dict[str, int]]:
+    """LANs and deckies per topology id (two grouped counts over all topologies)."""
+    lans = session.execute(select(Lan.topology_id, func.count()).group_by(Lan.topology_id))
+    deckies = session.execute(select(Decky.topology_id, func.count())
+                              .group_by(Decky.topology_id))
+    return ({topology_id: count for topology_id, count in lans},
+            {topology_id: count for topology_id, count in deckies})
 
 
 def load_resolved(session: Session, row: Topology) -> ResolvedTopology:

@@ -1,6 +1,6 @@
 """The resolved form of stored topologies, kept between reads while the row says nothing
 changed: rebuilding a 100-decky topology from its rows costs several ms, checking the row a
-fraction of one. Used by the read models (show, list summaries).
+fraction of one. Used by the read model of one topology (show); the list counts in SQL.
 
 Every content write (`replace_resolved`) bumps the row's `version` and `hash`; the status is
 the row's own column. An entry is keyed by the database URL and the topology id and used only

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from decnet_lib.db import (
+    child_counts,
     create_topology,
     delete_topology,
     get_topology,
@@ -22,9 +22,8 @@ from decnet_lib.errors import AlreadyExists
 from decnet_lib.issues import Issue
 from decnet_lib.master.database import write_session
 from decnet_lib.master.documents import check_data, document_name, invalid
-from decnet_lib.master.resolved_cache import RESOLVED
 from decnet_lib.master.targets import LOCAL, TargetFactory, target_for
-from decnet_lib.topology.render import summary
+from decnet_lib.topology.render import counted_summary
 from decnet_lib.topology.resolve import resolve
 from decnet_lib.topology.resolved import ResolvedTopology
 from decnet_lib.validation.context import EMPTY_CONTEXT, ValidationContext
@@ -73,10 +72,16 @@ def load_stored(session: Session | None, name: str
 
 
 def summaries(session: Session, with_target: bool = False) -> list[dict[str, Any]]:
-    """One summary per stored topology; `with_target` adds its target and last update."""
+    """One summary per stored topology; `with_target` adds its target and last update.
+
+    The LAN and decky counts are counted in SQL: no topology's resolved form is rebuilt (a
+    list of many topologies would otherwise rebuild those the cache cannot hold, each time).
+    """
+    lans, deckies = child_counts(session)
     rows = []
     for row in list_topologies(session):
-        item = summary(RESOLVED.get(session, row, partial(load_resolved, session, row)))
+        item = counted_summary(row.id, row.name, row.status, row.hash,
+                               lans=lans.get(row.id, 0), deckies=deckies.get(row.id, 0))
         if with_target:
             item.update(target=row.agent or LOCAL,
                         updated_at=row.updated_at.isoformat() if row.updated_at else None)

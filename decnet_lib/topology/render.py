@@ -46,11 +46,12 @@ def render_tree(topology: ResolvedTopology) -> list[str]:
 
 def summary(topology: ResolvedTopology) -> dict[str, Any]:
     """A short summary: id, name, status, hash and counts."""
-    return {
-        "id": topology.id,
-        "name": topology.name,
-        "status": topology.status,
-        "hash": topology.hash,
-        "lans": len(topology.lans),
-        "deckies": len(topology.deckies),
-    }
+    return counted_summary(topology.id, topology.name, topology.status, topology.hash,
+                           lans=len(topology.lans), deckies=len(topology.deckies))
+
+
+def counted_summary(topology_id: str, name: str, status: str, content_hash: str, *,
+                    lans: int, deckies: int) -> dict[str, Any]:
+    """`summary` from a topology's identity and its counts (no resolved form needed)."""
+    return {"id": topology_id, "name": name, "status": status, "hash": content_hash,
+            "lans": lans, "deckies": deckies}

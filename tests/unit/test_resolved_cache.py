@@ -13,6 +13,7 @@ from decnet_lib.master.edits import edit_decky
 from decnet_lib.master.info import list_with_targets, stored_topology
 from decnet_lib.master.resolved_cache import RESOLVED, ResolvedCache
 from decnet_lib.master.topologies import create_in, delete_in
+from decnet_lib.topology.render import summary
 
 DOC = {"name": "cachemaze", "lans": [{"name": "dmz", "subnet": "10.231.50.0/24", "dmz": True}],
        "deckies": [{"name": "web01", "services": ["http"], "lans": {"dmz": None}}]}
@@ -72,3 +73,25 @@ def test_the_cache_is_bounded(engine: Engine) -> None:
             assert row is not None
             cache.get(session, row, lambda row=row: build(row.name))  # type: ignore[misc]
     assert built == ["cachemaze", "othermaze", "cachemaze"]  # size 1: the first was evicted
+
+
+def test_list_summaries_count_what_the_resolved_form_holds(engine: Engine) -> None:
+    """The list counts LANs and deckies in SQL: the same figures as each resolved form."""
+    create_in(engine, DOC)
+    two_lans = {"name": "widemaze", "lans": [
+        {"name": "dmz", "subnet": "10.231.51.0/24", "dmz": True},
+        {"name": "office", "subnet": "10.231.52.0/24"}],
+        "deckies": [{"name": f"pc{n}", "services": ["ssh"], "lans": {"office": None}}
+                    for n in range(3)]
+        + [{"name": "gw", "services": ["ssh"], "forwards_l3": True,
+            "lans": {"dmz": None, "office": None}}]}
+    create_in(engine, two_lans)
+    assert edit_decky(engine, "widemaze", "pc0", services=["ssh", "http"]).mode == "direct"
+    expected = []
+    for name in ("cachemaze", "widemaze"):
+        found = stored_topology(engine, name)
+        assert found is not None
+        expected.append(summary(found.resolved))
+    listed = list_with_targets(engine)
+    assert [{key: row[key] for key in expected[0]} for row in listed] == expected
+    assert [(row["lans"], row["deckies"]) for row in listed] == [(1, 1), (2, 4)]
