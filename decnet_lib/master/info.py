@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from decnet_lib.db import Topology, TopologyEvent, load_resolved, read_only
 from decnet_lib.master.database import read_session
-from decnet_lib.master.resolved_cache import RESOLVED, cache_key
+from decnet_lib.master.resolved_cache import RESOLVED, cache_key, stamp
 from decnet_lib.master.targets import LOCAL
 from decnet_lib.master.topologies import summaries
 from decnet_lib.topology.resolved import ResolvedTopology
@@ -58,13 +58,12 @@ def stored_topology(engine: Engine, name: str) -> StoredTopology | None:
         events = [{"from": e.from_status, "to": e.to_status, "reason": e.reason,
                    "at": e.created_at.isoformat() if e.created_at else None}
                   for e in connection.execute(RECENT, {"topology_id": head.id})]
-        key, state = cache_key(connection, head.id), (head.version, head.hash, head.status,
-                                                      head.updated_at)
-        resolved = RESOLVED.current(key, state)
-        if resolved is None:  # rebuilt in the same transaction, so from the same state
+
+        def rebuild() -> ResolvedTopology:  # in the same transaction: from the same state
             with Session(bind=connection) as session:
                 row = session.get(Topology, head.id)
                 assert row is not None
-                resolved = load_resolved(session, row)
-            RESOLVED.put(key, state, resolved)
+                return load_resolved(session, row)
+
+        resolved = RESOLVED.get(cache_key(connection, head.id), stamp(head), rebuild)
         return StoredTopology(resolved, head.agent or LOCAL, list(reversed(events)))

@@ -14,19 +14,19 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.orm import Session
 
-from decnet_lib.db import Topology
 from decnet_lib.topology.resolved import ResolvedTopology
 
 Stamp = tuple[int, str, str, datetime | None]
 Key = tuple[str, str]
 
 
-def stamp(row: Topology) -> Stamp:
-    """What identifies one state of a stored topology's content and status."""
+def stamp(row: Any) -> Stamp:
+    """What identifies one state of a stored topology's content and status (`row`: a
+    `topologies` row, ORM object or Core row with those columns)."""
     return (row.version, row.hash, row.status, row.updated_at)
 
 
@@ -43,33 +43,21 @@ class ResolvedCache:
         self._entries: OrderedDict[Key, tuple[Stamp, ResolvedTopology]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def current(self, key: Key, state: Stamp) -> ResolvedTopology | None:
-        """The entry `key` if it was built from `state`, else None."""
+    def get(self, key: Key, state: Stamp,
+            build: Callable[[], ResolvedTopology]) -> ResolvedTopology:
+        """The entry `key` when it was built from `state`, else `build()` (then kept)."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None or entry[0] != state:
-                return None
-            self._entries.move_to_end(key)
-            return entry[1]
-
-    def put(self, key: Key, state: Stamp, resolved: ResolvedTopology) -> None:
-        """Remember `resolved` as built from `state` (the oldest entry goes beyond `size`)."""
+            if entry is not None and entry[0] == state:
+                self._entries.move_to_end(key)
+                return entry[1]
+        resolved = build()
         with self._lock:
             self._entries[key] = (state, resolved)
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
-
-    def get(self, session: Session, row: Topology,
-            build: Callable[[], ResolvedTopology]) -> ResolvedTopology:
-        """The resolved form of `row` (read in `session`): the cached one when current,
-        else `build()`."""
-        key, state = cache_key(session.get_bind(), row.id), stamp(row)
-        found = self.current(key, state)
-        if found is None:
-            found = build()
-            self.put(key, state, found)
-        return found
+        return resolved
 
     def clear(self) -> None:
         with self._lock:

@@ -11,7 +11,7 @@ from decnet_lib.db.status import transition
 from decnet_lib.master.database import write_session
 from decnet_lib.master.edits import edit_decky
 from decnet_lib.master.info import list_with_targets, stored_topology
-from decnet_lib.master.resolved_cache import RESOLVED, ResolvedCache
+from decnet_lib.master.resolved_cache import RESOLVED, ResolvedCache, cache_key, stamp
 from decnet_lib.master.topologies import create_in, delete_in
 from decnet_lib.topology.render import summary
 
@@ -71,7 +71,8 @@ def test_the_cache_is_bounded(engine: Engine) -> None:
 
         for row in (*rows, rows[0], rows[0]):
             assert row is not None
-            cache.get(session, row, lambda row=row: build(row.name))  # type: ignore[misc]
+            cache.get(cache_key(engine, row.id), stamp(row),
+                      lambda row=row: build(row.name))  # type: ignore[misc]
     assert built == ["cachemaze", "othermaze", "cachemaze"]  # size 1: the first was evicted
 
 
